@@ -1,0 +1,36 @@
+import * as path from 'node:path';
+import { loadSpecFile } from '../spec/load.js';
+import { resolveSpec } from '../spec/resolve.js';
+import { checkDrift, writeBundle } from '../write/index.js';
+import { randomSecret } from '../write/secrets.js';
+import { renderSpec } from './pipeline.js';
+import { err, out, say, warn } from '../cli/output.js';
+
+export async function generateCommand(opts: { config: string; out: string; force?: boolean; check?: boolean }): Promise<number> {
+  const values = await loadSpecFile(opts.config);
+  const { spec, warnings } = resolveSpec([{ source: 'file', values }]);
+  warnings.forEach(warn);
+  const bundle = renderSpec(spec, opts.config);
+  if (opts.check) {
+    const drift = await checkDrift(opts.out, bundle);
+    if (!drift.length) {
+      say(`${out.green('ok')} ${opts.out} matches ${opts.config} (${bundle.files.size} files)`);
+      return 0;
+    }
+    for (const d of drift) process.stdout.write(d.diff.endsWith('\n') ? d.diff : `${d.diff}\n`);
+    process.stderr.write(`${err.red('drift:')} ${drift.length} file(s) in ${opts.out} differ from what ${opts.config} renders:\n`);
+    for (const d of drift) process.stderr.write(`  ${d.kind.padEnd(7)} ${path.join(opts.out, d.path)}\n`);
+    process.stderr.write('Run `ha-gen generate` to bring the folder back in line (it refuses to overwrite hand edits without --force).\n');
+    return 1;
+  }
+  const res = await writeBundle(opts.out, bundle, { force: !!opts.force, randomSecret });
+  say(summary(opts.out, res.plan.write.length, res.plan.unchanged.length, res.plan.remove.length, res.envCreated));
+  return 0;
+}
+
+export function summary(outDir: string, written: number, unchanged: number, removed: number, envAdded: string[]): string {
+  const parts = [`${written} written`, `${unchanged} unchanged`];
+  if (removed) parts.push(`${removed} removed`);
+  const env = envAdded.length ? `; .env: added ${envAdded.join(', ')}` : '';
+  return `${out.green('✔')} ${outDir}: ${parts.join(', ')}${env}`;
+}

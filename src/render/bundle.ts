@@ -1,0 +1,90 @@
+/** What a renderer produces: files keyed by bundle-relative path. Pure data, no I/O. */
+
+/** How `ha-gen validate` checks a file; each target says it for the files it emits. */
+export type Check =
+  | { tool: 'nginx' }
+  | { tool: 'haproxy' }
+  | { tool: 'caddy' }
+  | { tool: 'compose' }
+  | { tool: 'stack' }
+  | { tool: 'pg-conf' }
+  | { tool: 'pg-hba'; ssl?: boolean }
+  | { tool: 'sql' }
+  | { tool: 'patroni' }
+  | { tool: 'etcd' }
+  | { tool: 'shell' }
+  | { tool: 'yaml' }
+  | { tool: 'systemd' }
+  | { tool: 'json' }
+  | { tool: 'k6' };
+
+export type CheckTool = Check['tool'];
+
+export interface BundleFile {
+  contents: string;
+  mode: number;
+  checks: Check[];
+}
+
+export interface SecretDef {
+  /** The variable name the consuming service reads. */
+  name: string;
+  /** What it is for, written above it in .env.example. */
+  help: string;
+  /** Fixed value (a user name); absent means a random secret is generated. */
+  value?: string;
+}
+
+export interface Bundle {
+  /** Sorted by path. */
+  files: Map<string, BundleFile>;
+  secrets: SecretDef[];
+  /** Names that only resolve inside Docker networks or the inventory; validate maps them to loopback. */
+  names: string[];
+  warnings: string[];
+}
+
+export class BundleBuilder {
+  private files = new Map<string, BundleFile>();
+  private secrets = new Map<string, SecretDef>();
+  private names = new Set<string>();
+  private warnings: string[] = [];
+
+  add(path: string, contents: string, opts: { mode?: number; checks?: Check[] } = {}): this {
+    if (this.files.has(path)) throw new Error(`internal: two targets emit ${path}`);
+    if (!/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._@-]+)*$/.test(path) || path.split('/').some((p) => p === '..' || p === '.')) {
+      throw new Error(`internal: bad bundle path ${path}`);
+    }
+    this.files.set(path, { contents: contents.endsWith('\n') ? contents : `${contents}\n`, mode: opts.mode ?? 0o644, checks: opts.checks ?? [] });
+    return this;
+  }
+
+  secret(def: SecretDef): this {
+    if (!this.secrets.has(def.name)) this.secrets.set(def.name, def);
+    return this;
+  }
+
+  resolveNames(...names: string[]): this {
+    names.forEach((n) => this.names.add(n));
+    return this;
+  }
+
+  warn(message: string): this {
+    this.warnings.push(message);
+    return this;
+  }
+
+  has(path: string): boolean {
+    return this.files.has(path);
+  }
+
+  build(): Bundle {
+    const sorted = [...this.files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return {
+      files: new Map(sorted),
+      secrets: [...this.secrets.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      names: [...this.names].sort(),
+      warnings: this.warnings,
+    };
+  }
+}

@@ -1,0 +1,31 @@
+import type { Spec } from '../spec/schema.js';
+import { BundleBuilder, type Bundle } from './bundle.js';
+import type { RenderContext } from './context.js';
+import { renderCompose } from '../targets/compose/index.js';
+import { renderEnvFiles } from '../targets/env/index.js';
+import { renderReadme } from '../targets/readme/index.js';
+import { buildManifest, MANIFEST_PATH } from '../write/manifest.js';
+
+export type { Bundle } from './bundle.js';
+
+/** The bundle for a spec: a pure function. Same spec and context, same bytes, on any machine. */
+export function render(spec: Spec, ctx: RenderContext): Bundle {
+  const b = new BundleBuilder();
+  // 1. the platform decides which services exist and renders their configs
+  switch (spec.platform) {
+    case 'compose':
+      renderCompose(spec, ctx, b);
+      break;
+    case 'swarm':
+    case 'hosts':
+      throw new Error(`internal: platform ${spec.platform} has no renderer`);
+  }
+  // 2. files that describe the rest
+  const partial = b.build();
+  renderEnvFiles(partial, ctx, b);
+  renderReadme(spec, ctx, b, [...b.build().files.keys()]);
+  // 3. the manifest: which files ha-gen owns and how each is checked
+  const done = b.build();
+  b.add(MANIFEST_PATH, buildManifest(done.files, done, `ha-gen ${ctx.version}`, ctx.specFile));
+  return b.build();
+}

@@ -1,0 +1,25 @@
+import Handlebars from 'handlebars';
+
+/** The one Handlebars instance: no HTML escaping (configs are not HTML), strict (a missing value is a bug). */
+const hb = Handlebars.create();
+
+hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+hb.registerHelper('ne', (a: unknown, b: unknown) => a !== b);
+hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
+hb.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
+hb.registerHelper('inc', (n: number) => n + 1);
+hb.registerHelper('not', (a: unknown) => !a);
+hb.registerHelper('join', (xs: unknown[], sep: unknown) => (Array.isArray(xs) ? xs.join(typeof sep === 'string' ? sep : ', ') : ''));
+
+const cache = new Map<string, HandlebarsTemplateDelegate>();
+
+/** Renders a template's source (imported with `?raw`) with a context; compiled once per process. */
+export function renderTemplate(source: string, context: object): string {
+  let tpl = cache.get(source);
+  if (!tpl) {
+    tpl = hb.compile(source, { noEscape: true, strict: true });
+    cache.set(source, tpl);
+  }
+  // Templates end each block with a newline; collapse the blank-line runs that {{#if}} leaves.
+  return tpl(context).replace(/\n{3,}/g, '\n\n');
+}

@@ -1,0 +1,160 @@
+/**
+ * The ha-gen.yaml v1 schema: the public contract of the spec file (see contract.md).
+ * Every string that can reach a generated file is constrained here to a form that is
+ * data in every output format (no quotes, braces, semicolons, whitespace or newlines).
+ */
+import { z } from 'zod';
+
+export const SPEC_VERSION = 1;
+
+// ---- value forms -------------------------------------------------------------------------------
+const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const ipv4Octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const ipv4 = `${ipv4Octet}(?:\\.${ipv4Octet}){3}`;
+
+export const FORMS = {
+  name: { re: /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/, text: 'lowercase letters, digits and "-", starting with a letter, at most 32 characters (e.g. home-registry)' },
+  hostName: { re: new RegExp(`^${label}$`), text: 'a DNS label: lowercase letters, digits and "-", at most 63 characters (e.g. db1)' },
+  fqdn: { re: new RegExp(`^(?=.{1,253}$)(?:${label}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`), text: 'a lowercase fully qualified domain name (e.g. registry.example.com)' },
+  ipv4: { re: new RegExp(`^${ipv4}$`), text: 'an IPv4 address (e.g. 10.0.1.10)' },
+  address: { re: new RegExp(`^(?:${ipv4}|(?=.{1,253}$)${label}(?:\\.${label})*)$`), text: 'an IPv4 address or a lowercase DNS name (e.g. 10.0.1.10 or db1.internal)' },
+  cidr: { re: new RegExp(`^${ipv4}/(?:3[0-2]|[12]?[0-9])$`), text: 'an IPv4 CIDR (e.g. 10.0.0.0/16)' },
+  image: {
+    // Docker's reference grammar, lowercase repository, optional tag and digest.
+    re: /^(?=.{1,255}$)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    text: 'a container image reference (e.g. ghcr.io/victorytek/home-registry:1.2.0)',
+  },
+  urlPath: { re: /^\/[A-Za-z0-9._~\/-]{0,200}$/, text: 'a URL path starting with "/" made of letters, digits and ._~/- (e.g. /health)' },
+  absPath: { re: /^\/(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._\/-]{0,255}$/, text: 'an absolute path of letters, digits and ._/- without "." or ".." segments (e.g. /etc/ssl/private/site.key)' },
+  dbIdent: { re: /^[a-z_][a-z0-9_]{0,62}$/, text: 'a lowercase SQL identifier: letters, digits and "_", not starting with a digit (e.g. home_inventory)' },
+  email: { re: /^[A-Za-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, text: 'an e-mail address (e.g. ops@example.com)' },
+  envName: { re: /^[A-Z][A-Z0-9_]{0,63}$/, text: 'an upper-case environment variable name (e.g. RUST_LOG)' },
+  envValue: { re: /^[A-Za-z0-9._:\/@+=,-]{0,256}$/, text: 'letters, digits and ._:/@+=,- only (no spaces, quotes or $)' },
+  size: { re: /^[1-9][0-9]{0,5}[kmg]$/, text: 'a size such as 50m, 512k or 2g' },
+} as const;
+
+export type FormName = keyof typeof FORMS;
+
+export const str = (form: FormName) =>
+  z.string().regex(FORMS[form].re, { message: `must be ${FORMS[form].text}` });
+
+const port = (what: string) =>
+  z.number({ message: `must be a port number from 1 to 65535 (${what})` }).int().min(1).max(65535);
+
+// ---- enums ---------------------------------------------------------------------------------------
+export const TIERS = ['single-server', 'multi-server', 'multi-region'] as const;
+export const PLATFORMS = ['compose', 'swarm', 'hosts'] as const;
+export const LB_KINDS = ['nginx', 'haproxy', 'caddy'] as const;
+export const LB_POLICIES = ['least-conn', 'round-robin', 'ip-hash', 'random'] as const;
+export const TLS_MODES = ['none', 'files', 'acme'] as const;
+export const DB_HA = ['none', 'streaming', 'patroni'] as const;
+export const STORAGE_KINDS = ['local', 'nfs', 's3', 'glusterfs'] as const;
+export const ROLES = ['lb', 'app', 'db', 'etcd', 'storage'] as const;
+export const HEALTHCHECK_TOOLS = ['curl', 'wget', 'none'] as const;
+
+export type Tier = (typeof TIERS)[number];
+export type Platform = (typeof PLATFORMS)[number];
+export type LbKind = (typeof LB_KINDS)[number];
+export type Role = (typeof ROLES)[number];
+
+// ---- the spec ------------------------------------------------------------------------------------
+const appSchema = z
+  .object({
+    image: str('image').default('ghcr.io/victorytek/home-registry:latest').describe('Container image of the app. Pin a tag or digest in production.'),
+    port: port('app.port').default(8210).describe('Port the app listens on inside its container or host.'),
+    healthPath: str('urlPath').default('/health').describe('HTTP path that answers 200 while the instance can serve.'),
+    replicas: z.number().int().min(1).max(1000).default(2).describe('App instances. Tier default: 2 (single-server), 3 (multi-server, and per region for multi-region). Hosts platform: one instance per `app` host.'),
+    uploadsPath: str('absPath').default('/app/uploads').describe('Path inside the app container where uploads are stored (the shared volume is mounted there).'),
+    dataPath: str('absPath').default('/app/data').describe('Path inside the app container for other app data (a per-instance volume).'),
+    maxBodySize: str('size').default('50m').describe('Largest request body (upload) the load balancer passes to the app.'),
+    stopGracePeriod: z.number().int().min(1).max(600).default(30).describe('Seconds an instance gets to finish in-flight requests when stopped.'),
+    healthcheckTool: z.enum(HEALTHCHECK_TOOLS).default('curl').describe('Program inside the app image used for the container healthcheck (none: rely on the load balancer checks).'),
+    env: z.record(str('envName'), str('envValue')).default({ RUST_LOG: 'info' }).describe('Extra non-secret environment variables for every app instance.'),
+  })
+  .strict();
+
+const loadBalancerSchema = z
+  .object({
+    kind: z.enum(LB_KINDS).default('nginx').describe('Reverse proxy / load balancer in front of the app: nginx | haproxy | caddy.'),
+    policy: z.enum(LB_POLICIES).default('least-conn').describe('How requests are spread over app instances.'),
+    httpPort: port('loadBalancer.httpPort').default(80).describe('Public HTTP port.'),
+    httpsPort: port('loadBalancer.httpsPort').default(443).describe('Public HTTPS port (used when tls is not none).'),
+    tls: z.enum(TLS_MODES).default('none').describe('none: plain HTTP (behind another proxy); files: certificate and key paths below; acme: automatic certificates (needs domain).'),
+    certFile: str('absPath').default('/etc/ssl/certs/ha-gen.crt').describe('Certificate chain (PEM) for tls: files, as seen by the load balancer.'),
+    keyFile: str('absPath').default('/etc/ssl/private/ha-gen.key').describe('Private key (PEM) for tls: files, as seen by the load balancer.'),
+    acmeEmail: str('email').optional().describe('Contact e-mail for ACME (Let\'s Encrypt) registration.'),
+    statsPort: port('loadBalancer.statsPort').default(8404).describe('HAProxy stats page port (password in .env), bound to the LB host only.'),
+  })
+  .strict();
+
+const databaseSchema = z
+  .object({
+    ha: z.enum(DB_HA).default('none').describe('none: one PostgreSQL; streaming: primary + streaming replicas (manual promotion); patroni: automatic failover with Patroni + etcd.'),
+    version: z.number().int().min(13).max(18).default(17).describe('PostgreSQL major version; image tags and /usr/lib/postgresql/<v>/bin follow it.'),
+    name: str('dbIdent').default('home_inventory').describe('Database the app uses.'),
+    user: str('dbIdent').default('app').describe('Role the app connects as (owner of the database, not a superuser).'),
+    replicas: z.number().int().min(1).max(9).default(1).describe('Standby servers for streaming/patroni (compose/swarm); on hosts every `db` host beyond the first is one.'),
+    synchronous: z.boolean().default(false).describe('Synchronous replication: no acknowledged write is lost on failover, at the cost of commit latency.'),
+    patroniVersion: z.string().regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { message: 'must be a version such as 3.0.2' }).default('3.0.2').describe('Patroni version the hosts run (Debian 12 ships 3.0.2); the DCS settings are chosen to be safe for it.'),
+    port: port('database.port').default(5432).describe('PostgreSQL port.'),
+    allowedCidrs: z.array(str('cidr')).default([]).describe('Extra client networks allowed to connect (pg_hba), besides the app and database hosts.'),
+  })
+  .strict();
+
+const storageSchema = z
+  .object({
+    kind: z.enum(STORAGE_KINDS).default('local').describe('Where uploads live: local (one server only) | nfs | s3 (MinIO) | glusterfs.'),
+    nfsServer: str('address').default('nfs-server').describe('NFS server address (storage: nfs) when the inventory has no `storage` host.'),
+    nfsExport: str('absPath').default('/exports/home-registry/uploads').describe('Exported directory on the NFS server.'),
+    uid: z.number().int().min(1).max(65534).default(10001).describe('Dedicated uid/gid that owns the shared uploads (instead of chmod 777).'),
+    bucket: str('hostName').default('uploads').describe('S3 bucket for uploads (storage: s3).'),
+  })
+  .strict();
+
+const hostSchema = z
+  .object({
+    name: str('hostName').describe('Host name; also the folder hosts/<name>/ in the bundle.'),
+    address: str('address').describe('Address the other hosts reach this one at.'),
+    roles: z.array(z.enum(ROLES)).min(1, { message: 'must list at least one role (lb, app, db, etcd, storage)' }).describe('What runs on the host: lb, app, db, etcd, storage.'),
+    region: str('hostName').optional().describe('Region the host belongs to (multi-region).'),
+  })
+  .strict();
+
+const regionSchema = z
+  .object({
+    name: str('hostName').describe('Region name, e.g. us-east.'),
+    primary: z.boolean().default(false).describe('The region that runs the writable database (exactly one).'),
+    domain: str('fqdn').optional().describe('Regional host name the global DNS failover points at.'),
+  })
+  .strict();
+
+const specShape = {
+  version: z.literal(SPEC_VERSION, { message: `must be ${SPEC_VERSION}` }).default(SPEC_VERSION).describe('Spec file format version.'),
+  name: str('name').default('home-registry').describe('Deployment name: stack, Patroni scope and file names derive from it.'),
+  tier: z.enum(TIERS).default('single-server').describe('single-server (99%), multi-server (99.9%) or multi-region (99.99%), per the HA guide.'),
+  platform: z.enum(PLATFORMS).default('compose').describe('compose: one Docker host; swarm: a Docker Swarm stack; hosts: VMs or bare metal with systemd. Tier default: compose (single-server), swarm (others).'),
+  domain: str('fqdn').optional().describe('Public host name of the app (needed for tls: acme).'),
+  app: appSchema.prefault({}),
+  loadBalancer: loadBalancerSchema.prefault({}),
+  database: databaseSchema.prefault({}),
+  storage: z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), storageSchema.prefault({})).describe('Shared storage for uploads; a string is short for {kind: ...}.'),
+  hosts: z.array(hostSchema).max(5000).default([]).describe('The inventory (required for platform hosts).'),
+  regions: z.array(regionSchema).default([]).describe('Regions for tier multi-region (default: us-east primary and eu-west).'),
+};
+
+export const specSchema = z.object(specShape).strict();
+
+export type Spec = z.output<typeof specSchema>;
+export type SpecInput = z.input<typeof specSchema>;
+export type Host = Spec['hosts'][number];
+
+export function jsonSchema(): object {
+  const schema = z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://github.com/ha-gen/ha-gen/schema/ha-gen.schema.json',
+    title: 'ha-gen.yaml',
+    description: 'Spec file of ha-gen: a high-availability deployment bundle for a stateless web app backed by PostgreSQL.',
+    ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+  };
+}

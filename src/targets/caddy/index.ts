@@ -1,0 +1,51 @@
+import source from '../../../templates/caddy/Caddyfile.hbs?raw';
+import { renderTemplate } from '../../render/templates.js';
+import type { LbModel } from '../lb-model.js';
+import { GO_CIPHERS, HSTS, MOZILLA_GUIDELINE } from '../tls.js';
+
+const POLICY: Record<LbModel['policy'], string> = {
+  'least-conn': 'least_conn',
+  'round-robin': 'round_robin',
+  'ip-hash': 'ip_hash',
+  random: 'random',
+};
+
+/** Caddy's size units are SI/IEC words; ours are k/m/g. */
+const caddySize = (s: string) => `${s.slice(0, -1)}${{ k: 'KiB', m: 'MiB', g: 'GiB' }[s.slice(-1)] ?? 'MiB'}`;
+
+export function renderCaddy(m: LbModel, header: string): string {
+  const container = m.platform !== 'hosts';
+  // Caddy serves HTTPS automatically for a domain site address; http:// keeps it plain.
+  const host = m.domain ?? '';
+  const siteAddress =
+    m.tls === 'acme'
+      ? `${host}${m.httpsPort === 443 ? '' : `:${m.httpsPort}`}`
+      : m.tls === 'files'
+        ? `https://${host}:${m.httpsPort}`
+        : `http://${host}:${m.httpPort}`;
+  return renderTemplate(source, {
+    header: header.trimEnd(),
+    configDir: m.configDir,
+    acmeEmail: m.tls === 'acme' ? m.acmeEmail : undefined,
+    noAutoHttps: m.tls === 'none',
+    siteAddress,
+    tls: m.tls !== 'none',
+    tlsFiles: m.tls === 'files',
+    acme: m.tls === 'acme',
+    certFile: m.certFile,
+    keyFile: m.keyFile,
+    tlsGuideline: MOZILLA_GUIDELINE,
+    goCiphers: GO_CIPHERS.join(' '),
+    hsts: HSTS,
+    logOutput: container ? 'stdout' : 'file /var/log/caddy/access.log',
+    lbHealthPath: m.lbHealthPath,
+    maxBodyCaddy: caddySize(m.maxBodySize),
+    dns: m.upstreams.kind === 'dns',
+    dnsName: m.upstreams.kind === 'dns' ? m.upstreams.name : '',
+    resolver: '127.0.0.11',
+    appPort: m.appPort,
+    upstreamList: m.upstreams.kind === 'static' ? m.upstreams.servers.map((s) => `${s.host}:${s.port}`).join(' ') : '',
+    policy: POLICY[m.policy],
+    healthPath: m.healthPath,
+  });
+}

@@ -1,0 +1,54 @@
+import source from '../../../templates/haproxy/haproxy.cfg.hbs?raw';
+import { renderTemplate } from '../../render/templates.js';
+import type { LbModel } from '../lb-model.js';
+import { acmePaths } from '../lb-model.js';
+import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES } from '../tls.js';
+
+const BALANCE: Record<LbModel['policy'], { balance: string; hashType?: string }> = {
+  'least-conn': { balance: 'leastconn' },
+  'round-robin': { balance: 'roundrobin' },
+  'ip-hash': { balance: 'source', hashType: 'consistent' },
+  random: { balance: 'random(2)' },
+};
+
+export function sizeToBytes(size: string): number {
+  const n = Number(size.slice(0, -1));
+  const unit = size.slice(-1);
+  return n * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : 1024 ** 3);
+}
+
+/** haproxy.cfg for the app load balancer, any platform. */
+export function renderHaproxy(m: LbModel, header: string, opts: { statsBind: string; certbotAddress?: string }): string {
+  const container = m.platform !== 'hosts';
+  const b = BALANCE[m.policy];
+  return renderTemplate(source, {
+    header: header.trimEnd(),
+    configDir: m.configDir,
+    container,
+    resolver: container ? '127.0.0.11' : undefined,
+    tls: m.tls !== 'none',
+    acme: m.tls === 'acme',
+    tlsGuideline: MOZILLA_GUIDELINE,
+    tlsCiphers: TLS12_CIPHERS.join(':'),
+    tlsSuites: TLS13_SUITES.join(':'),
+    hsts: HSTS,
+    httpPort: m.httpPort,
+    httpsPort: m.httpsPort,
+    // HAProxy wants the certificate and key in one PEM; for acme a deploy hook builds it.
+    certFile: m.tls === 'acme' && m.domain ? acmePaths(m.domain).combined : m.certFile,
+    lbHealthPath: m.lbHealthPath,
+    maxBodyBytes: sizeToBytes(m.maxBodySize),
+    balance: b.balance,
+    hashType: b.hashType,
+    healthPath: m.healthPath,
+    dns: m.upstreams.kind === 'dns',
+    dnsName: m.upstreams.kind === 'dns' ? m.upstreams.name : '',
+    dnsService: m.upstreams.kind === 'dns' ? m.upstreams.name.replace(/^tasks\./, '') : '',
+    dnsCount: m.upstreams.kind === 'dns' ? m.upstreams.count : 0,
+    appPort: m.appPort,
+    servers: m.upstreams.kind === 'static' ? m.upstreams.servers : [],
+    certbotAddress: opts.certbotAddress ?? '127.0.0.1:8888',
+    statsBind: opts.statsBind,
+    statsPort: m.statsPort,
+  });
+}

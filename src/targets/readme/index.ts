@@ -1,0 +1,79 @@
+import source from '../../../templates/readme/README.md.hbs?raw';
+import type { Spec } from '../../spec/schema.js';
+import { TIER_SUMMARY } from '../../spec/presets.js';
+import { header, type RenderContext } from '../../render/context.js';
+import type { BundleBuilder } from '../../render/bundle.js';
+import { renderTemplate } from '../../render/templates.js';
+import { LB_HEALTH_PATH } from '../lb-model.js';
+
+const WHAT: Array<[RegExp, string]> = [
+  [/^docker-compose\.yml$/, 'Compose file: app instances, PostgreSQL, load balancer'],
+  [/^stack\.yml$/, 'Swarm stack file'],
+  [/nginx\.conf$/, 'nginx load balancer configuration (complete main file)'],
+  [/haproxy\.cfg$/, 'HAProxy configuration'],
+  [/Caddyfile$/, 'Caddy configuration'],
+  [/postgresql\.conf$/, 'PostgreSQL server configuration'],
+  [/pg_hba\.conf$/, 'PostgreSQL client authentication (scram-sha-256)'],
+  [/app-role\.psql$/, 'SQL creating the app\'s role and database (psql variables, quoted)'],
+  [/10-app-role\.sh$/, 'First-start hook of the postgres image that runs app-role.psql'],
+  [/\.service$/, 'systemd unit'],
+  [/\.sh$/, 'script'],
+  [/\.sql$/, 'SQL'],
+  [/^\.env\.example$/, 'Names of the secrets kept in .env'],
+  [/^\.gitignore$/, 'Keeps .env out of git'],
+];
+
+export function describeFile(path: string): string {
+  return WHAT.find(([re]) => re.test(path))?.[1] ?? 'generated file';
+}
+
+export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, paths: string[]): void {
+  const t = TIER_SUMMARY[spec.tier];
+  const protects = [
+    `an app instance crashing, hanging or being replaced: ${spec.app.replicas} instances behind ${spec.loadBalancer.kind}, which stops sending to a failed one within about 2 seconds`,
+    'a rolling restart of the app: instances are replaced one at a time while the others serve',
+  ];
+  const gaps: string[] = [];
+  if (spec.platform === 'compose') {
+    gaps.push('the server itself failing (hardware, kernel, Docker, disk): everything runs on one host; choose tier multi-server for that');
+  }
+  if (spec.database.ha === 'none') {
+    gaps.push('the database failing: there is one PostgreSQL; the app is down until it restarts (Docker restarts it automatically after a crash)');
+  } else {
+    protects.push(`the database primary failing: ${spec.database.ha === 'patroni' ? 'Patroni promotes a standby automatically' : 'a streaming standby can be promoted with one script'}`);
+  }
+  if (spec.storage.kind === 'local') gaps.push('losing the uploads volume: back it up (it lives on this host only)');
+  gaps.push('deleting data by mistake: replication copies mistakes too; backups and WAL archiving are the protection');
+
+  const startSteps =
+    spec.platform === 'compose'
+      ? ['Install Docker Engine with the compose plugin on the server.', 'Copy this folder to the server (keep `.env` next to `docker-compose.yml`).', '`docker compose up -d` — then `docker compose ps` until every service is healthy.']
+      : spec.platform === 'swarm'
+        ? ['Create the swarm (`docker swarm init`, then join the other nodes).', 'Run `./deploy.sh` on a manager node: it labels nodes, creates secrets from `.env` and deploys the stack.']
+        : ['Run `./deploy.sh HOST` for each host in the order the script prints (database first, load balancers last).'];
+
+  b.add(
+    'README.md',
+    renderTemplate(source, {
+      header: header(ctx, 'md').trimEnd(),
+      name: spec.name,
+      tierTitle: spec.tier.replace('-', ' '),
+      version: ctx.version,
+      specFile: ctx.specFile,
+      tier: spec.tier,
+      platform: spec.platform,
+      lb: spec.loadBalancer.kind,
+      dbMode: { none: 'one PostgreSQL server', streaming: 'primary + streaming replica', patroni: 'Patroni cluster with etcd' }[spec.database.ha],
+      storage: spec.storage.kind,
+      availability: t.availability,
+      downtime: t.downtime,
+      files: paths.filter((p) => p !== 'README.md').map((p) => ({ path: p, what: describeFile(p) })),
+      startSteps: startSteps,
+      httpPort: spec.loadBalancer.httpPort,
+      lbHealthPath: LB_HEALTH_PATH,
+      healthPath: spec.app.healthPath,
+      protects,
+      gaps,
+    }),
+  );
+}

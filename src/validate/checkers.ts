@@ -1,0 +1,342 @@
+/** One checker per tool: which programs it needs and how it runs them on one file. */
+import { execa } from 'execa';
+import { existsSync, readdirSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Check, CheckTool } from '../render/bundle.js';
+import type { Manifest } from '../write/manifest.js';
+import { runIsolated, which, type Sandbox } from './sandbox.js';
+
+export interface CheckEnv {
+  bundleDir: string;
+  tmp: string;
+  sandbox: Sandbox;
+  manifest: Manifest;
+  /** Resources shared by checks of one run (certificates, a throwaway PostgreSQL), made once. */
+  shared: Map<string, Promise<unknown>>;
+}
+
+export interface CheckOutcome {
+  ok: boolean;
+  message: string;
+  /** The check could not run for a reason outside the file (reported as skipped, or failed when tools are required). */
+  skipped?: boolean;
+}
+
+export interface Checker {
+  needs: string[];
+  install: string;
+  run(env: CheckEnv, file: string, check: Check): Promise<CheckOutcome>;
+}
+
+function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
+  let p = env.shared.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = make();
+    env.shared.set(key, p);
+  }
+  return p;
+}
+
+/** PostgreSQL's server binaries live in a versioned folder on Debian; the newest installed is used. */
+export function pgBinDir(): string | null {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return null;
+  const versions = readdirSync(base).filter((v) => /^[0-9]+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) if (existsSync(`${base}/${v}/bin/postgres`)) return `${base}/${v}/bin`;
+  return null;
+}
+
+export async function locate(env: CheckEnv, bin: string): Promise<string | null> {
+  return once(env, `which:${bin}`, async () => {
+    if (['postgres', 'initdb', 'pg_ctl'].includes(bin)) {
+      const dir = pgBinDir();
+      return dir && existsSync(`${dir}/${bin}`) ? `${dir}/${bin}` : null;
+    }
+    return which(bin);
+  });
+}
+
+const fileIn = (env: CheckEnv, file: string) => path.join(env.bundleDir, file);
+const dummyEnv = (env: CheckEnv) => Object.fromEntries(env.manifest.secrets.map((s) => [s, `hagencheck${s.length}`]));
+const outcome = (r: { exitCode: number; output: string; timedOut: boolean }, okText = ''): CheckOutcome =>
+  r.timedOut ? { ok: false, message: 'timed out' } : { ok: r.exitCode === 0, message: r.exitCode === 0 ? okText || r.output : r.output || `exit code ${r.exitCode}` };
+
+/** A throwaway EC certificate and key (plus a combined PEM for HAProxy) that TLS configs are pointed at. */
+function certs(env: CheckEnv): Promise<{ cert: string; key: string; combined: string }> {
+  return once(env, 'certs', async () => {
+    const dir = path.join(env.tmp, 'certs');
+    await fs.mkdir(dir, { recursive: true });
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    const r = await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], { reject: false, all: true });
+    if (r.exitCode !== 0) throw new Error(`openssl could not make a throwaway certificate: ${r.all}`);
+    const combined = path.join(dir, 'combined.pem');
+    await fs.writeFile(combined, (await fs.readFile(cert, 'utf8')) + (await fs.readFile(key, 'utf8')));
+    await fs.chmod(key, 0o644);
+    return { cert, key, combined };
+  });
+}
+
+/** A copy of the file with its certificate paths pointed at throwaway files (the paths only exist on the target). */
+async function withThrowawayCerts(env: CheckEnv, file: string, swap: (text: string, c: { cert: string; key: string; combined: string }) => string): Promise<string> {
+  const text = await fs.readFile(fileIn(env, file), 'utf8');
+  const c = await certs(env);
+  const copy = path.join(env.tmp, 'files', file);
+  await fs.mkdir(path.dirname(copy), { recursive: true });
+  await fs.writeFile(copy, swap(text, c));
+  return copy;
+}
+
+const nginx: Checker = {
+  needs: ['nginx', 'openssl'],
+  install: 'apt-get install nginx',
+  async run(env, file) {
+    const copy = await withThrowawayCerts(env, file, (t, c) =>
+      t.replace(/^(\s*ssl_certificate_key\s+)[^;]+;/gm, `$1${c.key};`).replace(/^(\s*ssl_certificate\s+)[^;]+;/gm, `$1${c.cert};`),
+    );
+    const prefix = path.join(env.tmp, 'nginx-prefix', path.basename(path.dirname(copy)) + path.basename(copy));
+    await fs.mkdir(path.join(prefix, 'logs'), { recursive: true });
+    const r = await runIsolated(env.sandbox, ['nginx', '-t', '-q', '-e', 'stderr', '-p', `${prefix}/`, '-c', copy], { mkdirs: ['/var/log/nginx', '/var/lib/nginx/body'] });
+    return outcome(r, 'nginx -t: syntax ok, test successful');
+  },
+};
+
+const haproxy: Checker = {
+  needs: ['haproxy', 'openssl'],
+  install: 'apt-get install haproxy',
+  async run(env, file) {
+    const copy = await withThrowawayCerts(env, file, (t, c) => t.replace(/(\sssl\s+crt\s+)\S+/g, `$1${c.combined}`));
+    const r = await runIsolated(env.sandbox, ['haproxy', '-c', '-f', copy], { env: dummyEnv(env), mkdirs: ['/run/haproxy'] });
+    // -c passes with warnings; a warning here is a config smell we want to see, so it fails the check.
+    if (r.exitCode === 0 && /\[WARNING\]/.test(r.output)) return { ok: false, message: r.output };
+    return outcome(r, 'haproxy -c: configuration file is valid');
+  },
+};
+
+const caddy: Checker = {
+  needs: ['caddy', 'openssl'],
+  install: 'apt-get install caddy',
+  async run(env, file) {
+    const copy = await withThrowawayCerts(env, file, (t, c) => t.replace(/^(\s*tls\s+)\/\S+\s+\/\S+/gm, `$1${c.cert} ${c.key}`));
+    const r = await runIsolated(env.sandbox, ['caddy', 'validate', '--config', copy, '--adapter', 'caddyfile'], { mkdirs: ['/var/log/caddy'], env: { XDG_DATA_HOME: path.join(env.tmp, 'caddy-data'), XDG_CONFIG_HOME: path.join(env.tmp, 'caddy-config') } });
+    if (r.exitCode !== 0) return outcome(r);
+    // 2.6 accepts some unbalanced braces silently; the formatter's view must match ours.
+    const fmt = await execa('caddy', ['fmt', copy], { reject: false });
+    const original = await fs.readFile(copy, 'utf8');
+    if (fmt.exitCode === 0 && fmt.stdout.trim() !== original.trim()) return { ok: false, message: 'caddy fmt would reformat this file (unbalanced braces or odd layout)' };
+    return { ok: true, message: 'caddy validate: valid configuration' };
+  },
+};
+
+/** Undefined networks, volumes, secrets or depends_on targets pass every Compose tool, so they are checked here. */
+export function composeReferences(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const services = (doc.services ?? {}) as Record<string, Record<string, unknown>>;
+  const defined = (k: string) => new Set(Object.keys((doc[k] ?? {}) as object));
+  const nets = defined('networks');
+  const vols = defined('volumes');
+  const secrets = defined('secrets');
+  const configs = defined('configs');
+  for (const [name, svc] of Object.entries(services)) {
+    const svcNets = Array.isArray(svc.networks) ? (svc.networks as string[]) : Object.keys((svc.networks ?? {}) as object);
+    for (const n of svcNets) if (!nets.has(n)) problems.push(`service ${name}: network "${n}" is not defined`);
+    for (const v of (svc.volumes ?? []) as Array<string | { source?: string; type?: string }>) {
+      const src = typeof v === 'string' ? v.split(':')[0]! : (v.type === 'volume' ? v.source : undefined);
+      if (src && !src.startsWith('.') && !src.startsWith('/') && !src.startsWith('$') && !vols.has(src)) problems.push(`service ${name}: volume "${src}" is not defined`);
+    }
+    const deps = Array.isArray(svc.depends_on) ? (svc.depends_on as string[]) : Object.keys((svc.depends_on ?? {}) as object);
+    for (const d of deps) if (!services[d]) problems.push(`service ${name}: depends_on "${d}" is not a service`);
+    for (const s of (svc.secrets ?? []) as Array<string | { source: string }>) {
+      const src = typeof s === 'string' ? s : s.source;
+      if (!secrets.has(src)) problems.push(`service ${name}: secret "${src}" is not defined`);
+    }
+    for (const s of (svc.configs ?? []) as Array<string | { source: string }>) {
+      const src = typeof s === 'string' ? s : s.source;
+      if (!configs.has(src)) problems.push(`service ${name}: config "${src}" is not defined`);
+    }
+  }
+  return problems;
+}
+
+const compose: Checker = {
+  needs: ['docker-compose'],
+  install: 'apt-get install docker-compose',
+  async run(env, file) {
+    const abs = fileIn(env, file);
+    const refs = composeReferences(parseYaml(await fs.readFile(abs, 'utf8')) as Record<string, unknown>);
+    if (refs.length) return { ok: false, message: refs.join('\n') };
+    const r = await execa('docker-compose', ['-f', abs, 'config', '-q'], { reject: false, all: true, cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '' }, extendEnv: false, timeout: 20000 });
+    return outcome({ exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut }, 'docker-compose config: valid');
+  },
+};
+
+const stack: Checker = {
+  needs: ['docker'],
+  install: 'install the docker CLI (docker.io or docker-ce-cli)',
+  async run(env, file) {
+    const abs = fileIn(env, file);
+    const refs = composeReferences(parseYaml(await fs.readFile(abs, 'utf8')) as Record<string, unknown>);
+    if (refs.length) return { ok: false, message: refs.join('\n') };
+    const r = await execa('docker', ['stack', 'config', '-c', abs], { reject: false, all: true, cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '', HOME: env.tmp, DOCKER_CONFIG: path.join(env.tmp, 'docker') }, extendEnv: false, timeout: 20000 });
+    const res = { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
+    return res.exitCode === 0 ? { ok: true, message: 'docker stack config: valid' } : outcome(res);
+  },
+};
+
+const pgConf: Checker = {
+  needs: ['postgres'],
+  install: 'apt-get install postgresql',
+  async run(env, file) {
+    const bin = (await locate(env, 'postgres'))!;
+    const empty = path.join(env.tmp, 'pg-empty');
+    await fs.mkdir(empty, { recursive: true });
+    // Included files (conf.d) are checked by including the fragment from an otherwise empty main file.
+    const r = await execa(bin, ['-C', 'wal_level', '-c', `config_file=${fileIn(env, file)}`, '-D', empty], { reject: false, all: true, timeout: 10000 });
+    const out = String(r.all ?? '');
+    return r.exitCode === 0 && !/FATAL|ERROR|LOG:\s+unrecognized/i.test(out) ? { ok: true, message: `postgres -C: valid (${path.basename(path.dirname(path.dirname(bin)))})` } : { ok: false, message: out || `exit code ${r.exitCode}` };
+  },
+};
+
+interface PgCluster {
+  psql(args: string[], input: string): Promise<{ exitCode: number; output: string }>;
+  hbaPath: string;
+  dispose(): Promise<void>;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+const asPostgres = (argv: string[]) => (isRoot() ? ['runuser', '-u', 'postgres', '--', ...argv] : argv);
+
+/** A throwaway PostgreSQL on a Unix socket only, as the postgres user, for pg_hba and SQL checks. */
+function pgCluster(env: CheckEnv): Promise<PgCluster> {
+  return once(env, 'pg', async () => {
+    const bin = pgBinDir()!;
+    const dir = path.join(env.tmp, 'pg');
+    const data = path.join(dir, 'data');
+    await fs.mkdir(dir, { recursive: true });
+    const c = await certs(env);
+    await fs.copyFile(c.cert, path.join(dir, 'server.crt'));
+    await fs.copyFile(c.key, path.join(dir, 'server.key'));
+    await fs.chmod(path.join(dir, 'server.key'), 0o600);
+    const hbaPath = path.join(dir, 'hba_check.conf');
+    const trusted = path.join(dir, 'hba_trusted.conf');
+    await fs.writeFile(trusted, 'local all all trust\n');
+    await fs.copyFile(trusted, hbaPath);
+    if (isRoot()) await execa('chown', ['-R', 'postgres:postgres', dir]);
+    const run = (argv: string[], extra: object = {}) => execa(argv[0]!, argv.slice(1), { reject: false, all: true, timeout: 30000, ...extra });
+    const init = await run(asPostgres([`${bin}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']));
+    if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.all}`);
+    const opts = [`-k ${dir}`, "-c listen_addresses=''", '-c port=5499', `-c hba_file=${hbaPath}`, '-c ssl=on', `-c ssl_cert_file=${dir}/server.crt`, `-c ssl_key_file=${dir}/server.key`, "-c synchronous_standby_names=''", '-c fsync=off', "-c archive_mode=off"].join(' ');
+    const start = await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-l', `${dir}/log`, '-o', opts, '-w', '-t', '30', 'start']));
+    if (start.exitCode !== 0) throw new Error(`throwaway PostgreSQL did not start: ${start.all} ${await fs.readFile(`${dir}/log`, 'utf8').catch(() => '')}`);
+    let chain: Promise<unknown> = Promise.resolve();
+    const psql = (args: string[], input: string) => {
+      const p = chain.then(async () => {
+        const r = await run([`${bin}/psql`, '-X', '-q', '-h', dir, '-p', '5499', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', ...args], { input });
+        return { exitCode: r.exitCode ?? 1, output: String(r.all ?? '') };
+      });
+      chain = p.catch(() => undefined);
+      return p;
+    };
+    return {
+      psql,
+      hbaPath,
+      async dispose() {
+        await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
+      },
+    };
+  });
+}
+
+const pgHba: Checker = {
+  needs: ['postgres', 'initdb', 'pg_ctl', 'psql', 'openssl'],
+  install: 'apt-get install postgresql',
+  async run(env, file) {
+    const pg = await pgCluster(env);
+    const text = await fs.readFile(fileIn(env, file), 'utf8');
+    const candidate = path.join(path.dirname(pg.hbaPath), 'hba_candidate.conf');
+    await fs.writeFile(candidate, text);
+    await fs.chmod(candidate, 0o644);
+    // One session: swap the candidate in, let the view re-read it, swap the trusted file back.
+    const script = [
+      `\\! cp ${candidate} ${pg.hbaPath}`,
+      "SELECT 'line ' || line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL;",
+      `\\! printf 'local all all trust\\n' > ${pg.hbaPath}`,
+    ].join('\n');
+    const r = await pg.psql(['-t', '-A'], script);
+    const errors = r.output.trim();
+    if (r.exitCode !== 0) return { ok: false, message: errors };
+    return errors ? { ok: false, message: errors } : { ok: true, message: 'pg_hba_file_rules: no errors' };
+  },
+};
+
+const sql: Checker = {
+  needs: ['postgres', 'initdb', 'pg_ctl', 'psql', 'openssl'],
+  install: 'apt-get install postgresql',
+  async run(env, file) {
+    const pg = await pgCluster(env);
+    const text = await fs.readFile(fileIn(env, file), 'utf8');
+    // psql variables the file expects (:'name' or :"name") get harmless values.
+    const vars = [...new Set([...text.matchAll(/:['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g)].map((m) => m[1]!))];
+    const r = await pg.psql(vars.flatMap((v) => ['-v', `${v}=hagen_check_${v.toLowerCase()}`]), text);
+    return r.exitCode === 0 ? { ok: true, message: 'psql: ran without errors on a throwaway cluster' } : { ok: false, message: r.output };
+  },
+};
+
+const shell: Checker = {
+  needs: ['shellcheck'],
+  install: 'apt-get install shellcheck',
+  async run(env, file) {
+    const abs = fileIn(env, file);
+    const r = await execa('shellcheck', ['-x', '-S', 'style', '-f', 'gcc', abs], { reject: false, all: true, cwd: path.dirname(abs), timeout: 20000 });
+    return outcome({ exitCode: r.exitCode ?? 1, output: String(r.all ?? '').replaceAll(`${env.bundleDir}/`, ''), timedOut: !!r.timedOut }, 'shellcheck: clean');
+  },
+};
+
+const YAMLLINT_CONFIG = '{extends: default, rules: {line-length: disable, document-start: disable, truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}, comments-indentation: disable}}';
+
+const yaml: Checker = {
+  needs: ['yamllint'],
+  install: 'apt-get install yamllint',
+  async run(env, file) {
+    const r = await execa('yamllint', ['-s', '-f', 'parsable', '-d', YAMLLINT_CONFIG, fileIn(env, file)], { reject: false, all: true, timeout: 20000 });
+    return outcome({ exitCode: r.exitCode ?? 1, output: String(r.all ?? '').replaceAll(`${env.bundleDir}/`, ''), timedOut: !!r.timedOut }, 'yamllint: clean');
+  },
+};
+
+const json: Checker = {
+  needs: [],
+  install: '',
+  async run(env, file) {
+    try {
+      JSON.parse(await fs.readFile(fileIn(env, file), 'utf8'));
+      return { ok: true, message: 'valid JSON' };
+    } catch (err) {
+      return { ok: false, message: (err as Error).message };
+    }
+  },
+};
+
+export const CHECKERS: Record<CheckTool, Checker> = {
+  nginx,
+  haproxy,
+  caddy,
+  compose,
+  stack,
+  'pg-conf': pgConf,
+  'pg-hba': pgHba,
+  sql,
+  shell,
+  yaml,
+  json,
+  patroni: missingChecker('patroni'),
+  etcd: missingChecker('etcd'),
+  systemd: missingChecker('systemd'),
+  k6: missingChecker('k6'),
+};
+
+/** A tool whose checker is not written yet fails loudly rather than passing. */
+function missingChecker(tool: string): Checker {
+  return { needs: [], install: '', run: async () => ({ ok: false, message: `no checker for ${tool} files yet` }) };
+}

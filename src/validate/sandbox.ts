@@ -1,0 +1,113 @@
+/**
+ * Running real tools on generated files without touching the machine: a private mount namespace
+ * (`unshare -m`, or `unshare -rm` without root) with our own /etc/hosts (Docker service names and
+ * inventory hosts resolve to loopback), users the configs name, and tmpfs over /run and /var/log.
+ */
+import { execa, type Options } from 'execa';
+import { existsSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+export interface ToolRun {
+  exitCode: number;
+  output: string;
+  timedOut: boolean;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+let unshareMode: Promise<'root' | 'user' | 'none'> | undefined;
+/** Whether mount namespaces work here, tried once. */
+export function namespaceMode(): Promise<'root' | 'user' | 'none'> {
+  unshareMode ??= (async () => {
+    const args = isRoot() ? ['-m', 'true'] : ['-rm', 'true'];
+    try {
+      const r = await execa('unshare', args, { reject: false, timeout: 5000 });
+      if (r.exitCode === 0) return isRoot() ? 'root' : 'user';
+    } catch {
+      /* no unshare */
+    }
+    return 'none';
+  })();
+  return unshareMode;
+}
+
+export interface Sandbox {
+  dir: string;
+  hostsFile: string;
+  passwdFile: string;
+  groupFile: string;
+}
+
+const EXTRA_USERS = ['nginx', 'haproxy', 'caddy', 'www-data', 'postgres', 'etcd'];
+
+export async function makeSandbox(dir: string, names: string[]): Promise<Sandbox> {
+  const hostsFile = path.join(dir, 'hosts');
+  const uniq = [...new Set(['localhost', ...names])];
+  await fs.writeFile(hostsFile, `127.0.0.1 ${uniq.join(' ')}\n::1 localhost\n`);
+  const passwd = await fs.readFile('/etc/passwd', 'utf8').catch(() => '');
+  const group = await fs.readFile('/etc/group', 'utf8').catch(() => '');
+  const haveU = new Set(passwd.split('\n').map((l) => l.split(':')[0]));
+  const haveG = new Set(group.split('\n').map((l) => l.split(':')[0]));
+  let uid = 64000;
+  const addU = EXTRA_USERS.filter((u) => !haveU.has(u)).map((u) => `${u}:x:${uid++}:${uid}:${u}:/nonexistent:/usr/sbin/nologin`);
+  const addG = EXTRA_USERS.filter((g) => !haveG.has(g)).map((g, i) => `${g}:x:${65000 + i}:`);
+  const passwdFile = path.join(dir, 'passwd');
+  const groupFile = path.join(dir, 'group');
+  await fs.writeFile(passwdFile, `${passwd.trimEnd()}\n${addU.join('\n')}\n`);
+  await fs.writeFile(groupFile, `${group.trimEnd()}\n${addG.join('\n')}\n`);
+  return { dir, hostsFile, passwdFile, groupFile };
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs argv inside the namespace. `mkdirs` are created under the tmpfs mounts (e.g. /var/log/nginx).
+ * Without namespaces the command runs as it is (names may then fail to resolve: said in the result).
+ */
+export async function runIsolated(
+  sb: Sandbox,
+  argv: string[],
+  opts: { env?: Record<string, string>; cwd?: string; mkdirs?: string[]; timeoutMs?: number; input?: string } = {},
+): Promise<ToolRun> {
+  const mode = await namespaceMode();
+  const execOpts: Options = {
+    reject: false,
+    all: true,
+    timeout: opts.timeoutMs ?? 20000,
+    env: { ...opts.env, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: sb.dir },
+    extendEnv: false,
+    cwd: opts.cwd,
+    input: opts.input,
+  };
+  let cmd: string;
+  let args: string[];
+  if (mode === 'none') {
+    [cmd, ...args] = argv as [string, ...string[]];
+  } else {
+    const mounts = [
+      `mount --bind ${q(sb.hostsFile)} /etc/hosts`,
+      `mount --bind ${q(sb.passwdFile)} /etc/passwd`,
+      `mount --bind ${q(sb.groupFile)} /etc/group`,
+      'mount -t tmpfs tmpfs /run',
+      'mount -t tmpfs tmpfs /var/log',
+      ...(existsSync('/var/cache') ? ['mount -t tmpfs tmpfs /var/cache'] : []),
+      ...(existsSync('/var/lib/nginx') ? ['mount -t tmpfs tmpfs /var/lib/nginx'] : []),
+      ...(opts.mkdirs ?? []).map((d) => `mkdir -p ${q(d)}`),
+    ];
+    const script = `set -e; ${mounts.join('; ')}; exec ${argv.map(q).join(' ')}`;
+    cmd = 'unshare';
+    args = [mode === 'root' ? '-m' : '-rm', '--propagation', 'private', 'sh', '-c', script];
+  }
+  const r = await execa(cmd, args, execOpts);
+  return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), output: String(r.all ?? '').trim(), timedOut: !!r.timedOut };
+}
+
+export async function which(bin: string): Promise<string | null> {
+  if (bin.includes('/')) return existsSync(bin) ? bin : null;
+  for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = path.join(d, bin);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}

@@ -1,0 +1,165 @@
+/**
+ * The questions of `ha-gen init`. The only importer of @inquirer/prompts; tests pass a fake
+ * Prompter that answers by question name and fails on a question it did not expect.
+ */
+import type { Spec } from '../spec/schema.js';
+import { FORMS } from '../spec/schema.js';
+import { TIER_PRESETS, TIER_SUMMARY } from '../spec/presets.js';
+
+export interface Choice<T extends string> {
+  value: T;
+  name: string;
+  description: string;
+}
+
+export interface Prompter {
+  select<T extends string>(q: { name: string; message: string; choices: Choice<T>[]; default: T }): Promise<T>;
+  input(q: { name: string; message: string; default?: string; validate: (v: string) => true | string }): Promise<string>;
+  confirm(q: { name: string; message: string; default: boolean }): Promise<boolean>;
+}
+
+type Plain = Record<string, unknown>;
+const get = (o: Plain, keyPath: string): unknown => keyPath.split('.').reduce<unknown>((c, k) => (c as Plain | undefined)?.[k], o);
+function set(o: Plain, keyPath: string, v: unknown): void {
+  const ks = keyPath.split('.');
+  let cur = o;
+  for (const k of ks.slice(0, -1)) cur = (cur[k] ??= {}) as Plain;
+  cur[ks[ks.length - 1]!] = v;
+}
+
+const check = (form: keyof typeof FORMS, optional = false) => (v: string) =>
+  (optional && v === '') || FORMS[form].re.test(v) ? true : `must be ${FORMS[form].text}`;
+
+/** Example inventory for platform hosts, written into the spec for the user to edit. */
+export function exampleInventory(spec: { tier: string; database: { ha: string } }): Spec['hosts'] {
+  const hosts: Spec['hosts'] = [
+    { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
+    { name: 'app1', address: '10.0.1.10', roles: ['app'] },
+    { name: 'app2', address: '10.0.1.11', roles: ['app'] },
+    { name: 'app3', address: '10.0.1.12', roles: ['app'] },
+    { name: 'db1', address: '10.0.2.10', roles: spec.database.ha === 'patroni' ? ['db', 'etcd'] : ['db'] },
+    { name: 'db2', address: '10.0.2.11', roles: spec.database.ha === 'patroni' ? ['db', 'etcd'] : ['db'] },
+  ];
+  if (spec.database.ha === 'patroni') hosts.push({ name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] });
+  hosts.push({ name: 'nfs1', address: '10.0.3.10', roles: ['storage'] });
+  return hosts;
+}
+
+/** Asks only what `given` (the flags) leaves open; returns the answers as a partial spec. */
+export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
+  const a: Plain = {};
+  const has = (k: string) => get(given, k) !== undefined;
+  const cur = (k: string) => get(a, k) ?? get(given, k);
+
+  if (!has('tier')) {
+    a.tier = await p.select({
+      name: 'tier',
+      message: 'Which tier of the HA guide?',
+      default: 'single-server',
+      choices: (['single-server', 'multi-server', 'multi-region'] as const).map((t) => ({
+        value: t,
+        name: `${t} (${TIER_SUMMARY[t].availability})`,
+        description: `${TIER_SUMMARY[t].availability} availability (${TIER_SUMMARY[t].downtime} down); survives ${TIER_SUMMARY[t].survives}`,
+      })),
+    });
+  }
+  const tier = cur('tier') as Spec['tier'];
+  const preset = TIER_PRESETS[tier];
+  const single = tier === 'single-server';
+
+  if (!has('platform')) {
+    a.platform = await p.select({
+      name: 'platform',
+      message: 'Where does it run?',
+      default: preset.platform ?? 'compose',
+      choices: [
+        ...(single ? [{ value: 'compose' as const, name: 'compose', description: 'One Docker host with docker compose' }] : []),
+        { value: 'swarm' as const, name: 'swarm', description: 'A Docker Swarm cluster: replicas spread over nodes, rolling updates built in' },
+        { value: 'hosts' as const, name: 'hosts', description: 'VMs or bare metal with systemd units (an inventory of hosts in ha-gen.yaml)' },
+      ],
+    });
+  }
+  if (!has('loadBalancer.kind')) {
+    set(a, 'loadBalancer.kind', await p.select({
+      name: 'lb',
+      message: 'Which load balancer in front of the app?',
+      default: 'nginx',
+      choices: [
+        { value: 'nginx', name: 'nginx', description: 'Fast and familiar; passive health checks only (open-source nginx)' },
+        { value: 'haproxy', name: 'haproxy', description: 'Active health checks, stats page, the fastest failover here' },
+        { value: 'caddy', name: 'caddy', description: 'Automatic HTTPS with the simplest config; active health checks' },
+      ],
+    }));
+  }
+  if (!has('database.ha')) {
+    set(a, 'database.ha', await p.select({
+      name: 'db',
+      message: 'Database high availability?',
+      default: preset.database?.ha ?? 'none',
+      choices: [
+        ...(single ? [{ value: 'none' as const, name: 'none', description: 'One PostgreSQL server (restarted automatically; no standby)' }] : []),
+        { value: 'streaming' as const, name: 'streaming', description: 'Primary + streaming replica; promote by running one script' },
+        { value: 'patroni' as const, name: 'patroni', description: 'Patroni + 3 etcd: automatic failover in about 10 s' },
+      ],
+    }));
+  }
+  if (!has('storage.kind')) {
+    set(a, 'storage.kind', await p.select({
+      name: 'storage',
+      message: 'Where do uploads live?',
+      default: ((preset.storage as { kind?: string } | undefined)?.kind ?? 'local') as 'local',
+      choices: [
+        ...(single ? [{ value: 'local' as const, name: 'local', description: 'A Docker volume on this server' }] : []),
+        { value: 'nfs' as const, name: 'nfs', description: 'An NFS export mounted by every app server' },
+        { value: 's3' as const, name: 's3', description: 'S3-compatible object storage (MinIO); the app must support S3' },
+        { value: 'glusterfs' as const, name: 'glusterfs', description: 'A replicated GlusterFS volume' },
+      ],
+    }));
+  }
+  if (!has('domain')) {
+    const d = await p.input({ name: 'domain', message: 'Public domain of the app (empty: none, plain HTTP)', default: '', validate: check('fqdn', true) });
+    if (d) a.domain = d;
+  }
+  if (!has('loadBalancer.tls')) {
+    const domain = cur('domain');
+    set(a, 'loadBalancer.tls', await p.select({
+      name: 'tls',
+      message: 'HTTPS?',
+      default: domain ? 'acme' : 'none',
+      choices: [
+        { value: 'none', name: 'none', description: 'Plain HTTP (behind another proxy or for a first try)' },
+        { value: 'files', name: 'files', description: 'Your own certificate and key files' },
+        ...(domain ? [{ value: 'acme' as const, name: 'acme', description: "Automatic certificates from Let's Encrypt for the domain" }] : []),
+      ],
+    }));
+  }
+  if (!has('app.image')) {
+    set(a, 'app.image', await p.input({ name: 'appImage', message: 'App image', default: 'ghcr.io/victorytek/home-registry:latest', validate: check('image') }));
+  }
+  if (cur('platform') === 'hosts' && !has('hosts')) {
+    a.hosts = exampleInventory({ tier, database: { ha: String(cur('database.ha')) } });
+  }
+  return a;
+}
+
+export async function confirmWrite(p: Prompter, spec: Spec, config: string, outDir: string, files: number, conflicts: number): Promise<boolean> {
+  const lines = [
+    `tier ${spec.tier} (${TIER_SUMMARY[spec.tier].availability}), platform ${spec.platform}, ${spec.loadBalancer.kind}, database ${spec.database.ha}, storage ${spec.storage.kind}, tls ${spec.loadBalancer.tls}`,
+  ];
+  if (spec.platform === 'hosts') lines.push(`an example inventory of ${spec.hosts.length} hosts: edit the addresses in ${config}, then run \`ha-gen generate\``);
+  process.stdout.write(`\n${lines.map((l) => `  ${l}`).join('\n')}\n\n`);
+  return p.confirm({
+    name: 'confirm',
+    message: `Write ${config} and ${files} files into ${outDir}/?${conflicts ? ` (${conflicts} existing file(s) would need --force)` : ''}`,
+    default: true,
+  });
+}
+
+export async function inquirerPrompter(): Promise<Prompter> {
+  const { select, input, confirm } = await import('@inquirer/prompts');
+  return {
+    select: (q) => select({ message: q.message, choices: q.choices, default: q.default }),
+    input: (q) => input({ message: q.message, default: q.default, validate: q.validate }),
+    confirm: (q) => confirm({ message: q.message, default: q.default }),
+  };
+}

@@ -1,0 +1,255 @@
+/**
+ * The only code that touches the output folder. A new bundle is assembled in full in a staging
+ * folder beside the output, then swapped in with two renames, so an interrupted run leaves the
+ * folder as it was or fully new. The manifest records what ha-gen wrote (with hashes), so files
+ * edited by hand or written by someone else are never overwritten or deleted without --force.
+ */
+import { createHash } from 'node:crypto';
+import { constants as FS } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { homedir } from 'node:os';
+import { createTwoFilesPatch } from 'diff';
+import type { Bundle } from '../render/bundle.js';
+import { OwnershipError, UsageError } from '../errors.js';
+import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
+import { MANIFEST_PATH, readManifestText, type Manifest } from './manifest.js';
+import { mergeEnv } from './secrets.js';
+
+export { MANIFEST_PATH } from './manifest.js';
+
+export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+const STAGING = '.ha-gen-staging-';
+const OLD = '.ha-gen-old-';
+
+/** Refuses output folders that would make a mistake expensive. */
+export function checkOutDir(out: string): string {
+  const abs = path.resolve(out);
+  const home = path.resolve(homedir());
+  if (abs === path.parse(abs).root || abs === home || abs === path.resolve(process.cwd())) {
+    throw new UsageError(`--out ${out} resolves to ${abs}, which is ${abs === home ? 'your home folder' : abs === path.parse(abs).root ? 'the file system root' : 'the current folder'}; choose a dedicated folder such as ha-bundle`);
+  }
+  return abs;
+}
+
+async function lstatOrNull(p: string) {
+  try {
+    return await fs.lstat(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+/** Every file below dir (relative, '/'-separated); symlinks are listed, never followed. */
+async function listTree(dir: string, rel = ''): Promise<Map<string, 'file' | 'symlink' | 'other'>> {
+  const out = new Map<string, 'file' | 'symlink' | 'other'>();
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw err;
+  }
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) for (const [k, v] of await listTree(dir, r)) out.set(k, v);
+    else out.set(r, e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other');
+  }
+  return out;
+}
+
+/** A generated path must not pass through a symlink that could lead out of the folder. */
+async function assertNoSymlinkOnPath(root: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  let cur = root;
+  for (const p of parts) {
+    cur = path.join(cur, p);
+    const st = await lstatOrNull(cur);
+    if (!st) return;
+    if (st.isSymbolicLink()) throw new OwnershipError(`${path.relative(process.cwd(), cur) || cur} is a symbolic link; ha-gen does not write through links (remove it and run again)`, [rel]);
+  }
+}
+
+export interface Plan {
+  write: string[];
+  unchanged: string[];
+  remove: string[];
+  conflicts: Array<{ path: string; why: 'edited' | 'foreign' | 'symlink' }>;
+}
+
+async function readOwned(out: string): Promise<Manifest | null> {
+  try {
+    return readManifestText(await fs.readFile(path.join(out, MANIFEST_PATH), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Compares the folder with the bundle: what would be written, removed, or refused. */
+export async function planWrite(out: string, bundle: Bundle): Promise<Plan> {
+  const old = await readOwned(out);
+  const owned = old?.files ?? {};
+  const plan: Plan = { write: [], unchanged: [], remove: [], conflicts: [] };
+  for (const [rel, file] of bundle.files) {
+    await assertNoSymlinkOnPath(out, rel).catch(() => plan.conflicts.push({ path: rel, why: 'symlink' }));
+    if (plan.conflicts.some((c) => c.path === rel)) continue;
+    const abs = path.join(out, rel);
+    const st = await lstatOrNull(abs);
+    if (!st) {
+      plan.write.push(rel);
+      continue;
+    }
+    if (!st.isFile()) {
+      plan.conflicts.push({ path: rel, why: 'foreign' });
+      continue;
+    }
+    const hash = sha256(await fs.readFile(abs));
+    if (hash === sha256(file.contents)) plan.unchanged.push(rel);
+    else if (owned[rel]?.sha256 === hash || rel === MANIFEST_PATH) plan.write.push(rel);
+    else plan.conflicts.push({ path: rel, why: owned[rel] ? 'edited' : 'foreign' });
+  }
+  for (const [rel, entry] of Object.entries(owned)) {
+    if (bundle.files.has(rel)) continue;
+    const abs = path.join(out, rel);
+    const st = await lstatOrNull(abs);
+    if (!st) continue;
+    if (st.isFile() && sha256(await fs.readFile(abs)) === entry.sha256) plan.remove.push(rel);
+    else plan.conflicts.push({ path: rel, why: 'edited' });
+  }
+  return plan;
+}
+
+/** Puts back a folder left mid-swap by a killed run, and drops stale staging folders. */
+export async function recoverInterrupted(out: string): Promise<void> {
+  const parent = path.dirname(out);
+  const base = path.basename(out);
+  let names: string[];
+  try {
+    names = await fs.readdir(parent);
+  } catch {
+    return;
+  }
+  const old = names.filter((n) => n.startsWith(`.${base}${OLD}`));
+  if (old.length && !(await lstatOrNull(out))) {
+    await fs.rename(path.join(parent, old[0]!), out);
+    old.shift();
+  }
+  for (const n of [...old, ...names.filter((n) => n.startsWith(`.${base}${STAGING}`))]) {
+    await fs.rm(path.join(parent, n), { recursive: true, force: true });
+  }
+}
+
+export interface WriteResult {
+  plan: Plan;
+  envCreated: string[];
+}
+
+/**
+ * Writes the bundle. Throws OwnershipError (nothing written) when files were edited by hand or
+ * not written by ha-gen, unless force. `.env` keeps its values; missing secrets are added.
+ */
+export async function writeBundle(
+  outDir: string,
+  bundle: Bundle,
+  opts: { force: boolean; randomSecret: () => string; onStaged?: () => Promise<void> | void },
+): Promise<WriteResult> {
+  const out = checkOutDir(outDir);
+  await recoverInterrupted(out);
+  const outStat = await lstatOrNull(out);
+  if (outStat && (outStat.isSymbolicLink() || !outStat.isDirectory())) {
+    throw new UsageError(`--out ${outDir} exists and is not a folder${outStat.isSymbolicLink() ? ' (it is a symbolic link)' : ''}`);
+  }
+  const plan = await planWrite(out, bundle);
+  if (plan.conflicts.length && !opts.force) {
+    const lines = plan.conflicts.map((c) => `  ${path.join(outDir, c.path)}  (${{ edited: 'edited by hand', foreign: 'not written by ha-gen', symlink: 'a symbolic link' }[c.why]})`);
+    throw new OwnershipError(`refusing to overwrite or delete ${plan.conflicts.length} file(s); nothing was written. Re-run with --force to replace them:\n${lines.join('\n')}`, plan.conflicts.map((c) => c.path));
+  }
+
+  const parent = path.dirname(out);
+  await fs.mkdir(parent, { recursive: true });
+  const suffix = `${process.pid}-${Date.now().toString(36)}`;
+  const staging = path.join(parent, `.${path.basename(out)}${STAGING}${suffix}`);
+  const oldDir = path.join(parent, `.${path.basename(out)}${OLD}${suffix}`);
+  try {
+    await fs.mkdir(staging, { mode: 0o755 });
+    // 1. keep everything in the folder that is not ours to replace (user files, .env, .git)
+    if (outStat) {
+      const tree = await listTree(out);
+      for (const [rel, kind] of tree) {
+        if (bundle.files.has(rel) || plan.remove.includes(rel)) continue;
+        if (rel === MANIFEST_PATH) continue;
+        if (kind === 'symlink' && plan.conflicts.some((c) => c.path === rel)) continue;
+        await fs.mkdir(path.dirname(path.join(staging, rel)), { recursive: true });
+        await fs.cp(path.join(out, rel), path.join(staging, rel), { preserveTimestamps: true, verbatimSymlinks: true, mode: FS.COPYFILE_FICLONE });
+      }
+    }
+    // 2. the generated files
+    for (const [rel, file] of bundle.files) {
+      const abs = path.join(staging, rel);
+      await fs.mkdir(path.dirname(abs), { recursive: true });
+      await fs.rm(abs, { force: true });
+      await fs.writeFile(abs, file.contents, { mode: file.mode });
+      await fs.chmod(abs, file.mode);
+    }
+    // 3. secrets: existing values stay, new names get random values; created 0600, never wider
+    const envPath = path.join(staging, ENV_FILE);
+    const existing = await fs.readFile(envPath, 'utf8').catch(() => null);
+    const merged = mergeEnv(existing, bundle.secrets, opts.randomSecret);
+    if (merged.added.length || existing === null) {
+      await fs.rm(envPath, { force: true });
+      const fh = await fs.open(envPath, 'wx', 0o600);
+      try {
+        await fh.writeFile(merged.text);
+      } finally {
+        await fh.close();
+      }
+    }
+    await fs.chmod(envPath, 0o600);
+    await opts.onStaged?.();
+    // 4. swap: out -> old, staging -> out; a kill in between is undone by recoverInterrupted
+    if (outStat) await fs.rename(out, oldDir);
+    await fs.rename(staging, out);
+    if (outStat) await fs.rm(oldDir, { recursive: true, force: true });
+    return { plan, envCreated: merged.added };
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    if (outStat && !(await lstatOrNull(out)) && (await lstatOrNull(oldDir))) await fs.rename(oldDir, out).catch(() => undefined);
+    throw err;
+  }
+}
+
+export interface Drift {
+  path: string;
+  kind: 'changed' | 'missing' | 'extra' | 'mode';
+  diff: string;
+}
+
+/** What `generate --check` reports: every difference between the folder and the bundle. */
+export async function checkDrift(outDir: string, bundle: Bundle): Promise<Drift[]> {
+  const out = path.resolve(outDir);
+  const drift: Drift[] = [];
+  const tree = await listTree(out);
+  for (const [rel, file] of bundle.files) {
+    const abs = path.join(out, rel);
+    const st = await lstatOrNull(abs);
+    if (!st || !st.isFile()) {
+      drift.push({ path: rel, kind: 'missing', diff: createTwoFilesPatch(`a/${rel}`, `b/${rel}`, '', file.contents, '(missing)', '(generated)') });
+      continue;
+    }
+    const disk = await fs.readFile(abs, 'utf8');
+    if (disk !== file.contents) {
+      drift.push({ path: rel, kind: 'changed', diff: createTwoFilesPatch(`a/${rel}`, `b/${rel}`, disk, file.contents, '(on disk)', '(generated)') });
+    } else if ((st.mode & 0o777) !== file.mode) {
+      drift.push({ path: rel, kind: 'mode', diff: `mode of ${rel} is ${(st.mode & 0o777).toString(8)}, generated ${file.mode.toString(8)}\n` });
+    }
+  }
+  for (const [rel] of tree) {
+    if (bundle.files.has(rel) || rel === ENV_FILE || rel.startsWith('.git/') || rel.startsWith(`${MANIFEST_DIR}/`)) continue;
+    const disk = await fs.readFile(path.join(out, rel), 'utf8').catch(() => '');
+    drift.push({ path: rel, kind: 'extra', diff: createTwoFilesPatch(`a/${rel}`, `b/${rel}`, disk, '', '(on disk)', '(not generated)') });
+  }
+  return drift.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
