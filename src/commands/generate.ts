@@ -24,7 +24,7 @@ export async function generateCommand(opts: { config: string; out: string; force
     return 1;
   }
   const res = await writeBundle(opts.out, bundle, { force: !!opts.force, randomSecret });
-  say(summary(opts.out, res.plan.write.length, res.plan.unchanged.length, res.plan.remove.length, res.envCreated));
+  say(summary(opts.out, res.plan.write.length + (opts.force ? res.plan.conflicts.length : 0), res.plan.unchanged.length, res.plan.remove.length, res.envCreated));
   return 0;
 }
 

@@ -74,6 +74,12 @@ export class BundleBuilder {
     return this;
   }
 
+  contents(path: string): string {
+    const f = this.files.get(path);
+    if (!f) throw new Error(`internal: ${path} was not rendered`);
+    return f.contents;
+  }
+
   has(path: string): boolean {
     return this.files.has(path);
   }

@@ -2,6 +2,8 @@ import type { Spec } from '../spec/schema.js';
 import { BundleBuilder, type Bundle } from './bundle.js';
 import type { RenderContext } from './context.js';
 import { renderCompose } from '../targets/compose/index.js';
+import { renderSwarm } from '../targets/swarm/index.js';
+import { renderHosts } from '../targets/hosts/index.js';
 import { renderEnvFiles } from '../targets/env/index.js';
 import { renderReadme } from '../targets/readme/index.js';
 import { buildManifest, MANIFEST_PATH } from '../write/manifest.js';
@@ -17,8 +19,11 @@ export function render(spec: Spec, ctx: RenderContext): Bundle {
       renderCompose(spec, ctx, b);
       break;
     case 'swarm':
+      renderSwarm(spec, ctx, b);
+      break;
     case 'hosts':
-      throw new Error(`internal: platform ${spec.platform} has no renderer`);
+      renderHosts(spec, ctx, b);
+      break;
   }
   // 2. files that describe the rest
   const partial = b.build();

@@ -7,6 +7,8 @@ hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 hb.registerHelper('ne', (a: unknown, b: unknown) => a !== b);
 hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
 hb.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
+// A POSIX shell single-quoted word.
+hb.registerHelper('shq', (s: unknown) => `'${String(s).replace(/'/g, `'\\''`)}'`);
 hb.registerHelper('inc', (n: number) => n + 1);
 hb.registerHelper('not', (a: unknown) => !a);
 hb.registerHelper('join', (xs: unknown[], sep: unknown) => (Array.isArray(xs) ? xs.join(typeof sep === 'string' ? sep : ', ') : ''));

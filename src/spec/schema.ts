@@ -38,8 +38,8 @@ export type FormName = keyof typeof FORMS;
 export const str = (form: FormName) =>
   z.string().regex(FORMS[form].re, { message: `must be ${FORMS[form].text}` });
 
-const port = (what: string) =>
-  z.number({ message: `must be a port number from 1 to 65535 (${what})` }).int().min(1).max(65535);
+const port = (_what: string) =>
+  z.number({ message: 'must be a port number from 1 to 65535' }).int({ message: 'must be a whole port number from 1 to 65535' }).min(1, { message: 'must be a port number from 1 to 65535' }).max(65535, { message: 'must be a port number from 1 to 65535' });
 
 // ---- enums ---------------------------------------------------------------------------------------
 export const TIERS = ['single-server', 'multi-server', 'multi-region'] as const;

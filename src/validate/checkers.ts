@@ -318,6 +318,28 @@ const json: Checker = {
   },
 };
 
+const systemd: Checker = {
+  needs: ['systemd-analyze'],
+  install: 'apt-get install systemd',
+  async run(env, file) {
+    // The bundle's PostgreSQL major may not be the one installed here: point at the installed one.
+    const pg = pgBinDir();
+    const text = await fs.readFile(fileIn(env, file), 'utf8');
+    const copy = path.join(env.tmp, 'units', file.replaceAll('/', '_'), path.basename(file));
+    await fs.mkdir(path.dirname(copy), { recursive: true });
+    await fs.writeFile(copy, pg ? text.replace(/\/usr\/lib\/postgresql\/[0-9]+\/bin/g, pg) : text);
+    const r = await execa('systemd-analyze', ['verify', copy], { reject: false, all: true, timeout: 20000, env: { SYSTEMD_LOG_COLOR: '0' } });
+    const lines = String(r.all ?? '').split('\n').filter((l) => l.trim());
+    // Programs absent on this machine are the target host's business; anything else is a unit error.
+    const absent = lines.filter((l) => /is not executable: No such file or directory/.test(l));
+    const problems = lines.filter((l) => !absent.includes(l));
+    if (r.exitCode !== 0 && !problems.length && absent.length) {
+      return { ok: true, message: `systemd-analyze verify: valid (not installed here: ${absent.map((l) => l.replace(/.*Command (\S+).*/, '$1')).join(', ')})` };
+    }
+    return problems.length || r.exitCode !== 0 ? { ok: false, message: problems.join('\n').replaceAll(copy, file) || `exit code ${r.exitCode}` } : { ok: true, message: 'systemd-analyze verify: valid' };
+  },
+};
+
 export const CHECKERS: Record<CheckTool, Checker> = {
   nginx,
   haproxy,
@@ -332,7 +354,7 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   json,
   patroni: missingChecker('patroni'),
   etcd: missingChecker('etcd'),
-  systemd: missingChecker('systemd'),
+  systemd,
   k6: missingChecker('k6'),
 };
 

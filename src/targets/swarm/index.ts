@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { Spec } from '../../spec/schema.js';
+import { header, type RenderContext } from '../../render/context.js';
+import type { BundleBuilder } from '../../render/bundle.js';
+import { toYaml } from '../../render/yaml.js';
+import { renderTemplate } from '../../render/templates.js';
+import deploySource from '../../../templates/swarm/deploy.sh.hbs?raw';
+import { lbModel } from '../lb-model.js';
+import { renderNginx } from '../nginx/index.js';
+import { renderHaproxy } from '../haproxy/index.js';
+import { renderCaddy } from '../caddy/index.js';
+import { IMAGES, appHealthcheck, appEnvironment } from '../compose/index.js';
+import { SECRETS } from '../secrets.js';
+import { renderDatabaseSwarm } from '../postgres/swarm.js';
+
+const LB = {
+  nginx: { file: 'nginx/nginx.conf', target: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
+  haproxy: { file: 'haproxy/haproxy.cfg', target: '/usr/local/etc/haproxy/haproxy.cfg', dir: '/usr/local/etc/haproxy' },
+  caddy: { file: 'caddy/Caddyfile', target: '/etc/caddy/Caddyfile', dir: '/etc/caddy' },
+} as const;
+
+/** Swarm configs are immutable: the name carries a hash of the content, so a change rolls the service. */
+export const configName = (spec: Spec, key: string, contents: string) => `${spec.name}_${key}_${createHash('sha256').update(contents).digest('hex').slice(0, 10)}`;
+
+export interface SwarmStack {
+  services: Record<string, unknown>;
+  volumes: Record<string, unknown>;
+  secrets: Record<string, unknown>;
+  /** Swarm secret key -> the .env variable deploy.sh creates it from. */
+  secretEnv: Record<string, string>;
+  configs: Record<string, unknown>;
+  /** node labels deploy.sh sets: label -> description */
+  labels: Array<{ label: string; what: string }>;
+}
+
+export function uploadsVolume(spec: Spec): Record<string, unknown> {
+  const s = spec.storage;
+  if (s.kind === 'nfs') {
+    // NFSv4 mount done by each node's Docker; the export is owned by a dedicated uid (see storage notes).
+    return { driver: 'local', driver_opts: { type: 'nfs', o: `addr=${s.nfsServer},rw,nfsvers=4.1,hard,timeo=600`, device: `:${s.nfsExport}` } };
+  }
+  return {};
+}
+
+/** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
+export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+  const kind = spec.loadBalancer.kind;
+  const lb = LB[kind];
+  const h = header(ctx);
+  const stack: SwarmStack = { services: {}, volumes: { uploads: uploadsVolume(spec) }, secrets: {}, secretEnv: {}, configs: {}, labels: [] };
+  b.secret(SECRETS.jwt).secret(SECRETS.appDb).secret(SECRETS.pgSuper);
+
+  // 1. database services (and the endpoint the app uses)
+  const db = renderDatabaseSwarm(spec, ctx, b, stack);
+  b.resolveNames('tasks.app', 'app', db.host);
+
+  // 2. app: replicas spread one per node, updated one at a time, new before old
+  const healthcheck = appHealthcheck(spec);
+  stack.services.app = {
+    image: spec.app.image,
+    environment: appEnvironment(spec, db.host, db.port),
+    volumes: [`uploads:${spec.app.uploadsPath}`],
+    ...(healthcheck ? { healthcheck } : {}),
+    stop_grace_period: `${spec.app.stopGracePeriod}s`,
+    networks: ['backend'],
+    deploy: {
+      replicas: spec.app.replicas,
+      update_config: { parallelism: 1, delay: '10s', order: 'start-first', failure_action: 'rollback', monitor: '30s', max_failure_ratio: 0 },
+      rollback_config: { parallelism: 1, delay: '5s', order: 'start-first' },
+      restart_policy: { condition: 'any', delay: '5s', window: '30s' },
+      placement: { max_replicas_per_node: 1, constraints: ['node.labels.app == true'] },
+    },
+  };
+  stack.labels.push({ label: 'app=true', what: 'runs app replicas (one per node)' });
+
+  // 3. load balancer: every lb-labelled node, config as a Swarm config
+  const model = lbModel(spec, { kind: 'dns', name: 'tasks.app', port: spec.app.port, count: spec.app.replicas }, lb.dir);
+  const lbText = kind === 'nginx' ? renderNginx(model, h) : kind === 'haproxy' ? renderHaproxy(model, h, { statsBind: '0.0.0.0' }) : renderCaddy(model, h);
+  b.add(lb.file, lbText, { checks: [{ tool: kind }] });
+  const cfg = configName(spec, `${kind}_conf`, lbText);
+  stack.configs[cfg] = { file: `./${lb.file}` };
+  const ports: Array<Record<string, unknown>> = [{ target: spec.loadBalancer.httpPort, published: spec.loadBalancer.httpPort, protocol: 'tcp', mode: 'host' }];
+  if (spec.loadBalancer.tls !== 'none') ports.push({ target: spec.loadBalancer.httpsPort, published: spec.loadBalancer.httpsPort, protocol: 'tcp', mode: 'host' });
+  if (kind === 'haproxy') b.secret(SECRETS.haproxyStats);
+  stack.services[kind] = {
+    image: IMAGES[kind],
+    ports,
+    configs: [{ source: cfg, target: lb.target }],
+    ...(kind === 'haproxy' ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
+    ...(kind === 'caddy' ? { volumes: ['caddy-data:/data'] } : {}),
+    networks: ['backend'],
+    deploy: {
+      // mode host publishing keeps the client address; one LB per lb-labelled node.
+      mode: 'global',
+      placement: { constraints: ['node.labels.lb == true'] },
+      update_config: { parallelism: 1, delay: '5s', order: 'stop-first', failure_action: 'rollback' },
+      restart_policy: { condition: 'any', delay: '2s' },
+    },
+  };
+  if (kind === 'caddy') stack.volumes['caddy-data'] = {};
+  stack.labels.push({ label: 'lb=true', what: `runs the ${kind} load balancer (publishes the HTTP ports)` });
+
+  const doc = {
+    version: '3.8',
+    services: stack.services,
+    networks: { backend: { driver: 'overlay', attachable: false } },
+    volumes: stack.volumes,
+    ...(Object.keys(stack.secrets).length ? { secrets: stack.secrets } : {}),
+    configs: stack.configs,
+  };
+  b.add('stack.yml', toYaml(doc, ctx, `Deploy: ./deploy.sh (docker stack deploy -c stack.yml ${spec.name})`), { checks: [{ tool: 'stack' }, { tool: 'yaml' }] });
+  b.add(
+    'deploy.sh',
+    renderTemplate(deploySource, {
+      header: h.trimEnd(),
+      name: spec.name,
+      labels: stack.labels,
+      secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
+      replicas: spec.app.replicas,
+    }),
+    { mode: 0o755, checks: [{ tool: 'shell' }] },
+  );
+}
