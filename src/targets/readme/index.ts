@@ -49,7 +49,7 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
     spec.platform === 'compose'
       ? ['Install Docker Engine with the compose plugin on the server.', 'Copy this folder to the server (keep `.env` next to `docker-compose.yml`).', '`docker compose up -d` — then `docker compose ps` until every service is healthy.']
       : spec.platform === 'swarm'
-        ? ['Create the swarm (`docker swarm init`, then join the other nodes).', 'Run `./deploy.sh` on a manager node: it labels nodes, creates secrets from `.env` and deploys the stack.']
+        ? ['Create the swarm (`docker swarm init`, then join the other nodes).', 'Label the nodes on a manager: `./deploy.sh label NODE ROLE...` (`./deploy.sh --help` lists the roles).', '`./deploy.sh up`: creates the Swarm secrets from `.env` and deploys the stack; `./deploy.sh status` shows it.']
         : ['Run `./deploy.sh HOST` for each host in the order the script prints (database first, load balancers last).'];
 
   b.add(
