@@ -1,11 +1,36 @@
-import { main } from './cli/index.js';
+/**
+ * The CLI entry, kept tiny: it is the only module every run loads. `--version` is answered here,
+ * the command CI runs on every commit (`generate`, `generate --check`) goes straight to its code,
+ * and everything else (help, other commands, any unusual argument) goes through commander.
+ */
+import { VERSION } from './version.js';
+import { parseGenerateArgs, type GenerateOpts } from './cli/argv.js';
+import { installSignalHandlers } from './write/interrupt.js';
 
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`ha-gen: ${String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+async function generate(opts: GenerateOpts): Promise<number> {
+  const [{ run }, { generateCommand }] = await Promise.all([import('./cli/run.js'), import('./commands/generate.js')]);
+  return run(() => generateCommand(opts));
+}
+
+function finish(p: Promise<number>): void {
+  p.then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`ha-gen: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+// Ctrl+C / SIGTERM: exit 130 with nothing half-written (see write/interrupt.ts).
+installSignalHandlers();
+
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  const gen = parseGenerateArgs(args);
+  finish(gen ? generate(gen) : import('./cli/index.js').then((m) => m.main(process.argv)));
+}

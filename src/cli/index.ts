@@ -87,6 +87,17 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('plan')
+    .description('Print what the spec will produce, writing nothing: hosts and services, ports, failures each part survives, expected availability (with the formula), RTO/RPO and warnings.')
+    .option('-c, --config <file>', 'spec file to read', 'ha-gen.yaml')
+    .option('--json', 'print the plan as JSON')
+    .addHelpText('after', examples('ha-gen plan', 'ha-gen plan -c prod.yaml --json'))
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const { planCommand } = await import('../commands/plan.js');
+      lastExit.code = await planCommand(opts);
+    });
+
+  program
     .command('schema')
     .description('Print the JSON Schema of the spec file (editors use it for completion).')
     .addHelpText('after', examples('ha-gen schema > ha-gen.schema.json'))

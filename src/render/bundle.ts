@@ -16,7 +16,8 @@ export type Check =
   | { tool: 'yaml' }
   | { tool: 'systemd' }
   | { tool: 'json' }
-  | { tool: 'k6' };
+  | { tool: 'k6' }
+  | { tool: 'pgbackrest'; stanza: string };
 
 export type CheckTool = Check['tool'];
 

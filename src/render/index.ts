@@ -4,6 +4,8 @@ import type { RenderContext } from './context.js';
 import { renderCompose } from '../targets/compose/index.js';
 import { renderSwarm } from '../targets/swarm/index.js';
 import { renderHosts } from '../targets/hosts/index.js';
+import { renderMultiRegion } from '../targets/regions/index.js';
+import { renderOps } from '../targets/ops/index.js';
 import { renderEnvFiles } from '../targets/env/index.js';
 import { renderReadme } from '../targets/readme/index.js';
 import { buildManifest, MANIFEST_PATH } from '../write/manifest.js';
@@ -14,7 +16,9 @@ export type { Bundle } from './bundle.js';
 export function render(spec: Spec, ctx: RenderContext): Bundle {
   const b = new BundleBuilder();
   // 1. the platform decides which services exist and renders their configs
-  switch (spec.platform) {
+  // Multi-region: one sub-bundle per region (regions/<name>/) plus the global layer.
+  if (spec.tier === 'multi-region') renderMultiRegion(spec, ctx, b);
+  else switch (spec.platform) {
     case 'compose':
       renderCompose(spec, ctx, b);
       break;
@@ -25,6 +29,8 @@ export function render(spec: Spec, ctx: RenderContext): Bundle {
       renderHosts(spec, ctx, b);
       break;
   }
+  // backups, runbook, smoke/chaos/load tests for the services above
+  renderOps(spec, ctx, b);
   // 2. files that describe the rest
   const partial = b.build();
   renderEnvFiles(partial, ctx, b);

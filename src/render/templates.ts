@@ -1,4 +1,8 @@
 import Handlebars from 'handlebars';
+import { PRECOMPILED } from './precompiled.js';
+
+/** Compiler options; scripts/build.mjs reads this line to precompile templates the same way. */
+export const COMPILE_OPTIONS = { noEscape: true, strict: true };
 
 /** The one Handlebars instance: no HTML escaping (configs are not HTML), strict (a missing value is a bug). */
 const hb = Handlebars.create();
@@ -19,7 +23,10 @@ const cache = new Map<string, HandlebarsTemplateDelegate>();
 export function renderTemplate(source: string, context: object): string {
   let tpl = cache.get(source);
   if (!tpl) {
-    tpl = hb.compile(source, { noEscape: true, strict: true });
+    const spec = PRECOMPILED.get(source);
+    // The built CLI carries only the runtime (no compile): every template there is precompiled.
+    if (!spec && typeof hb.compile !== 'function') throw new Error('internal: a template was not precompiled by scripts/build.mjs');
+    tpl = spec ? hb.template(spec) : hb.compile(source, COMPILE_OPTIONS);
     cache.set(source, tpl);
   }
   // Templates end each block with a newline; collapse the blank-line runs that {{#if}} leaves.

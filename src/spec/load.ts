@@ -21,7 +21,13 @@ export function parseSpecText(text: string, file = 'ha-gen.yaml'): Record<string
   if (doc.errors.length) {
     throw new SpecError(`${file} is not valid YAML`, doc.errors.map((e) => ({ path: `${file}:${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message })));
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // e.g. an alias bomb ("Excessive alias count"): bad input, not a crash
+    throw new SpecError(`${file} cannot be read`, [{ path: file, message: (err as Error).message }]);
+  }
   if (value === null || value === undefined) return migrate({});
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new SpecError(`${file} must be a mapping of keys`, [{ path: '(root)', message: 'expected keys such as version, name, tier' }]);

@@ -75,6 +75,11 @@ function zodIssues(err: z.ZodError, input: unknown, flagOf: Record<string, strin
     if (iss.code === 'unrecognized_keys') {
       return { path: keyPath, message: `unknown key${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}; see \`ha-gen schema\` for the allowed keys` };
     }
+    if (iss.code === 'invalid_key') {
+      // A record key (app.env) that is not of its form: name the key and what is allowed.
+      const why = iss.issues.map((i) => i.message).find((m) => m.startsWith('must')) ?? 'is not an allowed key';
+      return { path: iss.path.slice(0, -1).map(String).join('.') || '(root)', message: `key ${describeValue(iss.path[iss.path.length - 1])} ${why}` };
+    }
     if (iss.code === 'invalid_value' && 'values' in iss) {
       return { path: where, message: `${describeValue(value)} is not allowed; allowed: ${(iss.values as unknown[]).map(String).join(' | ')}` };
     }
@@ -156,6 +161,8 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
     warnings.push(`regions are only used by tier multi-region; ignored for ${spec.tier}`);
   }
 
+  checkStorage(spec, errors, warnings, at);
+
   if (spec.platform === 'hosts') checkInventory(spec, errors, warnings, lbPorts);
   else if (spec.hosts.length) warnings.push(`hosts (the inventory) is only used by platform hosts; ignored for ${spec.platform}`);
 
@@ -193,6 +200,17 @@ function checkInventory(spec: Spec, errors: Issue[], warnings: string[], lbPorts
       errors.push({ path: `hosts.${i}.region`, message: `"${h.region}" is not one of the regions (${spec.regions.map((r) => r.name).join(', ')})` });
     }
   });
+  if (spec.tier === 'multi-region') {
+    // Each region is a complete multi-server deployment of its own: its roles are counted per region.
+    for (const r of spec.regions) {
+      const sub: Issue[] = [];
+      checkRoles({ ...spec, hosts: spec.hosts.filter((h) => h.region === r.name) }, sub, warnings);
+      sub.forEach((e) => errors.push({ path: e.path, message: `region ${r.name}: ${e.message}` }));
+    }
+  } else checkRoles(spec, errors, warnings);
+}
+
+function checkRoles(spec: Spec, errors: Issue[], warnings: string[]): void {
   const count = (role: Role) => hostsWith(spec, role).length;
   for (const role of ['lb', 'app', 'db'] as const) {
     if (!count(role)) errors.push({ path: 'hosts', message: `no host has the role "${role}"; the inventory needs at least one lb, app and db host` });
@@ -213,7 +231,32 @@ function checkInventory(spec: Spec, errors: Issue[], warnings: string[], lbPorts
   if (spec.storage.kind === 'glusterfs' && count('storage') < 2) {
     errors.push({ path: 'hosts', message: `storage glusterfs needs at least 2 hosts with the role "storage" (replicated volume); found ${count('storage')}` });
   }
+  if (spec.storage.kind === 's3' && count('storage') < 1) {
+    errors.push({ path: 'hosts', message: 'storage s3 needs a host with the role "storage" to run MinIO on' });
+  }
+  if (spec.storage.kind === 'nfs' && count('storage') > 1) {
+    warnings.push(`storage nfs exports from the first storage host only (${hostsWith(spec, 'storage')[0]!.name}); the others are not used for uploads`);
+  }
   if (spec.storage.kind === 'local' && count('app') > 1) {
     errors.push({ path: 'storage.kind', message: `"local" keeps uploads on one server but ${count('app')} app hosts need them; choose nfs, s3 or glusterfs` });
+  }
+}
+
+/** Shared storage and multi-region settings that the inventory checks do not cover. */
+function checkStorage(spec: Spec, errors: Issue[], warnings: string[], at: (p: string) => string): void {
+  const s = spec.storage;
+  if (s.kind === 'glusterfs' && spec.platform !== 'hosts' && s.servers.length === 1) {
+    errors.push({ path: at('storage.servers'), message: 'lists 1 server; a replicated GlusterFS volume needs at least 2 (3 avoids split-brain)' });
+  }
+  if (s.kind !== 'glusterfs' && s.servers.length) warnings.push(`storage.servers is only used by storage glusterfs; ignored for ${s.kind}`);
+  if (spec.tier === 'multi-region') {
+    if (s.kind === 'nfs' || s.kind === 'glusterfs') {
+      warnings.push(`storage ${s.kind} is per region: uploads written in one region are not copied to the others (use s3 with MinIO site replication, or a replicated object store)`);
+    }
+    const used = new Set<string>();
+    spec.regions.forEach((r, i) => {
+      if (r.address && used.has(r.address)) errors.push({ path: `regions.${i}.address`, message: `"${r.address}" is given to more than one region` });
+      if (r.address) used.add(r.address);
+    });
   }
 }

@@ -98,6 +98,12 @@ const databaseSchema = z
     patroniVersion: z.string().regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { message: 'must be a version such as 3.0.2' }).default('3.0.2').describe('Patroni version the hosts run (Debian 12 ships 3.0.2); the DCS settings are chosen to be safe for it.'),
     port: port('database.port').default(5432).describe('PostgreSQL port.'),
     allowedCidrs: z.array(str('cidr')).default([]).describe('Extra client networks allowed to connect (pg_hba), besides the app and database hosts.'),
+    tls: z.boolean().default(false).describe('TLS for database connections: ssl = on and hostssl lines in pg_hba (certFile/keyFile must exist on every database server).'),
+    certFile: str('absPath').default('/etc/ssl/certs/ha-gen-db.crt').describe('Server certificate (PEM) PostgreSQL uses when database.tls is true.'),
+    keyFile: str('absPath').default('/etc/ssl/private/ha-gen-db.key').describe('Server private key (PEM, readable by postgres only) when database.tls is true.'),
+    etcdMembers: z.number().int().min(1).max(7).default(3).describe('etcd members for Patroni on compose/swarm (3 survives one loss); on hosts the `etcd` hosts are the members.'),
+    endpointPorts: z.object({ write: port('database.endpointPorts.write').default(5000), read: port('database.endpointPorts.read').default(5001), stats: port('database.endpointPorts.stats').default(7000) }).strict().prefault({}).describe('Ports of the database endpoint (HAProxy) for Patroni: writes to the leader, reads to replicas, stats page.'),
+    watchdog: z.enum(['off', 'automatic', 'required']).default('automatic').describe('Patroni watchdog (softdog) that fences a hung Patroni\'s PostgreSQL: automatic uses /dev/watchdog when present; required refuses to lead without it.'),
   })
   .strict();
 
@@ -108,6 +114,27 @@ const storageSchema = z
     nfsExport: str('absPath').default('/exports/home-registry/uploads').describe('Exported directory on the NFS server.'),
     uid: z.number().int().min(1).max(65534).default(10001).describe('Dedicated uid/gid that owns the shared uploads (instead of chmod 777).'),
     bucket: str('hostName').default('uploads').describe('S3 bucket for uploads (storage: s3).'),
+    s3Region: str('hostName').default('us-east-1').describe('Region name the app\'s S3 client signs requests with (MinIO accepts any; us-east-1 is its default).'),
+    servers: z.array(str('address')).max(64).default([]).describe('GlusterFS servers (storage: glusterfs) when the inventory has no `storage` hosts (compose/swarm); default gluster1, gluster2, gluster3.'),
+  })
+  .strict();
+
+export const BACKUP_REPOSITORIES = ['local', 's3'] as const;
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+const backupSchema = z
+  .object({
+    repository: z.enum(BACKUP_REPOSITORIES).default('local').describe('Where pgBackRest keeps base backups and archived WAL: local (a folder on the database host, or a volume) | s3 (the bundle\'s MinIO, needs storage s3).'),
+    path: str('absPath').default('/var/lib/pgbackrest').describe('Repository folder (local), or the path inside the bucket (s3).'),
+    bucket: str('hostName').default('pgbackrest').describe('S3 bucket of the repository (repository: s3).'),
+    time: z.string().regex(/^(?:[01][0-9]|2[0-3]):[0-5][0-9]$/, { message: 'must be a time of day HH:MM (24 h, UTC), e.g. 01:30' }).default('01:30').describe('Time of day (UTC) of the scheduled base backup; the logical dump runs one hour later.'),
+    full: z.enum(['daily', 'weekly']).default('weekly').describe('How often a full base backup is taken; the other days take a differential one.'),
+    weekday: z.enum(WEEKDAYS).default('sun').describe('Day of the weekly full backup.'),
+    retentionFull: z.number().int().min(1).max(100).default(2).describe('Full backups kept (pgBackRest repo1-retention-full); WAL older than the oldest kept backup is expired.'),
+    retentionDiff: z.number().int().min(1).max(100).default(7).describe('Differential backups kept (repo1-retention-diff).'),
+    dumpDays: z.number().int().min(1).max(3650).default(7).describe('Days of daily logical dumps (pg_dump) kept.'),
+    archiveTimeout: z.number().int().min(10).max(3600).default(60).describe('Seconds after which a partly filled WAL segment is archived anyway: the most data a lost database server can take with it.'),
+    image: str('image').optional().describe('PostgreSQL image with pgBackRest (compose/swarm); default: built from backup/Dockerfile. Swarm needs it pushed to a registry.'),
   })
   .strict();
 
@@ -124,7 +151,9 @@ const regionSchema = z
   .object({
     name: str('hostName').describe('Region name, e.g. us-east.'),
     primary: z.boolean().default(false).describe('The region that runs the writable database (exactly one).'),
-    domain: str('fqdn').optional().describe('Regional host name the global DNS failover points at.'),
+    domain: str('fqdn').optional().describe('Regional host name the global DNS failover points at (default <region>.<domain>).'),
+    address: str('ipv4').optional().describe('Public IPv4 of the region\'s load balancer, for the DNS failover records (default: the first lb host of the region on platform hosts, else a documentation address to replace).'),
+    dbAddress: str('address').optional().describe('Address the other regions reach this region\'s database at (the primary\'s, for logical replication). Default: the first db host of the region on platform hosts, else db.<region>.<name>.internal.'),
   })
   .strict();
 
@@ -138,6 +167,7 @@ const specShape = {
   loadBalancer: loadBalancerSchema.prefault({}),
   database: databaseSchema.prefault({}),
   storage: z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), storageSchema.prefault({})).describe('Shared storage for uploads; a string is short for {kind: ...}.'),
+  backup: backupSchema.prefault({}).describe('Backups: pgBackRest base backups + WAL archiving (point-in-time recovery) and daily logical dumps.'),
   hosts: z.array(hostSchema).max(5000).default([]).describe('The inventory (required for platform hosts).'),
   regions: z.array(regionSchema).default([]).describe('Regions for tier multi-region (default: us-east primary and eu-west).'),
 };

@@ -2,6 +2,8 @@ import type { Spec, Upstreams } from '../render/context.js';
 
 /** Everything the three load-balancer templates need, in the same words for each. */
 export interface LbModel {
+  /** Deployment name (spec.name). */
+  name: string;
   platform: Spec['platform'];
   upstreams: Upstreams;
   httpPort: number;
@@ -24,20 +26,31 @@ export interface LbModel {
 
 export const LB_HEALTH_PATH = '/lb-health';
 
-/** Where certbot (nginx, HAProxy with tls: acme) keeps the certificate for the domain. */
-export function acmePaths(domain: string): { cert: string; key: string; combined: string; webroot: string } {
+/**
+ * Certificates with tls: acme for nginx and HAProxy. certbot keeps its own copy under
+ * /etc/letsencrypt; its deploy hook installs each new one where the load balancer reads it
+ * (nginx: chain + key; HAProxy: one PEM with both), so the LB can start on a self-signed
+ * placeholder before the first certificate exists without confusing certbot's live/ folder.
+ */
+export function acmePaths(domain: string): { live: string; cert: string; key: string; combined: string; webroot: string; certbotPort: number } {
   return {
-    cert: `/etc/letsencrypt/live/${domain}/fullchain.pem`,
-    key: `/etc/letsencrypt/live/${domain}/privkey.pem`,
+    live: `/etc/letsencrypt/live/${domain}`,
+    cert: `/etc/nginx/tls/${domain}/fullchain.pem`,
+    key: `/etc/nginx/tls/${domain}/privkey.pem`,
     combined: `/etc/haproxy/certs/${domain}.pem`,
     webroot: '/var/www/certbot',
+    certbotPort: 8888,
   };
 }
+
+/** HAProxy reads certificate and key from one PEM: with tls: files it is built from the two spec paths. */
+export const haproxyFilesPem = (name: string) => `/etc/haproxy/certs/${name}.pem`;
 
 export function lbModel(spec: Spec, upstreams: Upstreams, configDir: string): LbModel {
   const lb = spec.loadBalancer;
   const acme = lb.tls === 'acme' && spec.domain ? acmePaths(spec.domain) : undefined;
   return {
+    name: spec.name,
     platform: spec.platform,
     upstreams,
     httpPort: lb.httpPort,

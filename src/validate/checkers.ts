@@ -7,6 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import type { Check, CheckTool } from '../render/bundle.js';
 import type { Manifest } from '../write/manifest.js';
 import { runIsolated, which, type Sandbox } from './sandbox.js';
+import { etcdChecker, patroniChecker } from './checkers-db.js';
+import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
 
 export interface CheckEnv {
   bundleDir: string;
@@ -352,10 +354,11 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   shell,
   yaml,
   json,
-  patroni: missingChecker('patroni'),
-  etcd: missingChecker('etcd'),
+  patroni: patroniChecker,
+  etcd: etcdChecker,
   systemd,
-  k6: missingChecker('k6'),
+  k6: k6Checker,
+  pgbackrest: pgbackrestChecker,
 };
 
 /** A tool whose checker is not written yet fails loudly rather than passing. */

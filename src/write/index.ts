@@ -11,10 +11,11 @@ import * as path from 'node:path';
 import { homedir } from 'node:os';
 import { createTwoFilesPatch } from 'diff';
 import type { Bundle } from '../render/bundle.js';
-import { OwnershipError, UsageError } from '../errors.js';
+import { InterruptedError, OwnershipError, UsageError } from '../errors.js';
 import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
 import { MANIFEST_PATH, readManifestText, type Manifest } from './manifest.js';
 import { mergeEnv } from './secrets.js';
+import { checkInterrupted, writeGuard } from './interrupt.js';
 
 export { MANIFEST_PATH } from './manifest.js';
 
@@ -25,11 +26,16 @@ const OLD = '.ha-gen-old-';
 
 /** Refuses output folders that would make a mistake expensive. */
 export function checkOutDir(out: string): string {
+  if (out === '~' || out.startsWith('~/') || out === '') {
+    throw new UsageError(`--out ${JSON.stringify(out)}: ha-gen does not expand "~" (your shell does, unquoted) and will not write into your home folder; choose a dedicated folder such as ha-bundle`);
+  }
   const abs = path.resolve(out);
   const home = path.resolve(homedir());
-  if (abs === path.parse(abs).root || abs === home || abs === path.resolve(process.cwd())) {
-    throw new UsageError(`--out ${out} resolves to ${abs}, which is ${abs === home ? 'your home folder' : abs === path.parse(abs).root ? 'the file system root' : 'the current folder'}; choose a dedicated folder such as ha-bundle`);
-  }
+  const cwd = path.resolve(process.cwd());
+  const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : `${parent}${path.sep}`);
+  // The folder is replaced as a whole (staging + swap): never the root, home, the current folder or one of their parents.
+  const what = abs === path.parse(abs).root ? 'the file system root' : abs === home ? 'your home folder' : abs === cwd ? 'the current folder' : within(cwd, abs) ? 'a parent of the current folder' : within(home, abs) ? 'a parent of your home folder' : null;
+  if (what) throw new UsageError(`--out ${out} resolves to ${abs}, which is ${what}; choose a dedicated folder such as ha-bundle`);
   return abs;
 }
 
@@ -80,6 +86,8 @@ export interface Plan {
 }
 
 async function readOwned(out: string): Promise<Manifest | null> {
+  // A manifest reached through a symbolic link is not ours.
+  for (const rel of [path.dirname(MANIFEST_PATH), MANIFEST_PATH]) if ((await lstatOrNull(path.join(out, rel)))?.isSymbolicLink()) return null;
   try {
     return readManifestText(await fs.readFile(path.join(out, MANIFEST_PATH), 'utf8'));
   } catch (err) {
@@ -156,52 +164,81 @@ export async function writeBundle(
   bundle: Bundle,
   opts: { force: boolean; randomSecret: () => string; onStaged?: () => Promise<void> | void },
 ): Promise<WriteResult> {
+  writeGuard.active++;
+  try {
+    return await writeBundleGuarded(outDir, bundle, opts);
+  } finally {
+    writeGuard.active--;
+  }
+}
+
+async function writeBundleGuarded(
+  outDir: string,
+  bundle: Bundle,
+  opts: { force: boolean; randomSecret: () => string; onStaged?: () => Promise<void> | void },
+): Promise<WriteResult> {
+  const stop = () => checkInterrupted(() => new InterruptedError());
   const out = checkOutDir(outDir);
+  stop();
   await recoverInterrupted(out);
   const outStat = await lstatOrNull(out);
   if (outStat && (outStat.isSymbolicLink() || !outStat.isDirectory())) {
     throw new UsageError(`--out ${outDir} exists and is not a folder${outStat.isSymbolicLink() ? ' (it is a symbolic link)' : ''}`);
+  }
+  // Secrets are never read or written through a link (it could point anywhere, e.g. ~/.ssh).
+  const envStat = outStat ? await lstatOrNull(path.join(out, ENV_FILE)) : null;
+  if (envStat && !envStat.isFile()) {
+    throw new UsageError(`${path.join(outDir, ENV_FILE)} is ${envStat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; ha-gen keeps secrets in a regular file there and does not follow links (replace it with the file itself)`);
   }
   const plan = await planWrite(out, bundle);
   if (plan.conflicts.length && !opts.force) {
     const lines = plan.conflicts.map((c) => `  ${path.join(outDir, c.path)}  (${{ edited: 'edited by hand', foreign: 'not written by ha-gen', symlink: 'a symbolic link' }[c.why]})`);
     throw new OwnershipError(`refusing to overwrite or delete ${plan.conflicts.length} file(s); nothing was written. Re-run with --force to replace them:\n${lines.join('\n')}`, plan.conflicts.map((c) => c.path));
   }
+  stop();
 
   const parent = path.dirname(out);
   await fs.mkdir(parent, { recursive: true });
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const staging = path.join(parent, `.${path.basename(out)}${STAGING}${suffix}`);
   const oldDir = path.join(parent, `.${path.basename(out)}${OLD}${suffix}`);
+  // A symlink in the folder that a generated path passes through (hosts -> /etc) is replaced by a real folder, never followed.
+  const generatedDirs = new Set<string>();
+  for (const rel of bundle.files.keys()) for (let d = path.posix.dirname(rel); d !== '.'; d = path.posix.dirname(d)) generatedDirs.add(d);
   try {
     await fs.mkdir(staging, { mode: 0o755 });
     // 1. keep everything in the folder that is not ours to replace (user files, .env, .git)
     if (outStat) {
       const tree = await listTree(out);
       for (const [rel, kind] of tree) {
+        stop();
         if (bundle.files.has(rel) || plan.remove.includes(rel)) continue;
         if (rel === MANIFEST_PATH) continue;
-        if (kind === 'symlink' && plan.conflicts.some((c) => c.path === rel)) continue;
+        if (kind === 'symlink' && (plan.conflicts.some((c) => c.path === rel) || generatedDirs.has(rel))) continue;
+        if (rel.split('/').some((_, i, parts) => i > 0 && generatedDirs.has(parts.slice(0, i).join('/')) && tree.get(parts.slice(0, i).join('/')) === 'symlink')) continue;
         await fs.mkdir(path.dirname(path.join(staging, rel)), { recursive: true });
         await fs.cp(path.join(out, rel), path.join(staging, rel), { preserveTimestamps: true, verbatimSymlinks: true, mode: FS.COPYFILE_FICLONE });
       }
     }
     // 2. the generated files
     for (const [rel, file] of bundle.files) {
+      stop();
       const abs = path.join(staging, rel);
       await fs.mkdir(path.dirname(abs), { recursive: true });
       await fs.rm(abs, { force: true });
-      await fs.writeFile(abs, file.contents, { mode: file.mode });
+      await fs.writeFile(abs, file.contents, { mode: file.mode, flag: 'wx' });
       await fs.chmod(abs, file.mode);
     }
-    // 3. secrets: existing values stay, new names get random values; created 0600, never wider
+    // 3. secrets: existing values stay, new names get random values; created 0600 (open mode, so
+    //    never readable by others even for an instant, whatever the umask), never wider
     const envPath = path.join(staging, ENV_FILE);
     const existing = await fs.readFile(envPath, 'utf8').catch(() => null);
     const merged = mergeEnv(existing, bundle.secrets, opts.randomSecret);
     if (merged.added.length || existing === null) {
       await fs.rm(envPath, { force: true });
-      const fh = await fs.open(envPath, 'wx', 0o600);
+      const fh = await fs.open(envPath, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
       try {
+        await fh.chmod(0o600);
         await fh.writeFile(merged.text);
       } finally {
         await fh.close();
@@ -209,12 +246,18 @@ export async function writeBundle(
     }
     await fs.chmod(envPath, 0o600);
     await opts.onStaged?.();
-    // 4. swap: out -> old, staging -> out; a kill in between is undone by recoverInterrupted
+    stop();
+    // 4. swap: out -> old, staging -> out. From here a signal waits until the swap is done; a
+    //    SIGKILL between the two renames is undone by recoverInterrupted on the next run.
+    writeGuard.swapping = true;
     if (outStat) await fs.rename(out, oldDir);
     await fs.rename(staging, out);
-    if (outStat) await fs.rm(oldDir, { recursive: true, force: true });
+    writeGuard.swapping = false;
+    // The new bundle is in place: a failure to remove the old copy is cleaned up by the next run.
+    if (outStat) await fs.rm(oldDir, { recursive: true, force: true }).catch(() => undefined);
     return { plan, envCreated: merged.added };
   } catch (err) {
+    writeGuard.swapping = false;
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     if (outStat && !(await lstatOrNull(out)) && (await lstatOrNull(oldDir))) await fs.rename(oldDir, out).catch(() => undefined);
     throw err;

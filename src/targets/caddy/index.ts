@@ -1,6 +1,7 @@
 import source from '../../../templates/caddy/Caddyfile.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
 import type { LbModel } from '../lb-model.js';
+import { sizeToBytes } from '../haproxy/index.js';
 import { GO_CIPHERS, HSTS, MOZILLA_GUIDELINE } from '../tls.js';
 
 const POLICY: Record<LbModel['policy'], string> = {
@@ -12,6 +13,9 @@ const POLICY: Record<LbModel['policy'], string> = {
 
 /** Caddy's size units are SI/IEC words; ours are k/m/g. */
 const caddySize = (s: string) => `${s.slice(0, -1)}${{ k: 'KiB', m: 'MiB', g: 'GiB' }[s.slice(-1)] ?? 'MiB'}`;
+
+/** On hosts the admin API listens on a Unix socket in the unit's RuntimeDirectory (see lb-units.ts). */
+export const CADDY_ADMIN_SOCKET = '/run/caddy/admin.sock';
 
 export function renderCaddy(m: LbModel, header: string): string {
   const container = m.platform !== 'hosts';
@@ -38,8 +42,11 @@ export function renderCaddy(m: LbModel, header: string): string {
     goCiphers: GO_CIPHERS.join(' '),
     hsts: HSTS,
     logOutput: container ? 'stdout' : 'file /var/log/caddy/access.log',
+    upstreamLogOutput: container ? 'stdout' : 'file /var/log/caddy/upstream.log',
+    adminSocket: container ? undefined : CADDY_ADMIN_SOCKET,
     lbHealthPath: m.lbHealthPath,
     maxBodyCaddy: caddySize(m.maxBodySize),
+    maxBodyBytes: sizeToBytes(m.maxBodySize),
     dns: m.upstreams.kind === 'dns',
     dnsName: m.upstreams.kind === 'dns' ? m.upstreams.name : '',
     resolver: '127.0.0.11',

@@ -6,8 +6,11 @@ import { lbModel } from '../lb-model.js';
 import { renderNginx } from '../nginx/index.js';
 import { renderHaproxy } from '../haproxy/index.js';
 import { renderCaddy } from '../caddy/index.js';
-import { addAppRoleInit, renderPostgresConf } from '../postgres/index.js';
+import { renderDatabaseCompose } from '../postgres/compose.js';
 import { composeVar, SECRETS } from '../secrets.js';
+import { containerTls } from '../tls.js';
+import { renderContainerStorage } from '../storage/index.js';
+import { renderComposeDeploy } from '../deploy/index.js';
 
 /** Images the bundle pins by major version; upgrade deliberately, not through `latest`. */
 export const IMAGES = {
@@ -60,51 +63,37 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   if (lbKind === 'nginx') b.add(lbConf.file, renderNginx(model, h), { checks: [{ tool: 'nginx' }] });
   if (lbKind === 'haproxy') {
     b.secret(SECRETS.haproxyStats);
-    b.add(lbConf.file, renderHaproxy(model, h, { statsBind: '0.0.0.0' }), { checks: [{ tool: 'haproxy' }] });
+    b.add(lbConf.file, renderHaproxy(model, h, { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888' }), { checks: [{ tool: 'haproxy' }] });
   }
   if (lbKind === 'caddy') b.add(lbConf.file, renderCaddy(model, h), { checks: [{ tool: 'caddy' }] });
 
-  b.add('postgres/postgresql.conf', renderPostgresConf(spec, ctx, { role: 'single', listen: '*', archive: false }), { checks: [{ tool: 'pg-conf' }] });
-  addAppRoleInit(b, spec, ctx, 'postgres/init');
+  // Database services (none / streaming / Patroni) and the endpoint the app connects to.
+  const db = renderDatabaseCompose(spec, ctx, b);
 
   const healthcheck = appHealthcheck(spec);
   const services: Record<string, unknown> = {};
-  for (const app of apps) {
+  const storage = renderContainerStorage(spec, ctx, b, { platform: 'compose', network: 'data', secretVar: composeVar });
+  // Blue-green: green1..N start only with --profile green (deploy/blue-green.sh).
+  const green = apps.map((a, i) => ({ ...a, name: `green${i + 1}`, host: `green${i + 1}` }));
+  b.resolveNames(...green.map((g) => g.host));
+  for (const app of [...apps, ...green]) {
+    const isGreen = app.name.startsWith('green');
     services[app.name] = {
-      image: spec.app.image,
+      // deploy/rolling-update.sh sets APP_IMAGE (APP_IMAGE_GREEN for blue-green) to roll out another image.
+      image: `\${${isGreen ? 'APP_IMAGE_GREEN' : 'APP_IMAGE'}:-${spec.app.image}}`,
+      ...(isGreen ? { profiles: ['green'] } : {}),
       restart: 'unless-stopped',
-      environment: appEnvironment(spec, 'db', spec.database.port),
-      volumes: [`uploads:${spec.app.uploadsPath}`, `${app.name}-data:${spec.app.dataPath}`],
+      environment: { ...appEnvironment(spec, db.host, db.port), ...storage.appEnv },
+      volumes: [...(storage.appVolume ? [storage.appVolume] : []), `${app.name}-data:${spec.app.dataPath}`],
       ...(healthcheck ? { healthcheck } : {}),
       // In-flight requests finish: the load balancer stops sending first, then the instance gets this long.
       stop_grace_period: `${spec.app.stopGracePeriod}s`,
-      depends_on: { db: { condition: 'service_healthy' } },
+      depends_on: db.appDependsOn,
       networks: ['edge', 'data'],
       security_opt: ['no-new-privileges:true'],
     };
   }
-  const pgVersion = spec.database.version;
-  services.db = {
-    image: IMAGES.postgres(pgVersion),
-    restart: 'unless-stopped',
-    command: ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf'],
-    environment: {
-      POSTGRES_PASSWORD: composeVar(SECRETS.pgSuper.name),
-      APP_DB_PASSWORD: composeVar(SECRETS.appDb.name),
-      POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256 --data-checksums',
-    },
-    volumes: [
-      `pgdata:${pgDataPath(pgVersion)}`,
-      './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro',
-      './postgres/init:/docker-entrypoint-initdb.d:ro',
-    ],
-    healthcheck: { test: ['CMD-SHELL', 'pg_isready -U postgres -d postgres'], interval: '5s', timeout: '3s', retries: 5, start_period: '30s' },
-    shm_size: '256m',
-    stop_grace_period: '60s',
-    // Not published on the host: only the app reaches it, over the internal data network.
-    networks: ['data'],
-    security_opt: ['no-new-privileges:true'],
-  };
+  Object.assign(services, db.services);
   const lbImage = IMAGES[lbKind];
   const ports = [`${spec.loadBalancer.httpPort}:${spec.loadBalancer.httpPort}`];
   if (spec.loadBalancer.tls !== 'none') ports.push(`${spec.loadBalancer.httpsPort}:${spec.loadBalancer.httpsPort}`);
@@ -125,10 +114,21 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     networks: ['edge'],
     security_opt: ['no-new-privileges:true'],
   };
+  // LB TLS (certbot services, HAProxy's one PEM, running HAProxy as root until it drops): targets/tls.ts.
+  const lbTls = containerTls(spec, h, lbConf.mount);
+  if (lbTls.script) b.add(lbTls.script.path, lbTls.script.contents, { mode: 0o755, checks: [{ tool: 'shell' }] });
+  const lbSvc = services[lbKind] as { user?: string; command?: string[]; volumes: string[]; depends_on: object };
+  if (lbTls.lb.user) lbSvc.user = lbTls.lb.user;
+  if (lbTls.lb.command) lbSvc.command = lbTls.lb.command;
+  lbSvc.volumes.push(...lbTls.lb.volumes);
+  Object.assign(lbSvc.depends_on, lbTls.lb.dependsOn);
+  Object.assign(services, lbTls.services);
 
-  const volumes: Record<string, unknown> = { uploads: {}, pgdata: {} };
-  for (const app of apps) volumes[`${app.name}-data`] = {};
+  Object.assign(services, storage.services);
+  const volumes: Record<string, unknown> = { ...storage.volumes, ...Object.fromEntries(db.volumes.map((v) => [v, {}])) };
+  for (const app of [...apps, ...green]) volumes[`${app.name}-data`] = {};
   if (lbKind === 'caddy') Object.assign(volumes, { 'caddy-data': {}, 'caddy-config': {} });
+  Object.assign(volumes, lbTls.volumes);
 
   const compose = {
     version: '3.8',
@@ -136,5 +136,6 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     networks: { edge: {}, data: { internal: true } },
     volumes,
   };
+  renderComposeDeploy(spec, ctx, b, lbConf);
   b.add('docker-compose.yml', toYaml(compose, ctx, 'Start: docker compose up -d   (reads .env in this folder)'), { checks: [{ tool: 'compose' }, { tool: 'yaml' }] });
 }

@@ -1,7 +1,7 @@
 import source from '../../../templates/haproxy/haproxy.cfg.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
 import type { LbModel } from '../lb-model.js';
-import { acmePaths } from '../lb-model.js';
+import { acmePaths, haproxyFilesPem } from '../lb-model.js';
 import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES } from '../tls.js';
 
 const BALANCE: Record<LbModel['policy'], { balance: string; hashType?: string }> = {
@@ -34,8 +34,9 @@ export function renderHaproxy(m: LbModel, header: string, opts: { statsBind: str
     hsts: HSTS,
     httpPort: m.httpPort,
     httpsPort: m.httpsPort,
-    // HAProxy wants the certificate and key in one PEM; for acme a deploy hook builds it.
-    certFile: m.tls === 'acme' && m.domain ? acmePaths(m.domain).combined : m.certFile,
+    // HAProxy wants the certificate and key in one PEM: certbot's deploy hook builds it (acme), the
+    // unit's ExecStartPre or the container's command builds it from the spec's two files (files).
+    certFile: m.tls === 'acme' && m.domain ? acmePaths(m.domain).combined : haproxyFilesPem(m.name),
     lbHealthPath: m.lbHealthPath,
     maxBodyBytes: sizeToBytes(m.maxBodySize),
     balance: b.balance,

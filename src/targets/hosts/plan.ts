@@ -13,13 +13,15 @@ export interface EnvEntry {
 }
 
 export interface HostService {
-  /** systemd unit name without .service */
+  /** systemd unit name without .service (or with .mount); '' for setup steps that start no unit. */
   unit: string;
   /** Start order: lower first (storage 10, etcd 20, db 30, db endpoint 40, app 50, lb 60). */
   order: number;
   /** Secrets file the unit reads (EnvironmentFile=), written by deploy.sh with mode 0600. */
   envFile?: { path: string; entries: EnvEntry[] };
-  /** Commands deploy.sh runs on the host after the service is up (once, idempotent). */
+  /** Commands deploy.sh runs on the host after copying the files, before starting units (idempotent). */
+  before?: string[];
+  /** Commands deploy.sh runs on the host after the service is up (idempotent). */
   after?: string[];
   /** Packages the host needs (Debian names), installed by deploy.sh. */
   packages?: string[];

@@ -14,11 +14,7 @@ const POLICY: Record<LbModel['policy'], string | undefined> = {
 /** nginx.conf for any platform: compose/swarm run the official image, hosts run Debian's nginx. */
 export function renderNginx(m: LbModel, header: string): string {
   const container = m.platform !== 'hosts';
-  const servers =
-    m.upstreams.kind === 'static'
-      ? m.upstreams.servers
-      : // Swarm: tasks.<service> resolves to every task, so each replica is its own upstream server.
-        [{ name: m.upstreams.name, host: m.upstreams.name, port: m.upstreams.port }];
+  const servers = m.upstreams.kind === 'static' ? m.upstreams.servers : [];
   return renderTemplate(source, {
     header: header.trimEnd(),
     configDir: m.configDir,
@@ -32,6 +28,9 @@ export function renderNginx(m: LbModel, header: string): string {
     upstreamName: 'app_backend',
     policyDirective: POLICY[m.policy],
     servers,
+    // Swarm: tasks.<service> resolves to every task, so each replica is its own upstream server.
+    dnsName: m.upstreams.kind === 'dns' ? m.upstreams.name : undefined,
+    appPort: m.appPort,
     tls: m.tls !== 'none',
     acme: m.tls === 'acme',
     acmeWebroot: m.domain ? acmePaths(m.domain).webroot : '',

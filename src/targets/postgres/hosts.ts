@@ -3,10 +3,17 @@ import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { renderUnit, envFilePath } from '../systemd/index.js';
+import { renderUnit, envFilePath, type Unit } from '../systemd/index.js';
 import { SECRETS } from '../secrets.js';
 import { addService, hostCidr, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
 import { renderPostgresConf } from './index.js';
+import { PATRONI_SECRETS, REPLICATION_USER, REWIND_USER } from './secrets.js';
+import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
+import { DCS_COMMENT, DCS_TIMING_WHY, dcsKind, hbaLines, patroniConfig } from '../patroni/index.js';
+import { commentedYaml } from '../patroni/yaml.js';
+import { isIpv4, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
+import { DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT, dbEndpointUnit, renderDbEndpoint } from '../db-endpoint/index.js';
+import postBootstrapSh from '../../../templates/patroni/post-bootstrap.sh.hbs?raw';
 import roleSql from '../../../templates/postgres/app-role.psql.hbs?raw';
 import hbaSource from '../../../templates/postgres/pg_hba.conf.hbs?raw';
 
@@ -17,73 +24,260 @@ export const pgPaths = (v: number) => ({
   socket: '/var/run/postgresql',
 });
 
+/** Where the streaming/Patroni helpers land on each database host. */
+export const dbHostFiles = (spec: Spec) => ({
+  bootstrap: `/usr/local/sbin/${spec.name}-replica-bootstrap`,
+  promote: `/usr/local/sbin/${spec.name}-promote`,
+  replicationSql: `/etc/${spec.name}/replication-role.psql`,
+  appRoleSql: `/etc/${spec.name}/app-role.psql`,
+  monitorSql: `/etc/${spec.name}/monitor-replication.sql`,
+  patroniYml: '/etc/patroni/patroni.yml',
+  etcdConf: '/etc/etcd/etcd.conf.yml',
+  etcdData: `/var/lib/etcd/${spec.name}`,
+  /** Patroni's cluster: its own folder, not the `main` cluster Debian's package creates. */
+  postBootstrap: '/etc/patroni/post-bootstrap.sh',
+  patroniData: `/var/lib/postgresql/${spec.database.version}/${spec.name}`,
+  pgpass: `/var/lib/postgresql/.pgpass_${spec.name}`,
+});
+
 /** DATABASE_URL as deploy.sh writes it into the app's EnvironmentFile (the password from .env). */
 export function appDatabaseUrl(spec: Spec): string {
   const t = topology(spec);
   const d = spec.database;
+  if (d.ha === 'patroni') {
+    // The checked endpoint on the (first) load balancer host: only the leader passes its check.
+    return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${t.lb[0]!.address}:${d.endpointPorts.write}/${d.name}`;
+  }
   const primary = t.db[0]!;
   return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${primary.address}:${d.port}/${d.name}`;
 }
 
-export function renderHba(spec: Spec, ctx: RenderContext, o: { clients: string[]; replicationFrom: string[]; superuserFrom?: string[] }): string {
+export function renderHba(
+  spec: Spec,
+  ctx: RenderContext,
+  o: { clients: string[]; replicationFrom: string[]; superuserFrom?: string[]; rewindFrom?: string[]; samenet?: boolean },
+): string {
   return renderTemplate(hbaSource, {
     header: header(ctx).trimEnd(),
     db: spec.database.name,
     user: spec.database.user,
+    hostType: spec.database.tls ? 'hostssl' : 'host',
+    ssl: spec.database.tls,
+    samenet: o.samenet ?? false,
+    replUser: REPLICATION_USER,
+    rewindUser: REWIND_USER,
     clients: [...new Set([...o.clients, ...spec.database.allowedCidrs])],
     replication: [...new Set(o.replicationFrom)],
     superuser: [...new Set(o.superuserFrom ?? [])],
+    rewind: [...new Set(o.rewindFrom ?? [])],
   });
 }
 
-export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan): void {
-  if (spec.database.ha !== 'none') throw new Error(`internal: database.ha ${spec.database.ha} on hosts has no renderer yet`);
-  const t = topology(spec);
-  const db = t.db[0]!;
+function pgUnit(spec: Spec, ctx: RenderContext, o: { pre: string; envFile?: string; startTimeout?: string }): string {
   const v = spec.database.version;
   const p = pgPaths(v);
-  b.secret(SECRETS.appDb);
-  const conf = renderPostgresConf(spec, ctx, { role: 'single', listen: `localhost,${db.address}`, archive: false }).replace(
-    /^(# Complete postgresql.conf.*)$/m,
-    `$1\ndata_directory = '${p.data}'\nhba_file = '${p.conf}/pg_hba.conf'\nident_file = '${p.conf}/pg_ident.conf'\nunix_socket_directories = '${p.socket}'`,
-  );
-  b.add(hostFile(db, `${p.conf}/postgresql.conf`), conf, { checks: [{ tool: 'pg-conf' }] });
-  b.add(hostFile(db, `${p.conf}/pg_hba.conf`), renderHba(spec, ctx, { clients: t.app.map((a) => hostCidr(a.address)), replicationFrom: [] }), { checks: [{ tool: 'pg-hba' }] });
-  b.add(hostFile(db, `/etc/${spec.name}/app-role.psql`), renderTemplate(roleSql, { header: header(ctx, '--').trimEnd() }), { checks: [{ tool: 'sql' }] });
-  // An instance file overrides Debian's postgresql@.service template for this cluster only.
-  const unitName = `postgresql@${v}-main`;
-  b.add(
-    hostFile(db, `/etc/systemd/system/${unitName}.service`),
-    renderUnit(
-      {
-        Unit: [['Description', `PostgreSQL ${v} for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
-        Service: [
-          ['Type', 'notify'],
-          ['User', 'postgres'],
-          ['Group', 'postgres'],
-          ['RuntimeDirectory', 'postgresql'],
-          ['RuntimeDirectoryPreserve', 'yes'],
-          ['ExecStartPre', `/bin/sh -c 'test -f ${p.data}/PG_VERSION || ${p.bin}/initdb -D ${p.data} --auth-local=peer --auth-host=scram-sha-256 --data-checksums'`],
-          ['ExecStart', `${p.bin}/postgres -D ${p.data} -c config_file=${p.conf}/postgresql.conf`],
-          ['ExecReload', '/bin/kill -HUP $MAINPID'],
-          ['KillMode', 'mixed'],
-          ['KillSignal', 'SIGINT'],
-          ['TimeoutStopSec', 120],
-          ['Restart', 'on-failure'],
-        ],
-        Install: [['WantedBy', 'multi-user.target']],
-      },
-      ctx,
-    ),
-    { checks: [{ tool: 'systemd' }] },
-  );
-  addService(plan, db, {
-    unit: unitName,
-    order: 30,
-    packages: [`postgresql-${v}`],
-    envFile: { path: envFilePath(spec.name, 'db-init'), entries: [{ name: SECRETS.appDb.name, value: `$${SECRETS.appDb.name}` }] },
-    after: [
-      `set -a; . ${envFilePath(spec.name, 'db-init')}; set +a; runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v app_user=${spec.database.user} -v app_db=${spec.database.name} -f /etc/${spec.name}/app-role.psql`,
+  const unit: Unit = {
+    Unit: [['Description', `PostgreSQL ${v} for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
+    Service: [
+      ['Type', 'notify'],
+      ['User', 'postgres'],
+      ['Group', 'postgres'],
+      ...(o.envFile ? ([['EnvironmentFile', o.envFile]] as Array<[string, string]>) : []),
+      ['RuntimeDirectory', 'postgresql'],
+      ['RuntimeDirectoryPreserve', 'yes'],
+      ['ExecStartPre', o.pre],
+      ['ExecStart', `${p.bin}/postgres -D ${p.data} -c config_file=${p.conf}/postgresql.conf`],
+      ['ExecReload', '/bin/kill -HUP $MAINPID'],
+      ['KillMode', 'mixed'],
+      ['KillSignal', 'SIGINT'],
+      ...(o.startTimeout ? ([['TimeoutStartSec', o.startTimeout]] as Array<[string, string]>) : []),
+      ['TimeoutStopSec', 120],
+      ['Restart', 'on-failure'],
     ],
+    Install: [['WantedBy', 'multi-user.target']],
+  };
+  return renderUnit(unit, ctx);
+}
+
+const psqlFile = (spec: Spec, file: string, envFile: string, extra = '') =>
+  `set -a; . ${envFile}; set +a; runuser -u postgres -- psql -X -q -h ${pgPaths(spec.database.version).socket} -p ${spec.database.port} -v ON_ERROR_STOP=1${extra} -f ${file}`;
+
+export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan): void {
+  if (spec.database.ha === 'patroni') return renderPatroniHosts(spec, ctx, b, plan);
+  const t = topology(spec);
+  const v = spec.database.version;
+  const p = pgPaths(v);
+  const f = dbHostFiles(spec);
+  const streaming = spec.database.ha === 'streaming';
+  b.secret(SECRETS.appDb);
+  if (streaming) b.secret(SECRETS.replication);
+  const dbCidrs = t.db.map((h) => hostCidr(h.address));
+  const hba = renderHba(spec, ctx, { clients: t.app.map((a) => hostCidr(a.address)), replicationFrom: streaming ? dbCidrs : [] });
+  const unitName = `postgresql@${v}-main`;
+  const initEnv = envFilePath(spec.name, 'db-init');
+  t.db.forEach((db, i) => {
+    const primary = i === 0;
+    // Replication: listen on the host's address only (local tools use the socket), so that several
+    // members can share a machine in tests; a single server also listens on localhost.
+    const conf = renderPostgresConf(spec, ctx, {
+      role: streaming ? (primary ? 'primary' : 'standby') : 'single',
+      listen: streaming ? db.address : `localhost,${db.address}`,
+      archive: false,
+      paths: { data: p.data, hba: `${p.conf}/pg_hba.conf`, ident: `${p.conf}/pg_ident.conf`, socket: p.socket },
+    });
+    b.add(hostFile(db, `${p.conf}/postgresql.conf`), conf, { checks: [{ tool: 'pg-conf' }] });
+    b.add(hostFile(db, `${p.conf}/pg_hba.conf`), hba, { checks: [{ tool: 'pg-hba', ssl: spec.database.tls }] });
+    if (streaming) {
+      b.add(hostFile(db, f.promote), renderPromote(spec, ctx, { binDir: p.bin, socketDir: p.socket }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+      b.add(hostFile(db, f.monitorSql), renderMonitorSql(ctx), { checks: [{ tool: 'sql' }] });
+      b.add(hostFile(db, f.bootstrap), renderReplicaBootstrap(spec, ctx, { primaryHost: t.db[0]!.address, slot: slotName(db.name), dataDir: p.data, binDir: p.bin }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+    }
+    if (primary) {
+      b.add(hostFile(db, f.appRoleSql), renderTemplate(roleSql, { header: header(ctx, '--').trimEnd() }), { checks: [{ tool: 'sql' }] });
+      if (streaming) b.add(hostFile(db, f.replicationSql), renderReplicationRoleSql(ctx), { checks: [{ tool: 'sql' }] });
+      // An instance file overrides Debian's postgresql@.service template for this cluster only.
+      b.add(hostFile(db, `/etc/systemd/system/${unitName}.service`), pgUnit(spec, ctx, { pre: `/bin/sh -c 'test -f ${p.data}/PG_VERSION || ${p.bin}/initdb -D ${p.data} --auth-local=peer --auth-host=scram-sha-256 --data-checksums'` }), { checks: [{ tool: 'systemd' }] });
+      const entries = [{ name: SECRETS.appDb.name, value: `$${SECRETS.appDb.name}` }, ...(streaming ? [{ name: SECRETS.replication.name, value: `$${SECRETS.replication.name}` }] : [])];
+      addService(plan, db, {
+        unit: unitName,
+        order: 30,
+        packages: [`postgresql-${v}`],
+        envFile: { path: initEnv, entries },
+        after: [
+          psqlFile(spec, f.appRoleSql, initEnv, ` -v app_user=${spec.database.user} -v app_db=${spec.database.name}`),
+          ...(streaming ? [psqlFile(spec, f.replicationSql, initEnv)] : []),
+        ],
+      });
+    } else {
+      // A standby clones itself before its first start (and never again: the script is idempotent).
+      const env = envFilePath(spec.name, 'replica');
+      b.add(hostFile(db, `/etc/systemd/system/${unitName}.service`), pgUnit(spec, ctx, { pre: f.bootstrap, envFile: env, startTimeout: 'infinity' }), { checks: [{ tool: 'systemd' }] });
+      addService(plan, db, { unit: unitName, order: 35, packages: [`postgresql-${v}`], envFile: { path: env, entries: [{ name: SECRETS.replication.name, value: `$${SECRETS.replication.name}` }] } });
+    }
   });
 }
+
+/** The .env names every Patroni member reads. */
+export function patroniSecrets(b: BundleBuilder): void {
+  Object.values(PATRONI_SECRETS).forEach((s) => b.secret(s));
+}
+
+function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan): void {
+  const t = topology(spec);
+  const v = spec.database.version;
+  const p = pgPaths(v);
+  const f = dbHostFiles(spec);
+  b.secret(SECRETS.appDb);
+  patroniSecrets(b);
+  b.secret(SECRETS.haproxyStats);
+
+  // etcd members
+  const members: EtcdMember[] = t.etcd.map((h) => ({ name: h.name, address: h.address, listen: isIpv4(h.address) ? h.address : '0.0.0.0' }));
+  for (const [i, h] of t.etcd.entries()) {
+    b.add(hostFile(h, f.etcdConf), renderEtcdConfig(spec, ctx, members[i]!, members, f.etcdData), { checks: [{ tool: 'etcd' }, { tool: 'yaml' }] });
+    b.add(
+      hostFile(h, '/etc/systemd/system/etcd.service'),
+      renderUnit(
+        {
+          Unit: [['Description', `etcd member ${h.name} for ${spec.name} (ha-gen): Patroni's DCS`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
+          Service: [
+            ['Type', 'notify'],
+            ['User', 'etcd'],
+            ['Group', 'etcd'],
+            ['StateDirectory', `etcd/${spec.name}`],
+            ['StateDirectoryMode', '0700'],
+            ['ExecStart', `/usr/bin/etcd --config-file ${f.etcdConf}`],
+            ['Restart', 'on-failure'],
+            ['RestartSec', '2s'],
+            ['LimitNOFILE', 65536],
+          ],
+          Install: [['WantedBy', 'multi-user.target']],
+        },
+        ctx,
+      ),
+      { checks: [{ tool: 'systemd' }] },
+    );
+    addService(plan, h, { unit: 'etcd', order: 20, packages: ['etcd-server', 'etcd-client'] });
+  }
+
+  // Patroni members: pg_hba lets the app reach the database only through the endpoint hosts.
+  const dbCidrs = t.db.map((h) => hostCidr(h.address));
+  const hba = hbaLines(renderHba(spec, ctx, { clients: [...t.lb, ...t.app].map((h) => hostCidr(h.address)), replicationFrom: dbCidrs, rewindFrom: dbCidrs }));
+  const etcdHosts = t.etcd.map((h) => h.address);
+  const patroniEnv = envFilePath(spec.name, 'patroni');
+  for (const db of t.db) {
+    const cfg = patroniConfig(spec, { name: db.name, connect: db.address, listen: isIpv4(db.address) ? db.address : '0.0.0.0' }, etcdHosts, { postBootstrap: f.postBootstrap, dataDir: f.patroniData, binDir: p.bin, socketDir: p.socket, pgpass: f.pgpass }, hba);
+    b.add(hostFile(db, f.patroniYml), patroniYaml(spec, ctx, cfg), { checks: [{ tool: 'patroni' }, { tool: 'yaml' }] });
+    b.add(hostFile(db, f.monitorSql), renderMonitorSql(ctx), { checks: [{ tool: 'sql' }] });
+    b.add(hostFile(db, f.appRoleSql), renderTemplate(roleSql, { header: header(ctx, '--').trimEnd() }), { checks: [{ tool: 'sql' }] });
+    // Debian's package creates and starts a `main` cluster on the same port: keep it off.
+    b.add(hostFile(db, `${p.conf}/start.conf`), `${header(ctx).trimEnd()}\n# Debian's default cluster stays off: Patroni runs this host's PostgreSQL (${f.patroniData}).\ndisabled\n`);
+    b.add(hostFile(db, '/etc/systemd/system/patroni.service'), renderUnit(patroniUnit(spec, patroniEnv), ctx), { checks: [{ tool: 'systemd' }] });
+    b.add(hostFile(db, f.postBootstrap), renderPostBootstrap(spec, ctx, f.appRoleSql), { mode: 0o755, checks: [{ tool: 'shell' }] });
+    addService(plan, db, {
+      unit: 'patroni',
+      order: 30,
+      packages: ['patroni', `postgresql-${v}`],
+      envFile: { path: patroniEnv, entries: [...Object.values(PATRONI_SECRETS), SECRETS.appDb].map((s) => ({ name: s.name, value: `$${s.name}` })) },
+    });
+  }
+  // The endpoint: an HAProxy on every lb host.
+  const endpointEnv = envFilePath(spec.name, DB_ENDPOINT_UNIT);
+  for (const lb of t.lb) {
+    const bind = isIpv4(lb.address) ? lb.address : '0.0.0.0';
+    b.add(hostFile(lb, DB_ENDPOINT_CONFIG), renderDbEndpoint(spec, ctx, { bind, members: t.db.map((h) => ({ name: h.name, host: h.address })) }), { checks: [{ tool: 'haproxy' }] });
+    b.add(hostFile(lb, `/etc/systemd/system/${DB_ENDPOINT_UNIT}.service`), renderUnit(dbEndpointUnit(spec), ctx), { checks: [{ tool: 'systemd' }] });
+    addService(plan, lb, { unit: DB_ENDPOINT_UNIT, order: 40, packages: ['haproxy'], envFile: { path: endpointEnv, entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });
+  }
+}
+
+export function patroniUnit(spec: Spec, envFile: string): Unit {
+  const v = spec.database.version;
+  return {
+    Unit: [
+      ['Description', `Patroni member for ${spec.name} (ha-gen): runs and fails over PostgreSQL ${v}`],
+      ['After', 'network-online.target etcd.service'],
+      ['Wants', 'network-online.target'],
+    ],
+    Service: [
+      ['Type', 'simple'],
+      ['User', 'postgres'],
+      ['Group', 'postgres'],
+      ['EnvironmentFile', envFile],
+      ['RuntimeDirectory', 'postgresql'],
+      ['RuntimeDirectoryPreserve', 'yes'],
+      // Debian's own cluster would hold the port: stopped once, and its start.conf says disabled.
+      ['ExecStartPre', `-+/bin/systemctl stop postgresql@${v}-main.service`],
+      // The watchdog device must be writable by postgres when present (softdog).
+      ['ExecStartPre', '-+/bin/sh -c \'test -c /dev/watchdog && chown postgres /dev/watchdog\''],
+      ['ExecStart', '/usr/bin/patroni /etc/patroni/patroni.yml'],
+      ['ExecReload', '/bin/kill -HUP $MAINPID'],
+      // Only Patroni is signalled: it stops PostgreSQL itself (a fast shutdown, not a kill).
+      ['KillMode', 'process'],
+      ['TimeoutSec', 30],
+      ['Restart', 'on-failure'],
+      ['RestartSec', '5s'],
+    ],
+    Install: [['WantedBy', 'multi-user.target']],
+  };
+}
+
+export function renderPostBootstrap(spec: Spec, ctx: RenderContext, roleSqlPath: string): string {
+  return renderTemplate(postBootstrapSh, { header: header(ctx).trimEnd(), appUser: spec.database.user, appDb: spec.database.name, roleSql: roleSqlPath });
+}
+
+/** patroni.yml with the reasons for its non-obvious settings. */
+export function patroniYaml(spec: Spec, ctx: RenderContext, cfg: Record<string, unknown>): string {
+  const kind = dcsKind(spec);
+  return commentedYaml(cfg, ctx, `Patroni ${spec.database.patroniVersion} member ${String(cfg.name)} of cluster ${spec.name}. Passwords and user names: PATRONI_* variables (from .env).`, [
+    [[kind], DCS_COMMENT[kind]],
+    [['bootstrap', 'dcs', 'ttl'], DCS_TIMING_WHY],
+    [['bootstrap', 'dcs', 'maximum_lag_on_failover'], 'A standby more than 1 MiB behind is not promoted.'],
+    [['bootstrap', 'dcs', 'failsafe_mode'], 'If etcd is down but every member still sees the others, the primary keeps running instead of demoting itself.'],
+    [['bootstrap', 'dcs', 'synchronous_mode'], spec.database.synchronous ? 'Commits wait for a synchronous standby, and only it can be promoted: no acknowledged write is lost. Not strict: with no standby left, the primary goes on alone.' : 'Asynchronous: a failover can lose the last writes a standby had not received (at most maximum_lag_on_failover).'],
+    [['bootstrap', 'pg_hba'], 'Patroni 3.0.2\'s validator wants it; postgresql.pg_hba below is the one applied.'],
+    [['postgresql', 'bin_dir'], 'Debian keeps the server binaries here, not on PATH.'],
+    [['watchdog'], `Fences PostgreSQL when Patroni hangs or dies (the node reboots if Patroni stops feeding /dev/watchdog, load softdog). ${spec.database.watchdog === 'required' ? 'required: a member without a watchdog will not lead.' : 'Without a watchdog, apps must reach the database only through the checked endpoint (port ' + String(spec.database.endpointPorts.write) + '): a hung member\'s PostgreSQL stays writable.'}`],
+  ]);
+}
+

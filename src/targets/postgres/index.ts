@@ -11,7 +11,14 @@ export interface PgConfOptions {
   /** Where the server listens: '*' in containers, the host address plus localhost on hosts. */
   listen: string;
   archive: boolean;
+  /** archive_command for the backup setup (used when archive is true). */
+  archiveCommand?: string;
+  /** Debian layout on hosts: data directory, hba/ident files and socket directory named in the file. */
+  paths?: { data: string; hba: string; ident: string; socket: string };
 }
+
+/** WAL senders and slots: every standby twice (a re-clone while the old slot lingers) plus spares for backups. */
+export const maxSenders = (spec: Spec) => Math.max(10, spec.database.replicas * 2 + 4);
 
 export function renderPostgresConf(spec: Spec, ctx: RenderContext, o: PgConfOptions): string {
   return renderTemplate(confSource, {
@@ -20,10 +27,45 @@ export function renderPostgresConf(spec: Spec, ctx: RenderContext, o: PgConfOpti
     port: spec.database.port,
     replication: spec.database.ha !== 'none',
     standby: o.role === 'standby',
-    maxSenders: Math.max(10, spec.database.replicas * 2 + 4),
+    maxSenders: maxSenders(spec),
     synchronous: spec.database.synchronous && spec.database.ha === 'streaming',
     archive: o.archive,
+    archiveCommand: o.archive ? o.archiveCommand ?? '' : '',
+    paths: o.paths ?? false,
+    ssl: spec.database.tls ? { cert: spec.database.certFile, key: spec.database.keyFile } : false,
   });
+}
+
+/**
+ * The server settings Patroni passes to PostgreSQL (postgresql.parameters): the same choices as
+ * postgresql.conf.hbs, minus what Patroni manages itself (listen_addresses, port, hba, recovery).
+ */
+export function patroniPgParameters(spec: Spec, socketDir: string): Record<string, string | number> {
+  const n = maxSenders(spec);
+  return {
+    password_encryption: 'scram-sha-256',
+    max_connections: 200,
+    shared_buffers: '256MB',
+    effective_cache_size: '768MB',
+    maintenance_work_mem: '64MB',
+    wal_level: 'replica',
+    wal_log_hints: 'on',
+    max_wal_size: '1GB',
+    max_wal_senders: n,
+    max_replication_slots: n,
+    wal_keep_size: '512MB',
+    max_slot_wal_keep_size: '8GB',
+    hot_standby: 'on',
+    hot_standby_feedback: 'on',
+    archive_mode: 'off',
+    unix_socket_directories: socketDir,
+    ...(spec.database.tls ? { ssl: 'on', ssl_cert_file: spec.database.certFile, ssl_key_file: spec.database.keyFile, ssl_min_protocol_version: 'TLSv1.2' } : {}),
+    log_line_prefix: '%m [%p] %q%u@%d ',
+    log_connections: 'on',
+    log_disconnections: 'on',
+    log_lock_waits: 'on',
+    log_min_duration_statement: '1s',
+  };
 }
 
 /** Role and database for the app, created once by the official image's init hook. */

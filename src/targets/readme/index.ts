@@ -5,6 +5,7 @@ import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../lb-model.js';
+import { planReadmeSection } from '../ops/index.js';
 
 const WHAT: Array<[RegExp, string]> = [
   [/^docker-compose\.yml$/, 'Compose file: app instances, PostgreSQL, load balancer'],
@@ -74,6 +75,6 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       healthPath: spec.app.healthPath,
       protects,
       gaps,
-    }),
+    }) + `\n${planReadmeSection(spec)}`, // the plan summary and topology diagram (targets/ops)
   );
 }

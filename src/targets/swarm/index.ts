@@ -12,6 +12,9 @@ import { renderCaddy } from '../caddy/index.js';
 import { IMAGES, appHealthcheck, appEnvironment } from '../compose/index.js';
 import { SECRETS } from '../secrets.js';
 import { renderDatabaseSwarm } from '../postgres/swarm.js';
+import { renderContainerStorage } from '../storage/index.js';
+import { renderSwarmDeploy } from '../deploy/index.js';
+import type { SecretDef } from '../../render/bundle.js';
 
 const LB = {
   nginx: { file: 'nginx/nginx.conf', target: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
@@ -33,45 +36,71 @@ export interface SwarmStack {
   labels: Array<{ label: string; what: string }>;
 }
 
-export function uploadsVolume(spec: Spec): Record<string, unknown> {
-  const s = spec.storage;
-  if (s.kind === 'nfs') {
-    // NFSv4 mount done by each node's Docker; the export is owned by a dedicated uid (see storage notes).
-    return { driver: 'local', driver_opts: { type: 'nfs', o: `addr=${s.nfsServer},rw,nfsvers=4.1,hard,timeo=600`, device: `:${s.nfsExport}` } };
-  }
-  return {};
+/** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
+export interface SwarmOptions {
+  /** Multi-region: every service is pinned to nodes labelled region=<name>. */
+  region?: string;
+  /** Where deploy.sh finds .env, relative to itself (regions/<name>/ uses the bundle root's). */
+  envRel?: string;
+  /** Extra environment for the app (multi-region: the read endpoint). */
+  appEnv?: Record<string, string>;
 }
 
+const swarmVar = (name: string) => `\${${name}:?${name} is not set}`;
+
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
-export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o: SwarmOptions = {}): SwarmStack {
   const kind = spec.loadBalancer.kind;
   const lb = LB[kind];
   const h = header(ctx);
-  const stack: SwarmStack = { services: {}, volumes: { uploads: uploadsVolume(spec) }, secrets: {}, secretEnv: {}, configs: {}, labels: [] };
+  const stack: SwarmStack = { services: {}, volumes: {}, secrets: {}, secretEnv: {}, configs: {}, labels: [] };
   b.secret(SECRETS.jwt).secret(SECRETS.appDb).secret(SECRETS.pgSuper);
 
   // 1. database services (and the endpoint the app uses)
   const db = renderDatabaseSwarm(spec, ctx, b, stack);
-  b.resolveNames('tasks.app', 'app', db.host);
+  b.resolveNames('tasks.app', 'app', 'tasks.app-green', db.host);
 
-  // 2. app: replicas spread one per node, updated one at a time, new before old
+  // 2. shared storage for uploads
+  const swarmSecret = (key: string, def: SecretDef) => {
+    b.secret(def);
+    stack.secrets[key] = { name: `${spec.name}_${key}`, external: true };
+    stack.secretEnv[key] = def.name;
+    return key;
+  };
+  const swarmConfig = (key: string, file: string) => {
+    const name = configName(spec, key, b.contents(file));
+    stack.configs[name] = { file: `./${file}` };
+    return name;
+  };
+  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', network: 'backend', secretVar: swarmVar, swarmSecret, swarmConfig });
+  Object.assign(stack.volumes, storage.volumes);
+  Object.assign(stack.services, storage.services);
+  if (storage.services.minio) stack.labels.push({ label: 'storage=true', what: 'runs MinIO (its data volume lives there)' });
+  if (spec.storage.kind === 'glusterfs') stack.labels.push({ label: 'app=true', what: 'runs app replicas (one per node); mount the GlusterFS volume there first: storage/glusterfs/mount-client.sh' });
+
+  // 3. app: replicas spread one per node, updated one at a time, new before old
   const healthcheck = appHealthcheck(spec);
-  stack.services.app = {
+  const app = (replicas: number) => ({
     image: spec.app.image,
-    environment: appEnvironment(spec, db.host, db.port),
-    volumes: [`uploads:${spec.app.uploadsPath}`],
+    // The app reads JWT_SECRET and DATABASE_URL from its environment only (no *_FILE support), so
+    // these two are interpolated from .env at deploy time rather than mounted as Swarm secrets.
+    environment: { ...appEnvironment(spec, db.host, db.port), ...storage.appEnv, ...(o.appEnv ?? {}) },
+    ...(storage.appVolume ? { volumes: [storage.appVolume] } : {}),
     ...(healthcheck ? { healthcheck } : {}),
     stop_grace_period: `${spec.app.stopGracePeriod}s`,
     networks: ['backend'],
     deploy: {
-      replicas: spec.app.replicas,
+      replicas,
       update_config: { parallelism: 1, delay: '10s', order: 'start-first', failure_action: 'rollback', monitor: '30s', max_failure_ratio: 0 },
-      rollback_config: { parallelism: 1, delay: '5s', order: 'start-first' },
+      rollback_config: { parallelism: 1, delay: '5s', order: 'start-first', failure_action: 'pause', monitor: '30s' },
       restart_policy: { condition: 'any', delay: '5s', window: '30s' },
       placement: { max_replicas_per_node: 1, constraints: ['node.labels.app == true'] },
     },
-  };
-  stack.labels.push({ label: 'app=true', what: 'runs app replicas (one per node)' });
+  });
+  stack.services.app = app(spec.app.replicas);
+  // Blue-green: the green copy of the app sleeps at 0 replicas until deploy/blue-green.sh starts it.
+  stack.services['app-green'] = app(0);
+  if (!stack.labels.some((l) => l.label === 'app=true')) stack.labels.push({ label: 'app=true', what: 'runs app replicas (one per node)' });
 
   // 3. load balancer: every lb-labelled node, config as a Swarm config
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app', port: spec.app.port, count: spec.app.replicas }, lb.dir);
@@ -79,6 +108,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder): v
   b.add(lb.file, lbText, { checks: [{ tool: kind }] });
   const cfg = configName(spec, `${kind}_conf`, lbText);
   stack.configs[cfg] = { file: `./${lb.file}` };
+  renderSwarmDeploy(spec, ctx, b, lb, cfg, (key, text) => configName(spec, key, text));
   const ports: Array<Record<string, unknown>> = [{ target: spec.loadBalancer.httpPort, published: spec.loadBalancer.httpPort, protocol: 'tcp', mode: 'host' }];
   if (spec.loadBalancer.tls !== 'none') ports.push({ target: spec.loadBalancer.httpsPort, published: spec.loadBalancer.httpsPort, protocol: 'tcp', mode: 'host' });
   if (kind === 'haproxy') b.secret(SECRETS.haproxyStats);
@@ -100,6 +130,15 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder): v
   if (kind === 'caddy') stack.volumes['caddy-data'] = {};
   stack.labels.push({ label: 'lb=true', what: `runs the ${kind} load balancer (publishes the HTTP ports)` });
 
+  if (o.region) {
+    for (const svc of Object.values(stack.services) as Array<{ deploy?: { placement?: { constraints?: string[] } } }>) {
+      svc.deploy ??= {};
+      svc.deploy.placement ??= {};
+      svc.deploy.placement.constraints = [...(svc.deploy.placement.constraints ?? []), `node.labels.region == ${o.region}`];
+    }
+    stack.labels.push({ label: `region=${o.region}`, what: `is in region ${o.region} (every node of this region)` });
+  }
+
   const doc = {
     version: '3.8',
     services: stack.services,
@@ -117,7 +156,9 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder): v
       labels: stack.labels,
       secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
       replicas: spec.app.replicas,
+      envRel: o.envRel ?? '.env',
     }),
     { mode: 0o755, checks: [{ tool: 'shell' }] },
   );
+  return stack;
 }

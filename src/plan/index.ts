@@ -1,0 +1,356 @@
+/**
+ * What a spec will produce, as data: hosts and services, ports, failures survived, availability
+ * (the guide's figure and a composite estimate), RTO/RPO from the generated settings, warnings.
+ * Pure: used by `ha-gen plan` and by the bundle's README and RUNBOOK.
+ */
+import type { Spec } from '../spec/schema.js';
+import { TIER_SUMMARY } from '../spec/presets.js';
+import { hostsWith } from '../spec/resolve.js';
+import { SpecError, type Issue } from '../errors.js';
+import { topologyOf, type PlanHost, type Topology } from './topology.js';
+import { DCS_TIMING } from '../targets/patroni/index.js';
+
+export { topologyOf } from './topology.js';
+export type { Topology, PlanHost, PlanService, PlanPort } from './topology.js';
+
+/** Patroni's DCS timing as generated (bootstrap.dcs). */
+export interface PatroniTiming {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
+  maximumLagOnFailover: number;
+}
+
+/** The timing the patroni target generates (bootstrap.dcs); maximum_lag_on_failover as in its config. */
+export const DEFAULT_PATRONI_TIMING: PatroniTiming = { ttl: DCS_TIMING.ttl, loopWait: DCS_TIMING.loop_wait, retryTimeout: DCS_TIMING.retry_timeout, maximumLagOnFailover: 1048576 };
+
+/** Seconds a dead app instance keeps its place in the rotation: HAProxy inter 1s fall 2, Caddy 1s checks, nginx retries at once. */
+export const LB_DETECT_SECONDS = 2;
+/** HAProxy (database endpoint) checks the new leader `rise` times before sending writes to it. */
+export const DB_ENDPOINT_RISE_SECONDS = 3;
+
+export interface PlanOptions {
+  patroni?: PatroniTiming;
+}
+
+export type Outcome = 'yes' | 'manual' | 'no';
+
+export interface FailureCase {
+  failure: string;
+  survived: Outcome;
+  how: string;
+  /** What it looks like from outside (clients, monitoring). */
+  symptom: string;
+  rto: string;
+  rpo: string;
+}
+
+export interface AvailabilityTerm {
+  component: string;
+  members: number;
+  /** k-of-n for a quorum, 1 otherwise. */
+  needed: number;
+  perMember: number;
+  value: number;
+}
+
+export interface Plan {
+  name: string;
+  tier: Spec['tier'];
+  platform: Spec['platform'];
+  loadBalancer: Spec['loadBalancer']['kind'];
+  database: Spec['database']['ha'];
+  storage: Spec['storage']['kind'];
+  regions: string[];
+  hosts: PlanHost[];
+  ports: Array<{ host: string; service: string; port: number; exposure: string; what: string }>;
+  failures: FailureCase[];
+  availability: {
+    guide: string;
+    guideDowntime: string;
+    composite: number;
+    compositeText: string;
+    downtimePerYear: string;
+    formula: string;
+    terms: AvailabilityTerm[];
+    assumptions: string[];
+  };
+  recovery: {
+    rpoSeconds: number;
+    archiveTimeout: number;
+    backupSchedule: string;
+    dumpSchedule: string;
+    retention: string;
+    patroni?: PatroniTiming & { failoverSeconds: number };
+  };
+  warnings: string[];
+}
+
+/** Per-member availability assumptions of the composite estimate. */
+export const A_SERVER = 0.995;
+export const A_PROCESS = 0.999;
+export const A_GLOBAL_DNS = 0.9999;
+
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+function binom(n: number, k: number): number {
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return r;
+}
+
+/** Probability that at least `needed` of `n` members, each up with probability a, are up. */
+export function atLeast(n: number, needed: number, a: number): number {
+  let p = 0;
+  for (let k = needed; k <= n; k++) p += binom(n, k) * a ** k * (1 - a) ** (n - k);
+  return p;
+}
+
+export function downtimeText(a: number): string {
+  const minutes = (1 - a) * 365.25 * 24 * 60;
+  if (minutes >= 2 * 24 * 60) return `~${round(minutes / 1440, 1)} days/year`;
+  if (minutes >= 120) return `~${round(minutes / 60, 1)} hours/year`;
+  return `~${Math.round(minutes)} minutes/year`;
+}
+
+const pct = (a: number) => `${(a * 100).toFixed(3).replace(/0+$/, '').replace(/\.$/, '')}%`;
+
+export function backupSchedule(spec: Spec): { backup: string; dump: string } {
+  const b = spec.backup;
+  const backup = b.full === 'daily' ? `full backup daily at ${b.time} UTC` : `full backup ${b.weekday} ${b.time} UTC, differential the other days at ${b.time}`;
+  return { backup, dump: `pg_dump daily at ${dumpTime(spec)} UTC, ${b.dumpDays} days kept` };
+}
+
+/** The logical dump runs one hour after the base backup. */
+export function dumpTime(spec: Spec): string {
+  const [h, m] = spec.backup.time.split(':').map(Number) as [number, number];
+  return `${String((h + 1) % 24).padStart(2, '0')}:${String(m).padStart(2, '0')}`;
+}
+
+/** Backup settings that cannot work: exit 2 from `plan` and `generate`. */
+export function backupIssues(spec: Spec): Issue[] {
+  const issues: Issue[] = [];
+  if (spec.backup.repository === 's3' && spec.storage.kind !== 's3') {
+    issues.push({ path: 'backup.repository', message: `"s3" stores backups in the bundle's MinIO, which exists only with storage s3 (storage is ${spec.storage.kind}); choose backup.repository local or storage s3` });
+  }
+  return issues;
+}
+
+export function assertBackupSpec(spec: Spec): void {
+  const issues = backupIssues(spec);
+  if (issues.length) throw new SpecError('the backup settings cannot work', issues);
+}
+
+function layer(component: string, members: number, perMember: number, needed = 1): AvailabilityTerm {
+  const value = needed === 1 ? 1 - (1 - perMember) ** members : atLeast(members, needed, perMember);
+  return { component, members, needed, perMember, value };
+}
+
+function counts(spec: Spec) {
+  if (spec.platform === 'hosts') {
+    const c = (r: Parameters<typeof hostsWith>[1]) => hostsWith(spec, r).length;
+    return { lb: c('lb'), app: c('app'), db: c('db'), etcd: c('etcd'), storage: c('storage'), assumedLb: false };
+  }
+  const swarm = spec.platform === 'swarm';
+  return { lb: swarm ? 2 : 1, app: spec.app.replicas, db: spec.database.ha === 'none' ? 1 : spec.database.replicas + 1, etcd: spec.database.ha === 'patroni' ? spec.database.etcdMembers : 0, storage: spec.storage.kind === 'glusterfs' ? 2 : 1, assumedLb: swarm };
+}
+
+function availability(spec: Spec): Plan['availability'] {
+  const c = counts(spec);
+  const assumptions = [
+    `a server (VM) is up ${pct(A_SERVER)} of the time, a service process on it ${pct(A_PROCESS)}; failures are independent`,
+    'redundant members take over within the detection times below (short next to a server\'s repair time)',
+  ];
+  const terms: AvailabilityTerm[] = [];
+  if (spec.platform === 'compose') {
+    // Everything shares one server: the server is in series with every process.
+    terms.push(layer('server (everything runs on it)', 1, A_SERVER));
+    terms.push(layer(`${spec.loadBalancer.kind} load balancer`, 1, A_PROCESS));
+    terms.push(layer('app instances', c.app, A_PROCESS));
+    terms.push(layer('PostgreSQL', spec.database.ha === 'none' ? 1 : c.db, A_PROCESS));
+  } else {
+    const m = A_SERVER * A_PROCESS;
+    if (c.assumedLb) assumptions.push('swarm: 2 nodes labelled lb=true, with DNS or a floating address in front of them (not generated)');
+    else if (c.lb > 1) assumptions.push(`${c.lb} load balancer hosts with DNS or a floating address in front of them (not generated)`);
+    terms.push(layer(`${spec.loadBalancer.kind} load balancer`, c.lb, m));
+    terms.push(layer('app instances', c.app, m));
+    if (spec.database.ha === 'none') terms.push(layer('PostgreSQL', 1, m));
+    else {
+      terms.push(layer(spec.database.ha === 'patroni' ? 'PostgreSQL (Patroni members)' : 'PostgreSQL (primary + standbys)', c.db, m));
+      if (spec.database.ha === 'streaming') assumptions.push('streaming: a person promotes a standby (promote script) well within a server\'s repair time');
+    }
+    if (spec.database.ha === 'patroni') terms.push(layer('etcd quorum', c.etcd, m, Math.floor(c.etcd / 2) + 1));
+    if (spec.storage.kind === 'nfs') terms.push(layer('NFS server', 1, m));
+    if (spec.storage.kind === 's3') terms.push(layer('MinIO (S3)', 1, m));
+    if (spec.storage.kind === 'glusterfs') terms.push(layer('GlusterFS replicas', Math.max(c.storage, 2), m));
+  }
+  let a = terms.reduce((acc, t) => acc * t.value, 1);
+  let formula = 'A = ' + terms.map((t) => (t.needed > 1 ? `Q(${t.needed} of ${t.members})` : t.members > 1 ? `(1 − (1 − a)^${t.members})` : 'a')).join(' × ');
+  formula += '   where a layer of n redundant members is up with 1 − (1 − a)^n, a quorum with Q(k of n) = Σ_{j≥k} C(n,j) a^j (1 − a)^(n−j)';
+  if (spec.tier === 'multi-region') {
+    const r = Math.max(spec.regions.length, 2);
+    const region = a;
+    a = (1 - (1 - region) ** r) * A_GLOBAL_DNS;
+    terms.push({ component: `regions (any 1 of ${r}, each ${pct(region)})`, members: r, needed: 1, perMember: region, value: 1 - (1 - region) ** r });
+    terms.push({ component: 'global DNS failover', members: 1, needed: 1, perMember: A_GLOBAL_DNS, value: A_GLOBAL_DNS });
+    formula = `A = (1 − (1 − A_region)^${r}) × A_dns, A_region = ${formula.slice(4)}`;
+    assumptions.push('a region failover needs the other region\'s database promoted (logical replica): counted as redundant');
+  }
+  return { guide: TIER_SUMMARY[spec.tier].availability, guideDowntime: TIER_SUMMARY[spec.tier].downtime, composite: round(a * 100, 4), compositeText: pct(a), downtimePerYear: downtimeText(a), formula, terms: terms.map((t) => ({ ...t, value: round(t.value, 8), perMember: round(t.perMember, 8) })), assumptions };
+}
+
+function failoverSeconds(t: PatroniTiming): number {
+  // The leader key expires after ttl; a replica notices within loop_wait; the endpoint then checks it healthy.
+  return t.ttl + t.loopWait + DB_ENDPOINT_RISE_SECONDS;
+}
+
+function failures(spec: Spec, topo: Topology, patroni: PatroniTiming): FailureCase[] {
+  const c = counts(spec);
+  const ha = spec.database.ha;
+  const at = spec.backup.archiveTimeout;
+  const out: FailureCase[] = [];
+  const lbName = spec.loadBalancer.kind;
+  const appSurvives = c.app >= 2;
+  out.push({
+    failure: 'an app instance crashes or hangs',
+    survived: appSurvives ? 'yes' : 'no',
+    how: appSurvives ? `${lbName} stops sending to it within ~${LB_DETECT_SECONDS} s; ${spec.platform === 'hosts' ? 'systemd' : 'Docker'} restarts it` : 'only one instance',
+    symptom: `a few slow or retried requests; ${lbName} marks the instance down; smoke.sh fails its health line`,
+    rto: appSurvives ? `~${LB_DETECT_SECONDS} s (nothing for clients whose requests were retried)` : 'until it restarts',
+    rpo: '0 (the app is stateless)',
+  });
+  const pgRestart = spec.platform === 'hosts' ? 'systemd' : 'Docker';
+  out.push({
+    failure: 'the PostgreSQL process crashes',
+    survived: 'yes',
+    how: ha === 'patroni' ? 'Patroni restarts it in place (measured 4-8 s)' : `${pgRestart} restarts it`,
+    symptom: 'writes fail for a few seconds with connection errors; the app\'s health may go red briefly',
+    rto: ha === 'patroni' ? '~5-8 s' : '~5-10 s (crash recovery replays WAL)',
+    rpo: '0 (committed transactions are in the WAL)',
+  });
+  const repoOffServer = spec.backup.repository === 's3' && spec.platform !== 'compose';
+  if (ha === 'none') {
+    out.push({
+      failure: 'the database server is lost',
+      survived: 'manual',
+      how: `restore with backup/restore-pitr.sh onto a new server (repository ${spec.backup.repository})`,
+      symptom: 'every request that needs the database fails (5xx); pg_isready fails; the app health path goes red',
+      rto: 'restore time: the base backup plus replay of up to 24 h of WAL (measure it with the restore drill)',
+      rpo: repoOffServer ? `≤ ${at} s (archive_timeout) when the WAL archive is off the server` : `up to 24 h: the repository is ${spec.platform === 'compose' ? 'on the same host' : 'on the database server'}; copy it off (or use repository s3 on another host) for ≤ ${at} s`,
+    });
+  } else if (ha === 'streaming') {
+    out.push({
+      failure: 'the database primary is lost',
+      survived: 'manual',
+      how: 'a person promotes the standby (runbook step 4) and points the app at it',
+      symptom: 'writes fail (read-only or connection refused); the standby shows the primary as gone in pg_stat_wal_receiver',
+      rto: 'minutes: detection + promotion by a person',
+      rpo: spec.database.synchronous ? '0 (synchronous: a commit waited for a standby)' : 'the replication lag at the moment of failure (usually milliseconds of writes)',
+    });
+  } else {
+    out.push({
+      failure: 'the database primary (Patroni leader) is lost',
+      survived: 'yes',
+      how: `Patroni promotes a replica after the leader key expires (ttl ${patroni.ttl} s, loop_wait ${patroni.loopWait} s); the endpoint follows /primary`,
+      symptom: 'writes fail or hang for a few seconds, then succeed through the endpoint; patronictl list shows a new leader',
+      rto: `≤ ~${failoverSeconds(patroni)} s (ttl + loop_wait + endpoint checks${patroni.ttl === 10 && patroni.loopWait === 2 ? '; measured on loopback: 8.4-9.7 s after kill -9 of the leader' : ''})`,
+      rpo: spec.database.synchronous ? '0 (synchronous_mode)' : `≤ ${Math.round(patroni.maximumLagOnFailover / 1024)} KiB of WAL (maximum_lag_on_failover)`,
+    });
+    out.push({
+      failure: 'an etcd member is lost',
+      survived: c.etcd >= 3 ? 'yes' : 'no',
+      how: c.etcd >= 3 ? `${Math.floor(c.etcd / 2) + 1} of ${c.etcd} members keep quorum` : `${c.etcd} member(s): no quorum left, no failover possible (failsafe keeps the primary)`,
+      symptom: 'nothing for clients; etcdctl endpoint health shows one member unhealthy',
+      rto: c.etcd >= 3 ? '0' : 'until etcd is back',
+      rpo: '0',
+    });
+  }
+  // Losing a whole server: every role needs a second member on another server.
+  const spofs: string[] = [];
+  if (spec.platform === 'compose') spofs.push('everything runs on one Docker host');
+  else {
+    if (c.lb < 2) spofs.push(`one ${lbName} host`);
+    if (c.app < 2) spofs.push('one app host');
+    if (ha === 'none') spofs.push('one database server');
+    if (ha === 'patroni' && c.etcd < 3) spofs.push(`${c.etcd} etcd member(s)`);
+    if (spec.storage.kind === 'nfs' || spec.storage.kind === 's3') spofs.push(`one ${spec.storage.kind === 'nfs' ? 'NFS' : 'MinIO'} server`);
+  }
+  out.push({
+    failure: 'a whole server is lost',
+    survived: spofs.length ? 'no' : ha === 'streaming' ? 'manual' : 'yes',
+    how: spofs.length ? `single points of failure: ${spofs.join(', ')}` : ha === 'streaming' ? 'app and LB carry on; the database needs a person if it was the primary' : 'every role has a member on another server',
+    symptom: 'the server stops answering ping/SSH; its services drop out of the load balancer and smoke.sh',
+    rto: spofs.length ? 'until the server is replaced or restored' : ha === 'patroni' ? `≤ ~${failoverSeconds(patroni)} s` : ha === 'streaming' ? 'minutes (promotion)' : `~${LB_DETECT_SECONDS} s`,
+    rpo: out[2]!.rpo,
+  });
+  if (spec.tier === 'multi-region') {
+    out.push({
+      failure: 'a whole region (data center) is lost',
+      survived: 'manual',
+      how: 'global DNS failover sends users to the other region; its database (logical replica) must be made writable by a person',
+      symptom: 'health-checked DNS records for the region turn unhealthy; users of that region see errors until DNS moves them',
+      rto: 'DNS TTL + health-check interval (~1-3 min) for reads; writes after promotion by a person',
+      rpo: 'the logical replication lag at the moment of failure',
+    });
+  }
+  out.push({
+    failure: 'data is deleted or corrupted by mistake',
+    survived: 'manual',
+    how: 'replication copies the mistake; restore to the moment before it with backup/restore-pitr.sh',
+    symptom: 'missing or wrong rows reported by users; no error anywhere',
+    rto: 'restore time (base backup + WAL replay), then switch the app over',
+    rpo: `the time of the mistake (point-in-time recovery from the WAL archive; archive_timeout ${at} s)`,
+  });
+  return out;
+}
+
+function warnings(spec: Spec): string[] {
+  const w: string[] = [];
+  const c = counts(spec);
+  if (spec.database.ha === 'patroni') {
+    if (c.etcd === 2) w.push('two etcd members: quorum needs both, so losing either stops failover; use 3 or 5');
+    else if (c.etcd === 1) w.push('one etcd member is a single point of failure for Patroni; use 3');
+    else if (c.etcd > 1 && c.etcd % 2 === 0) w.push(`${c.etcd} etcd members tolerate no more failures than ${c.etcd - 1}; use an odd count`);
+  }
+  if (spec.storage.kind === 'local' && spec.platform !== 'compose') {
+    w.push('storage local on several servers: each server sees only its own uploads; use nfs, s3 or glusterfs');
+  }
+  if (spec.database.synchronous && spec.database.ha !== 'none' && c.db - 1 < 2) {
+    w.push('synchronous replication with one replica: when it is down, commits wait (streaming) or Patroni falls back to asynchronous; add a second replica');
+  }
+  if (spec.tier !== 'single-server' && spec.platform === 'hosts' && c.lb < 2) w.push(`one load balancer host: it is a single point of failure for tier ${spec.tier}; add a second lb host behind DNS or a floating address`);
+  if (spec.backup.repository === 'local' && c.db > 1) {
+    w.push(`backup.repository local with ${c.db} database servers: each keeps its own repository, so after a failover the new primary starts a new backup chain (its backup runs a full backup); use repository s3 for one chain across failovers`);
+  }
+  if (spec.backup.repository === 'local' && c.db === 1) w.push('backup.repository local keeps the backups on the database server itself: copy the repository off the server (or use repository s3 on another host), or a lost server takes its backups with it');
+  return w;
+}
+
+export function buildPlan(spec: Spec, opts: PlanOptions = {}): Plan {
+  const topo = topologyOf(spec);
+  const patroni = opts.patroni ?? DEFAULT_PATRONI_TIMING;
+  const sched = backupSchedule(spec);
+  const ports = topo.hosts.flatMap((h) => h.services.flatMap((s) => s.ports.map((p) => ({ host: h.name, service: s.name, port: p.port, exposure: p.exposure, what: p.what }))));
+  return {
+    name: spec.name,
+    tier: spec.tier,
+    platform: spec.platform,
+    loadBalancer: spec.loadBalancer.kind,
+    database: spec.database.ha,
+    storage: spec.storage.kind,
+    regions: spec.tier === 'multi-region' ? spec.regions.map((r) => `${r.name}${r.primary ? ' (primary)' : ''}`) : [],
+    hosts: topo.hosts,
+    ports,
+    failures: failures(spec, topo, patroni),
+    availability: availability(spec),
+    recovery: {
+      rpoSeconds: spec.backup.archiveTimeout,
+      archiveTimeout: spec.backup.archiveTimeout,
+      backupSchedule: sched.backup,
+      dumpSchedule: sched.dump,
+      retention: `${spec.backup.retentionFull} full, ${spec.backup.retentionDiff} differential backups (and the WAL to restore to any moment since the oldest)`,
+      ...(spec.database.ha === 'patroni' ? { patroni: { ...patroni, failoverSeconds: failoverSeconds(patroni) } } : {}),
+    },
+    warnings: warnings(spec),
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * Backups: pgBackRest base backups + WAL archiving (point-in-time recovery) and daily pg_dump.
+ * hosts: config, scripts and systemd timers on every database server (the scripts act on the
+ * primary only, so they follow a failover). compose/swarm: an image with pgBackRest for the
+ * database and a scheduled `backup` service, added through an override file.
+ */
+import type { Spec } from '../../spec/schema.js';
+import { hostsWith } from '../../spec/resolve.js';
+import { header, type RenderContext } from '../../render/context.js';
+import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
+import { renderTemplate } from '../../render/templates.js';
+import { toYaml } from '../../render/yaml.js';
+import { renderUnit, envFilePath } from '../systemd/index.js';
+import { hostFile } from '../hosts/plan.js';
+import { IMAGES, pgDataPath } from '../compose/index.js';
+import { assertBackupSpec, dumpTime } from '../../plan/index.js';
+import { MINIO_PORT } from '../../plan/topology.js';
+import backupSh from '../../../templates/backup/backup.sh.hbs?raw';
+import dumpSh from '../../../templates/backup/dump.sh.hbs?raw';
+import restoreSh from '../../../templates/backup/restore-pitr.sh.hbs?raw';
+import scheduleSh from '../../../templates/backup/schedule.sh.hbs?raw';
+
+export const PGBACKREST_CONFIG = '/etc/pgbackrest/pgbackrest.conf';
+const SOCKET_DIR = '/var/run/postgresql';
+const DUMP_DIR = '/var/backups/postgresql';
+
+/** pgBackRest reads its S3 keys from these variables (so .env can feed them unchanged). */
+export const BACKUP_SECRETS = {
+  s3Key: { name: 'PGBACKREST_REPO1_S3_KEY', help: 'Access key of the MinIO user that owns the pgBackRest bucket (read by pgBackRest).' },
+  s3Secret: { name: 'PGBACKREST_REPO1_S3_KEY_SECRET', help: 'Secret key of that MinIO user (read by pgBackRest).' },
+} satisfies Record<string, SecretDef>;
+
+export const stanzaOf = (spec: Spec) => spec.name;
+
+/**
+ * WAL archiving for the server that archives (PostgreSQL settings). Plain PostgreSQL: in
+ * postgresql.conf. Patroni: in postgresql.parameters of every member; only the leader archives
+ * (archive_mode on, not always), so archiving follows the leader after a failover.
+ */
+export function archiveSettings(spec: Spec): { archive_mode: string; archive_command: string; archive_timeout: string } {
+  return {
+    archive_mode: 'on',
+    archive_command: `pgbackrest --stanza=${stanzaOf(spec)} archive-push %p`,
+    archive_timeout: `${spec.backup.archiveTimeout}s`,
+  };
+}
+
+/** Where the database's files live for pgBackRest on each platform. */
+export function backupPaths(spec: Spec): { data: string; socket: string; bin: string; conf: string } {
+  const v = spec.database.version;
+  // Patroni's data directory on hosts is named after the cluster (postgres target: dbHostFiles).
+  if (spec.platform === 'hosts') return { data: spec.database.ha === 'patroni' ? `/var/lib/postgresql/${v}/${spec.name}` : `/var/lib/postgresql/${v}/main`, socket: SOCKET_DIR, bin: `/usr/lib/postgresql/${v}/bin`, conf: `/etc/postgresql/${v}/main/postgresql.conf` };
+  return { data: pgDataPath(v), socket: SOCKET_DIR, bin: `/usr/lib/postgresql/${v}/bin`, conf: '/etc/postgresql/postgresql.conf' };
+}
+
+/** The S3 endpoint of the bundle's MinIO as the database reaches it. */
+function s3Endpoint(spec: Spec): string {
+  if (spec.platform !== 'hosts') return 'minio';
+  const storage = hostsWith(spec, 'storage')[0];
+  return storage ? storage.address : 'minio';
+}
+
+export function renderPgbackrestConf(spec: Spec, ctx: RenderContext): string {
+  const b = spec.backup;
+  const p = backupPaths(spec);
+  const lines = [header(ctx).trimEnd(), '# pgBackRest: base backups and the WAL archive of this cluster (stanza = deployment name).', '', '[global]'];
+  if (b.repository === 's3') {
+    lines.push(
+      '# The bundle\'s MinIO. pgBackRest speaks only HTTPS to S3: MinIO must serve TLS with a certificate',
+      '# this host trusts. Keys come from PGBACKREST_REPO1_S3_KEY / _KEY_SECRET (.env), never this file.',
+      'repo1-type=s3',
+      `repo1-path=${b.path}`,
+      `repo1-s3-bucket=${b.bucket}`,
+      `repo1-s3-endpoint=${s3Endpoint(spec)}`,
+      `repo1-storage-port=${MINIO_PORT}`,
+      'repo1-s3-region=us-east-1',
+      'repo1-s3-uri-style=path',
+    );
+  } else {
+    lines.push('repo1-type=posix', `repo1-path=${b.path}`);
+  }
+  lines.push(
+    '# Retention: WAL older than the oldest kept full backup is expired with it.',
+    `repo1-retention-full=${b.retentionFull}`,
+    `repo1-retention-diff=${b.retentionDiff}`,
+    '# An immediate checkpoint: the backup starts now instead of at the next scheduled checkpoint.',
+    'start-fast=y',
+    'compress-type=zst',
+    'process-max=2',
+    'log-level-console=info',
+    spec.platform === 'hosts' ? 'log-level-file=info' : 'log-level-file=off',
+    '',
+    `[${stanzaOf(spec)}]`,
+    `pg1-path=${p.data}`,
+    `pg1-port=${spec.database.port}`,
+    `pg1-socket-path=${p.socket}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function scripts(spec: Spec, ctx: RenderContext) {
+  const b = spec.backup;
+  const p = backupPaths(spec);
+  const h = header(ctx).trimEnd();
+  const common = { header: h, stanza: stanzaOf(spec), configPath: PGBACKREST_CONFIG, socketDir: p.socket, port: String(spec.database.port) };
+  return {
+    backup: renderTemplate(backupSh, { ...common, daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
+    dump: renderTemplate(dumpSh, { ...common, db: spec.database.name, dumpDir: `${DUMP_DIR}/${spec.name}`, dumpDays: b.dumpDays, dumpDaysMinus1: b.dumpDays - 1 }),
+    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: p.conf }),
+    schedule: renderTemplate(scheduleSh, { header: h, time: b.time }),
+  };
+}
+
+const shell = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
+
+/** Script paths on a database host (hosts platform). */
+export const hostScripts = (spec: Spec) => ({
+  backup: `/usr/local/sbin/${spec.name}-backup`,
+  dump: `/usr/local/sbin/${spec.name}-dump`,
+  restore: `/usr/local/sbin/${spec.name}-restore-pitr`,
+});
+
+/**
+ * What deploy.sh must do on each database host for backups (for the hosts target's HostsPlan):
+ * install pgbackrest, enable the timers, and with repository s3 write the keys' EnvironmentFile.
+ */
+export function backupHostServices(spec: Spec): Array<{ unit: string; order: number; packages: string[]; envFile?: { path: string; entries: Array<{ name: string; value: string }> } }> {
+  const env = spec.backup.repository === 's3' ? { envFile: { path: envFilePath(spec.name, 'pgbackrest'), entries: [BACKUP_SECRETS.s3Key, BACKUP_SECRETS.s3Secret].map((s) => ({ name: s.name, value: `$${s.name}` })) } } : {};
+  return [
+    { unit: `${spec.name}-backup.timer`, order: 35, packages: ['pgbackrest'], ...env },
+    { unit: `${spec.name}-dump.timer`, order: 35, packages: [] },
+  ];
+}
+
+function onCalendar(time: string): string {
+  return `*-*-* ${time}:00 UTC`;
+}
+
+function renderHostsBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+  const s = scripts(spec, ctx);
+  const paths = hostScripts(spec);
+  const envFile = spec.backup.repository === 's3' ? [['EnvironmentFile', envFilePath(spec.name, 'pgbackrest')] as [string, string]] : [];
+  for (const db of hostsWith(spec, 'db')) {
+    b.add(hostFile(db, PGBACKREST_CONFIG), renderPgbackrestConf(spec, ctx), { checks: [{ tool: 'pgbackrest', stanza: stanzaOf(spec) }] });
+    b.add(hostFile(db, paths.backup), s.backup, shell);
+    b.add(hostFile(db, paths.dump), s.dump, shell);
+    b.add(hostFile(db, paths.restore), s.restore, shell);
+    const job = (what: 'backup' | 'dump', desc: string, at: string, extra: Array<[string, string]>) => {
+      b.add(
+        hostFile(db, `/etc/systemd/system/${spec.name}-${what}.service`),
+        renderUnit(
+          {
+            Unit: [['Description', `${desc} for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
+            Service: [['Type', 'oneshot'], ['User', 'postgres'], ['Group', 'postgres'], ...envFile, ...extra, ['ExecStart', paths[what]], ['Nice', 10], ['IOSchedulingClass', 'idle']],
+          },
+          ctx,
+        ),
+        { checks: [{ tool: 'systemd' }] },
+      );
+      b.add(
+        hostFile(db, `/etc/systemd/system/${spec.name}-${what}.timer`),
+        renderUnit(
+          {
+            Unit: [['Description', `${desc} schedule for ${spec.name} (ha-gen)`]],
+            // Persistent: a run missed while the server was down happens at the next boot.
+            Timer: [['OnCalendar', onCalendar(at)], ['Persistent', 'true'], ['Unit', `${spec.name}-${what}.service`]],
+            Install: [['WantedBy', 'timers.target']],
+          },
+          ctx,
+        ),
+        { checks: [{ tool: 'systemd' }] },
+      );
+    };
+    job('backup', 'pgBackRest base backup', spec.backup.time, []);
+    job('dump', 'Daily logical dump', dumpTime(spec), [['ExecStartPre', `+/usr/bin/install -d -o postgres -g postgres -m 0700 ${DUMP_DIR}/${spec.name}`]]);
+  }
+}
+
+export const backupImage = (spec: Spec) => spec.backup.image ?? `${spec.name}-postgres-pgbackrest:${spec.database.version}`;
+
+function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+  const s = scripts(spec, ctx);
+  const p = backupPaths(spec);
+  const v = spec.database.version;
+  b.add('backup/pgbackrest.conf', renderPgbackrestConf(spec, ctx), { checks: [{ tool: 'pgbackrest', stanza: stanzaOf(spec) }] });
+  b.add('backup/backup.sh', s.backup, shell);
+  b.add('backup/dump.sh', s.dump, shell);
+  b.add('backup/restore-pitr.sh', s.restore, shell);
+  b.add('backup/schedule.sh', s.schedule, shell);
+  b.add(
+    'backup/Dockerfile',
+    [
+      header(ctx).trimEnd(),
+      '# The official PostgreSQL image plus pgBackRest (from the image\'s own PGDG apt source): the database',
+      '# archives WAL with it and the backup service runs the schedule. Rebuild after changing pgbackrest.conf.',
+      `FROM ${IMAGES.postgres(v)}`,
+      'RUN apt-get update \\',
+      ' && apt-get install -y --no-install-recommends pgbackrest \\',
+      ' && rm -rf /var/lib/apt/lists/* \\',
+      ' && install -d -o postgres -g postgres -m 0750 /var/lib/pgbackrest /var/log/pgbackrest /var/spool/pgbackrest ' + DUMP_DIR,
+      `COPY pgbackrest.conf ${PGBACKREST_CONFIG}`,
+      'COPY backup.sh dump.sh restore-pitr.sh schedule.sh /usr/local/bin/',
+      '',
+    ].join('\n'),
+  );
+  if (spec.database.ha !== 'none') return; // the replicated services' override belongs with their own files (see RUNBOOK.md)
+  const a = archiveSettings(spec);
+  const image = backupImage(spec);
+  const swarm = spec.platform === 'swarm';
+  const net = swarm ? 'backend' : 'data';
+  const dbCommand = ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf', '-c', `archive_mode=${a.archive_mode}`, '-c', `archive_command=${a.archive_command}`, '-c', `archive_timeout=${a.archive_timeout}`];
+  const shared = ['pgbackrest-repo:/var/lib/pgbackrest', `pg-socket:${p.socket}`];
+  const db: Record<string, unknown> = { image, command: dbCommand, volumes: [...shared], networks: [net] };
+  if (!swarm) db.build = { context: './backup' };
+  const backup: Record<string, unknown> = {
+    image,
+    user: 'postgres',
+    entrypoint: ['/usr/local/bin/schedule.sh'],
+    // The base backup reads the data directory: it shares the database's volumes (same node on swarm).
+    volumes: [`pgdata:${p.data}`, ...shared, `pg-dumps:${DUMP_DIR}`],
+    environment: { HA_GEN_BACKUP_TIME: spec.backup.time },
+    networks: [net],
+    stop_grace_period: '30s',
+  };
+  if (swarm) {
+    const place = { placement: { constraints: ['node.labels.database == primary'] } };
+    db.deploy = place;
+    backup.deploy = { replicas: 1, ...place, restart_policy: { condition: 'any', delay: '30s' } };
+  } else {
+    backup.depends_on = ['db'];
+    backup.restart = 'unless-stopped';
+  }
+  const doc = {
+    version: '3.8',
+    services: { db, backup },
+    networks: swarm ? { backend: { driver: 'overlay', attachable: false } } : { data: { internal: true } },
+    volumes: { pgdata: {}, 'pgbackrest-repo': {}, 'pg-socket': {}, 'pg-dumps': {} },
+  };
+  const file = swarm ? 'stack.backup.yml' : 'docker-compose.backup.yml';
+  const how = swarm
+    ? `Backups: docker build -t ${image} backup/ && docker push ${image}, then\n  docker stack deploy -c stack.yml -c stack.backup.yml ${spec.name}`
+    : 'Backups: docker compose -f docker-compose.yml -f docker-compose.backup.yml up -d --build';
+  b.add(file, toYaml(doc, ctx, how), { checks: [{ tool: swarm ? 'stack' : 'compose' }, { tool: 'yaml' }] });
+}
+
+export function renderBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+  assertBackupSpec(spec);
+  if (spec.backup.repository === 's3') b.secret(BACKUP_SECRETS.s3Key).secret(BACKUP_SECRETS.s3Secret);
+  if (spec.platform === 'hosts') renderHostsBackup(spec, ctx, b);
+  else renderContainerBackup(spec, ctx, b);
+}

@@ -1,0 +1,48 @@
+/** The database endpoint for Patroni: an HAProxy of its own (TCP), checking each member's REST API. */
+import type { Spec } from '../../spec/schema.js';
+import { header, type RenderContext } from '../../render/context.js';
+import { renderTemplate } from '../../render/templates.js';
+import { envFilePath, type Unit } from '../systemd/index.js';
+import { RESTAPI_PORT } from '../patroni/index.js';
+import source from '../../../templates/db-endpoint/haproxy-db.cfg.hbs?raw';
+
+export const DB_ENDPOINT_CONFIG = '/etc/haproxy/haproxy-db.cfg';
+export const DB_ENDPOINT_UNIT = 'haproxy-db';
+
+export function renderDbEndpoint(spec: Spec, ctx: RenderContext, o: { bind: string; members: Array<{ name: string; host: string }>; docker?: boolean }): string {
+  const p = spec.database.endpointPorts;
+  return renderTemplate(source, {
+    header: header(ctx).trimEnd(),
+    bind: o.bind,
+    writePort: p.write,
+    readPort: p.read,
+    statsPort: p.stats,
+    pgPort: spec.database.port,
+    restPort: RESTAPI_PORT,
+    members: o.members,
+    tlsCheck: false,
+    docker: o.docker ?? false,
+  });
+}
+
+/** haproxy-db.service: a second HAProxy beside the app load balancer, so either can reload alone. */
+export function dbEndpointUnit(spec: Spec): Unit {
+  return {
+    Unit: [
+      ['Description', `HAProxy database endpoint for ${spec.name} (ha-gen): writes to the Patroni leader`],
+      ['After', 'network-online.target'],
+      ['Wants', 'network-online.target'],
+    ],
+    Service: [
+      ['Type', 'notify'],
+      ['EnvironmentFile', envFilePath(spec.name, DB_ENDPOINT_UNIT)],
+      ['ExecStartPre', `/usr/sbin/haproxy -c -q -f ${DB_ENDPOINT_CONFIG}`],
+      ['ExecStart', `/usr/sbin/haproxy -Ws -f ${DB_ENDPOINT_CONFIG} -p /run/${DB_ENDPOINT_UNIT}.pid`],
+      ['ExecReload', '/bin/kill -USR2 $MAINPID'],
+      ['KillMode', 'mixed'],
+      ['Restart', 'always'],
+      ['RestartSec', '1s'],
+    ],
+    Install: [['WantedBy', 'multi-user.target']],
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Zero-downtime deployments (the guide's "Zero-Downtime Deployments"): a rolling-update script and a
+ * blue-green pair per platform, plus deploy/README.md on database migrations (expand/contract).
+ */
+import type { Spec } from '../../spec/schema.js';
+import { header, type RenderContext } from '../../render/context.js';
+import type { BundleBuilder } from '../../render/bundle.js';
+import { renderTemplate } from '../../render/templates.js';
+import { toYaml } from '../../render/yaml.js';
+import { lbModel } from '../lb-model.js';
+import { renderNginx } from '../nginx/index.js';
+import { renderHaproxy } from '../haproxy/index.js';
+import { renderCaddy } from '../caddy/index.js';
+import { LB_PATHS } from '../lb-units.js';
+import { renderUnit } from '../systemd/index.js';
+import { hostFile, topology } from '../hosts/plan.js';
+import { appUnit, appUnitName, greenPort, greenUnitName } from '../hosts/index.js';
+import rollCompose from '../../../templates/deploy/rolling-update-compose.sh.hbs?raw';
+import rollSwarm from '../../../templates/deploy/rolling-update-swarm.sh.hbs?raw';
+import rollHosts from '../../../templates/deploy/rolling-update-hosts.sh.hbs?raw';
+import bgCompose from '../../../templates/deploy/blue-green-compose.sh.hbs?raw';
+import bgSwarm from '../../../templates/deploy/blue-green-swarm.sh.hbs?raw';
+import bgHosts from '../../../templates/deploy/blue-green-hosts.sh.hbs?raw';
+import readme from '../../../templates/deploy/README.md.hbs?raw';
+
+const SCRIPT = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
+/** Seconds a new instance gets to become healthy (the container healthcheck's start period is 30 s). */
+const HEALTH_TIMEOUT = 90;
+
+function lbText(spec: Spec, ctx: RenderContext, model: ReturnType<typeof lbModel>, statsBind: string): string {
+  const h = header(ctx);
+  const kind = spec.loadBalancer.kind;
+  return kind === 'nginx' ? renderNginx(model, h) : kind === 'haproxy' ? renderHaproxy(model, h, { statsBind }) : renderCaddy(model, h);
+}
+
+function common(spec: Spec, ctx: RenderContext) {
+  return { header: header(ctx).trimEnd(), lb: spec.loadBalancer.kind, image: spec.app.image, specFile: ctx.specFile, timeout: HEALTH_TIMEOUT, delay: 5, healthPath: spec.app.healthPath };
+}
+
+function addReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+  b.add('deploy/README.md', renderTemplate(readme, { header: header(ctx, 'md').trimEnd(), platform: spec.platform, lb: spec.loadBalancer.kind, name: spec.name }));
+}
+
+/** compose: app1..N replaced one at a time; green1..N under the "green" profile. */
+export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, lb: { file: string; mount: string; dir: string }): void {
+  const n = spec.app.replicas;
+  const blue = Array.from({ length: n }, (_, i) => `app${i + 1}`);
+  const green = Array.from({ length: n }, (_, i) => `green${i + 1}`);
+  const c = { ...common(spec, ctx), count: n, nginx: spec.loadBalancer.kind === 'nginx', noHealthcheck: spec.app.healthcheckTool === 'none' };
+  b.add('deploy/rolling-update.sh', renderTemplate(rollCompose, { ...c, services: blue.join(' ') }), SCRIPT);
+  const kind = spec.loadBalancer.kind;
+  const model = lbModel(spec, { kind: 'static', servers: green.map((g) => ({ name: g, host: g, port: spec.app.port })) }, lb.dir);
+  const greenFile = `deploy/blue-green/${lb.file.split('/').pop()!.replace(/(\.[a-z]+)?$/, '.green$1')}`;
+  b.add(greenFile, lbText(spec, ctx, model, '0.0.0.0'), { checks: [{ tool: kind }] });
+  const override = { version: '3.8', services: { [kind]: { volumes: [`./${greenFile}:${lb.mount}:ro`] } } };
+  b.add('deploy/blue-green/docker-compose.lb-green.yml', toYaml(override, ctx, 'Override for deploy/blue-green.sh switch green: the load balancer reads the green config.'), { checks: [{ tool: 'yaml' }] });
+  b.add('deploy/blue-green.sh', renderTemplate(bgCompose, { ...c, greenServices: green.join(' ') }), SCRIPT);
+  addReadme(spec, ctx, b);
+}
+
+/** swarm: service update; green is the app-green service, switched by swapping the LB's config. */
+export function renderSwarmDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, lb: { file: string; target: string; dir: string }, blueConfig: string, configName: (key: string, text: string) => string): void {
+  const c = { ...common(spec, ctx), stack: spec.name, replicas: spec.app.replicas };
+  b.add('deploy/rolling-update.sh', renderTemplate(rollSwarm, c), SCRIPT);
+  const kind = spec.loadBalancer.kind;
+  const model = lbModel(spec, { kind: 'dns', name: 'tasks.app-green', port: spec.app.port, count: spec.app.replicas }, lb.dir);
+  const text = lbText(spec, ctx, model, '0.0.0.0');
+  const greenFile = `deploy/blue-green/${lb.file.split('/').pop()!.replace(/(\.[a-z]+)?$/, '.green$1')}`;
+  b.add(greenFile, text, { checks: [{ tool: kind }] });
+  b.add('deploy/blue-green.sh', renderTemplate(bgSwarm, { ...c, blueConfig, greenConfig: configName(`${kind}_conf_green`, text), target: lb.target, greenFile, blueFile: lb.file }), SCRIPT);
+  addReadme(spec, ctx, b);
+}
+
+const TEST_CMD = {
+  nginx: '/usr/sbin/nginx -t -q -c $config.next',
+  haproxy: '/usr/sbin/haproxy -c -q -f $config.next',
+  caddy: '/usr/bin/caddy validate --adapter caddyfile --config $config.next',
+} as const;
+
+/** hosts: one app host at a time, drained first; green is a second unit on the next port. */
+export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, mounted: boolean): void {
+  const t = topology(spec);
+  const kind = spec.loadBalancer.kind;
+  const c = {
+    ...common(spec, ctx),
+    unit: appUnitName(spec),
+    greenUnit: greenUnitName(spec),
+    port: spec.app.port,
+    greenPort: greenPort(spec),
+    lbs: t.lb.map((h) => ({ name: h.name, address: h.address })),
+    apps: t.app.map((h) => ({ name: h.name, address: h.address })),
+    haproxy: kind === 'haproxy',
+    nginx: kind === 'nginx',
+    grace: spec.app.stopGracePeriod,
+    config: LB_PATHS[kind].config,
+    testCmd: TEST_CMD[kind],
+  };
+  b.add('deploy/rolling-update.sh', renderTemplate(rollHosts, c), SCRIPT);
+  for (const app of t.app) {
+    const unit = renderUnit(appUnit(spec, app, { unit: greenUnitName(spec), hostPort: greenPort(spec), mounted }), ctx);
+    b.add(`deploy/blue-green/${hostFile(app, `/etc/systemd/system/${greenUnitName(spec)}.service`)}`, unit, { checks: [{ tool: 'systemd' }] });
+  }
+  const upstreams = { kind: 'static' as const, servers: t.app.map((a) => ({ name: a.name, host: a.address, port: greenPort(spec) })) };
+  for (const lb of t.lb) {
+    const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
+    b.add(`deploy/blue-green/${hostFile(lb, LB_PATHS[kind].config)}`, lbText(spec, ctx, model, lb.address), { checks: [{ tool: kind }] });
+  }
+  b.add('deploy/blue-green.sh', renderTemplate(bgHosts, c), SCRIPT);
+  addReadme(spec, ctx, b);
+}

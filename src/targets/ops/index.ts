@@ -1,0 +1,201 @@
+/**
+ * Operating the bundle: backups (targets/backup), RUNBOOK.md with this bundle's commands and
+ * RTO/RPO, smoke.sh, chaos scripts per platform and load tests (k6, ab).
+ */
+import type { Spec } from '../../spec/schema.js';
+import { headerLines, header, type RenderContext } from '../../render/context.js';
+import type { BundleBuilder } from '../../render/bundle.js';
+import { renderTemplate } from '../../render/templates.js';
+import { LB_HEALTH_PATH } from '../lb-model.js';
+import { buildPlan, LB_DETECT_SECONDS, type Plan, type PlanOptions } from '../../plan/index.js';
+import { topologyOf, type Topology } from '../../plan/topology.js';
+import { planMarkdown } from '../../plan/format.js';
+import { renderBackup, hostScripts, backupImage, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
+import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
+import libSrc from '../../../templates/ops/chaos-lib.hbs?raw';
+import killSrc from '../../../templates/ops/kill-app.sh.hbs?raw';
+import partitionSrc from '../../../templates/ops/partition-app.sh.hbs?raw';
+import stopDbSrc from '../../../templates/ops/stop-db-leader.sh.hbs?raw';
+import fillSrc from '../../../templates/ops/fill-disk.sh.hbs?raw';
+import k6Src from '../../../templates/ops/loadtest.js.hbs?raw';
+import abSrc from '../../../templates/ops/ab.sh.hbs?raw';
+
+const shell = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
+
+/** Members an operator (or smoke.sh) asks "are you the primary?": addresses on hosts, services in containers. */
+function dbMembers(t: Topology): string[] {
+  return t.platform === 'hosts' ? t.db.map((m) => m.address) : t.db.map((m) => m.name);
+}
+
+function model(spec: Spec, ctx: RenderContext, t: Topology, plan: Plan) {
+  const isHosts = spec.platform === 'hosts';
+  const lbHost = isHosts ? (t.lbAddresses[0] ?? 'localhost') : 'localhost';
+  const patroni = spec.database.ha === 'patroni';
+  return {
+    header: header(ctx).trimEnd(),
+    jsHeader: headerLines(ctx).map((l) => `// ${l}`).join('\n'),
+    name: spec.name,
+    platform: spec.platform,
+    isHosts,
+    isCompose: spec.platform === 'compose',
+    isSwarm: spec.platform === 'swarm',
+    replication: spec.database.ha !== 'none',
+    patroni,
+    automatic: patroni,
+    lbKind: spec.loadBalancer.kind,
+    lbHosts: isHosts ? t.lbAddresses : ['localhost'],
+    lbDefault: isHosts ? 'each lb host' : 'localhost',
+    httpPort: spec.loadBalancer.httpPort,
+    lbHealthPath: LB_HEALTH_PATH,
+    healthPath: spec.app.healthPath,
+    appPort: spec.app.port,
+    apps: t.apps.map((a) => ({ ...a, pair: `${a.name}=${a.address}` })),
+    appService: t.appService,
+    replicas: spec.app.replicas,
+    dbPort: spec.database.port,
+    dbEndpoint: t.dbEndpoint,
+    dbService: t.dbService,
+    dbPrimaryService: t.db[0]!.name,
+    dbMembers: dbMembers(t),
+    firstDb: t.db[0]!.address,
+    standbys: Math.max(0, t.db.length - 1),
+    detect: LB_DETECT_SECONDS + 1,
+    restarter: isHosts ? 'systemd (Restart=always)' : spec.platform === 'swarm' ? 'Swarm' : 'this script (docker compose start)',
+    failoverWait: (plan.recovery.patroni?.failoverSeconds ?? 15) + 15,
+    expect: patroni
+      ? `Patroni promotes a replica within ~${plan.recovery.patroni?.failoverSeconds ?? 15} s and the endpoint follows it; writes resume; the old leader rejoins as a replica when started again.`
+      : spec.database.ha === 'streaming'
+        ? 'writes fail until a person promotes the standby (RUNBOOK.md step 4); this script restarts the primary instead and checks everything recovers.'
+        : 'the app reports the database as down (degraded: its health path fails), the load balancer itself stays up; nothing is lost; it recovers when the database is started again.',
+    baseUrl: `http://${lbHost}:${spec.loadBalancer.httpPort}`,
+  };
+}
+
+function renderScripts(spec: Spec, ctx: RenderContext, b: BundleBuilder, m: ReturnType<typeof model>): void {
+  b.add('smoke.sh', renderTemplate(smokeSrc, m), shell);
+  const prelude = renderTemplate(libSrc, m).trimEnd();
+  const withLib = { ...m, prelude };
+  b.add('chaos/kill-app.sh', renderTemplate(killSrc, withLib), shell);
+  b.add('chaos/partition-app.sh', renderTemplate(partitionSrc, withLib), shell);
+  b.add('chaos/stop-db-leader.sh', renderTemplate(stopDbSrc, withLib), shell);
+  b.add('chaos/fill-disk.sh', renderTemplate(fillSrc, withLib), shell);
+  b.add('loadtest/k6.js', renderTemplate(k6Src, m), { checks: [{ tool: 'k6' }] });
+  b.add('loadtest/ab.sh', renderTemplate(abSrc, m), shell);
+}
+
+const code = (lines: string[]) => ['```bash', ...lines, '```'];
+
+/** Commands for each runbook step, in this platform's words. */
+function commands(spec: Spec, t: Topology) {
+  const p = spec.platform;
+  const ssh = (addr: string, cmd: string) => `ssh root@${addr} ${cmd}`;
+  const db0 = t.db[0]!;
+  const db1 = t.db[1];
+  const patroni = spec.database.ha === 'patroni';
+  const hs = hostScripts(spec);
+  if (p === 'compose') {
+    const restoreSvc = 'docker compose -f docker-compose.yml -f docker-compose.backup.yml';
+    return {
+      status: ['docker compose ps', 'docker compose logs --since 15m --tail 200'],
+      app: [...t.apps.map((a) => `docker compose ps ${a.name}`), 'docker compose logs --since 15m app1'],
+      db: ['docker compose exec -T db pg_isready -U postgres', 'docker compose logs --since 15m db'],
+      infra: ['df -h /var/lib/docker', 'docker system df', 'uptime'],
+      promote: spec.database.ha === 'none' ? [] : [`docker compose exec -T ${db1?.name ?? 'db'} psql -U postgres -c 'SELECT pg_promote()'`],
+      scaleApp: ['docker compose up -d   # recreates missing or stopped instances'],
+      lbSwitch: [`docker compose restart ${spec.loadBalancer.kind}`],
+      restore: [
+        `${restoreSvc} run --rm --no-deps backup backup.sh   # an extra base backup first, if the database still runs`,
+        `${restoreSvc} stop db`,
+        `${restoreSvc} run --rm --no-deps -v restore-target:/restore backup restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data`,
+        '# check the copy, then make it the data volume (docker volume; see backup/restore-pitr.sh output) and start db',
+      ],
+      backupInfo: [`${restoreSvc} run --rm --no-deps backup pgbackrest --stanza=${stanzaOf(spec)} info`],
+      logs: ['docker compose logs -f --since 5m'],
+    };
+  }
+  if (p === 'swarm') {
+    return {
+      status: [`docker stack services ${spec.name}`, `docker stack ps ${spec.name} --no-trunc --filter desired-state=running`],
+      app: [`docker service ps ${t.appService}`, `docker service logs --since 15m ${t.appService}`],
+      db: [`docker service ps ${t.dbService}`, `docker service logs --since 15m ${t.dbService}`],
+      infra: ['docker node ls', 'df -h /var/lib/docker   # on each node'],
+      promote: spec.database.ha === 'none' ? [] : [`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${db1?.name ?? t.dbService}) psql -U postgres -c 'SELECT pg_promote()'   # on the standby's node`],
+      scaleApp: [`docker service scale ${t.appService}=${spec.app.replicas}`, `docker service update --force ${t.appService}   # reschedules tasks off a lost node`],
+      lbSwitch: [`docker service update --force ${t.lbService}`],
+      restore: [
+        `docker service scale ${spec.name}_backup=0 ${t.dbService}=0`,
+        `docker run --rm -v ${spec.name}_pgbackrest-repo:/var/lib/pgbackrest -v ${spec.name}_restore:/restore ${backupImage(spec)} restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data   # on the database node`,
+        '# check the copy, then swap it into the pgdata volume and scale db (and backup) back to 1',
+      ],
+      backupInfo: [`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${spec.name}_backup) pgbackrest --stanza=${stanzaOf(spec)} info`],
+      logs: [`docker service logs -f --since 5m ${t.appService}`],
+    };
+  }
+  const unit = t.dbService;
+  return {
+    status: [...t.lbAddresses.map((a) => ssh(a, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
+    app: t.apps.map((a) => ssh(a.address, `journalctl -u ${t.appService} --since -15min`)),
+    db: patroni ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml list"'), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
+    infra: [...spec.hosts.map((h) => `ping -c 3 ${h.address}   # ${h.name}`), ssh(db0.address, 'df -h /var/lib/postgresql')],
+    promote: patroni
+      ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml failover --force"   # only if Patroni did not fail over by itself')]
+      : spec.database.ha === 'streaming' && db1
+        ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (db1 first) and ./deploy.sh each app host`]
+        : [],
+    scaleApp: t.apps.map((a) => `./deploy.sh ${a.host}`),
+    lbSwitch: t.lbAddresses.map((a) => ssh(a, `systemctl reload ${spec.loadBalancer.kind}`)),
+    restore: [
+      ssh(db0.address, `"runuser -u postgres -- ${hs.backup} full"   # an extra base backup first, if the database still runs`),
+      ssh(db0.address, `systemctl stop ${unit}`),
+      ssh(db0.address, `"runuser -u postgres -- ${hs.restore} 'YYYY-MM-DD HH:MM:SS+00' /var/lib/postgresql/${spec.database.version}/restore"`),
+      '# check the copy on a spare port, then move it to the data directory and start the service',
+    ],
+    backupInfo: [ssh(db0.address, `"runuser -u postgres -- pgbackrest --stanza=${stanzaOf(spec)} info"`)],
+    logs: [...t.apps.map((a) => ssh(a.address, `journalctl -fu ${t.appService}`)).slice(0, 1), ssh(db0.address, `journalctl -fu ${unit}`)],
+  };
+}
+
+export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Topology): string {
+  const c = commands(spec, t);
+  const o: string[] = [header(ctx, 'md').trimEnd(), `# ${spec.name}: disaster recovery runbook`, ''];
+  o.push(`Tier **${spec.tier}**, platform **${spec.platform}**, load balancer **${spec.loadBalancer.kind}**, database **${spec.database.ha}**. The guide's seven steps with this bundle's commands. Run commands from the bundle folder${spec.platform === 'hosts' ? ' on a machine with SSH access to the hosts' : spec.platform === 'swarm' ? ' on a swarm manager' : ' on the Docker host'}.`, '');
+  o.push('## Recovery objectives (from the generated settings)', '', '| failure | RTO | RPO |', '|---|---|---|');
+  for (const f of plan.failures) o.push(`| ${f.failure} | ${f.rto} | ${f.rpo} |`);
+  o.push('', `Backups: ${plan.recovery.backupSchedule}; ${plan.recovery.dumpSchedule}. WAL is archived at least every ${plan.recovery.archiveTimeout} s (archive_timeout).`);
+  if (plan.recovery.patroni) o.push(`Patroni: ttl ${plan.recovery.patroni.ttl} s, loop_wait ${plan.recovery.patroni.loopWait} s, retry_timeout ${plan.recovery.patroni.retryTimeout} s.`);
+  o.push('', '## 1. Detect the outage', '', 'What each failure looks like from the outside:', '', '| failure | symptom |', '|---|---|');
+  for (const f of plan.failures) o.push(`| ${f.failure} | ${f.symptom} |`);
+  o.push('', 'Confirm with the smoke test (one line per check, exit 1 on any failure):', '', ...code(['./smoke.sh', './smoke.sh --lb-only   # only what clients see']));
+  o.push('', '## 2. Assess the scope', '', 'Application:', '', ...code([...c.status, ...c.app]), '', 'Database:', '', ...code(c.db), '', 'Infrastructure:', '', ...code(c.infra));
+  o.push('', '## 3. Notify the team', '', '- Open an incident: who leads, who communicates, who types commands.', '- Post the smoke.sh output and the start time; update the status page.', '- Note every command run, with the time, for step 7.');
+  o.push('', '## 4. Fail over', '');
+  o.push('**Promote a replica (database primary lost):**', '');
+  if (c.promote.length) o.push(...code(c.promote));
+  else o.push('There is no replica (database.ha none): restore from the backup below onto a new server.');
+  o.push('', '**Bring app instances back:**', '', ...code(c.scaleApp), '', '**Load balancer / DNS:**', '', ...code(c.lbSwitch));
+  if (spec.tier === 'multi-region') o.push('', 'Region lost: the health-checked DNS records move users to the surviving region; make its database writable before sending writes there.');
+  o.push('', '**Restore from backup (data lost or corrupted: point-in-time recovery):**', '', ...code([...c.backupInfo, ...c.restore]));
+  o.push('', 'Pick the time just before the mistake (from the app logs or `pg_waldump`); the restore replays WAL up to it and promotes the copy.');
+  o.push('', '## 5. Verify', '', ...code(['./smoke.sh', './loadtest/ab.sh          # the guide\'s ab one-liner', 'k6 run loadtest/k6.js     # ramping load, fails on >1% errors or p95 > 500 ms']));
+  o.push('', '## 6. Monitor closely', '', ...code([...c.logs, 'watch -n 10 ./smoke.sh', ...c.backupInfo]), '', '- Replication lag and standby count are in smoke.sh; a failed-over cluster needs its old primary rejoined (Patroni does it; streaming: re-clone it as a standby).', `- Take a fresh full backup after a failover or restore (${spec.platform === 'hosts' ? hostScripts(spec).backup + ' full' : 'backup.sh full in the backup service'}).`);
+  o.push('', '## 7. Post-mortem', '', '- Timeline from detection to recovery; measured RTO and RPO against the table above.', '- Root cause, and what would have caught it earlier (alerts, smoke.sh in monitoring).', '- Rehearse: the chaos scripts in `chaos/` break one thing each and check the recovery with smoke.sh; a restore drill proves the backups:');
+  o.push('', ...code(['chaos/kill-app.sh', 'chaos/partition-app.sh', 'chaos/stop-db-leader.sh', 'chaos/fill-disk.sh   # FILL_MB=1024 by default, never below 10% free']));
+  o.push('', `pgBackRest configuration: \`${PGBACKREST_CONFIG}\`${spec.platform === 'hosts' ? ' on each database host' : ' (backup/pgbackrest.conf, baked into the image by backup/Dockerfile)'}.`);
+  if (spec.platform !== 'hosts' && spec.database.ha !== 'none') {
+    o.push('', `Note: with database.ha ${spec.database.ha} on ${spec.platform}, the backup image and scripts are in backup/, but the scheduled backup service is not wired to the replicated database services yet: run backup.sh in the primary's container.`);
+  }
+  return `${o.join('\n')}\n`;
+}
+
+export function renderOps(spec: Spec, ctx: RenderContext, b: BundleBuilder, opts: PlanOptions = {}): void {
+  renderBackup(spec, ctx, b);
+  const plan = buildPlan(spec, opts);
+  const t = topologyOf(spec);
+  renderScripts(spec, ctx, b, model(spec, ctx, t, plan));
+  b.add('RUNBOOK.md', renderRunbook(spec, ctx, plan, t));
+}
+
+/** The README's plan section (summary + Mermaid diagram), for the readme target. */
+export function planReadmeSection(spec: Spec, opts: PlanOptions = {}): string {
+  return planMarkdown(buildPlan(spec, opts));
+}

@@ -1,0 +1,116 @@
+/** patroni.yml per database member, built as an object; the DCS backend follows the Patroni version. */
+import type { Spec } from '../../spec/schema.js';
+import { patroniPgParameters } from '../postgres/index.js';
+
+/** Failover timing (bootstrap.dcs). Rule: loop_wait + 2 * retry_timeout <= ttl. See DCS_TIMING_WHY. */
+export const DCS_TIMING = { ttl: 10, loop_wait: 2, retry_timeout: 4 } as const;
+/** Patroni's stock values, for the benchmark and the README comparison. */
+export const STOCK_TIMING = { ttl: 30, loop_wait: 10, retry_timeout: 10 } as const;
+export const DCS_TIMING_WHY =
+  'ttl 10 / loop_wait 2 / retry_timeout 4 (Patroni stock: 30 / 10 / 10): a dead or hung leader loses its key after 10 s, so a standby takes over in ~9-13 s instead of ~25-33 s; loop_wait + 2 * retry_timeout <= ttl keeps a slow etcd from demoting a healthy leader.';
+
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+export const RESTAPI_PORT = 8008;
+
+export function versionAtLeast(v: string, min: string): boolean {
+  const a = v.split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
+
+/**
+ * Which etcd API Patroni uses. Patroni < 3.0.3 with `etcd3:` lets a hung leader that resumes overwrite
+ * the leader key (fixed by patroni PR #2689, in 3.0.3): acknowledged writes were lost here even in
+ * synchronous mode. Its v2 `etcd:` backend did not show it, so older Patroni gets the v2 API.
+ */
+export function dcsKind(spec: Spec): 'etcd' | 'etcd3' {
+  return versionAtLeast(spec.database.patroniVersion, '3.0.3') ? 'etcd3' : 'etcd';
+}
+
+export const DCS_COMMENT: Record<'etcd' | 'etcd3', string> = {
+  etcd: 'DCS: the etcd v2 API (etcd runs with enable-v2). Patroni < 3.0.3 with `etcd3:` lets a hung leader take the leader key back when it resumes (fixed by patroni PR #2689 in 3.0.3); acknowledged writes were lost that way even with synchronous_mode. Set database.patroniVersion to 3.0.3 or later to get etcd3.',
+  etcd3: 'DCS: the etcd v3 API (Patroni >= 3.0.3, where a resumed hung leader can no longer overwrite the leader key).',
+};
+
+export interface PatroniMember {
+  name: string;
+  /** Address the other members, HAProxy and etcd clients reach this member at. */
+  connect: string;
+  /** Address to bind (an IP, or 0.0.0.0 in containers). */
+  listen: string;
+}
+
+export interface PatroniPaths {
+  /** Script run once after the cluster is created (app role and database). */
+  postBootstrap: string;
+  dataDir: string;
+  binDir: string;
+  socketDir: string;
+  pgpass: string;
+}
+
+/** patroni.yml for one member (no secrets: users and passwords come from PATRONI_* variables). */
+export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[], p: PatroniPaths, hba: string[]): Record<string, unknown> {
+  const d = spec.database;
+  const kind = dcsKind(spec);
+  return {
+    scope: spec.name,
+    namespace: '/service/',
+    name: m.name,
+    restapi: {
+      listen: `${m.listen}:${RESTAPI_PORT}`,
+      connect_address: `${m.connect}:${RESTAPI_PORT}`,
+      // authentication (username, password): PATRONI_RESTAPI_USERNAME / PATRONI_RESTAPI_PASSWORD.
+    },
+    [kind]: { hosts: etcdHosts.map((h) => `${h}:${ETCD_CLIENT_PORT}`), protocol: 'http' },
+    bootstrap: {
+      // Applied only when the cluster is first created; later: patronictl edit-config.
+      dcs: {
+        ...DCS_TIMING,
+        maximum_lag_on_failover: 1048576,
+        failsafe_mode: true,
+        synchronous_mode: d.synchronous,
+        synchronous_mode_strict: false,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: { wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: patroniPgParameters(spec, p.socketDir).max_wal_senders, max_replication_slots: patroniPgParameters(spec, p.socketDir).max_replication_slots, max_connections: 200 },
+        },
+      },
+      post_bootstrap: p.postBootstrap,
+      initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'peer' }],
+      pg_hba: hba,
+    },
+    postgresql: {
+      listen: `${m.listen}:${d.port}`,
+      connect_address: `${m.connect}:${d.port}`,
+      data_dir: p.dataDir,
+      bin_dir: p.binDir,
+      pgpass: p.pgpass,
+      use_unix_socket: true,
+      use_pg_rewind: true,
+      remove_data_directory_on_rewind_failure: true,
+      // A new standby clones at once instead of waiting for the primary's next scheduled checkpoint.
+      basebackup: [{ checkpoint: 'fast' }],
+      // authentication (superuser, replication, rewind): PATRONI_SUPERUSER_*, PATRONI_REPLICATION_*, PATRONI_REWIND_*.
+      parameters: patroniPgParameters(spec, p.socketDir),
+      // Here rather than in bootstrap only, so that a changed inventory reaches every member (Patroni #2906).
+      pg_hba: hba,
+    },
+    // Fences PostgreSQL when Patroni hangs or dies: the kernel reboots the node if Patroni stops
+    // feeding /dev/watchdog (softdog). automatic: used when present, never required by default.
+    watchdog: { mode: d.watchdog, device: '/dev/watchdog', safety_margin: 5 },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  };
+}
+
+/** pg_hba lines without comments, for Patroni's postgresql.pg_hba. */
+export function hbaLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.replace(/\s+/g, ' '));
+}

@@ -1,0 +1,153 @@
+/** The database services of platform compose (one Docker host): none, streaming or Patroni. */
+import type { Spec } from '../../spec/schema.js';
+import { header, type RenderContext } from '../../render/context.js';
+import type { BundleBuilder } from '../../render/bundle.js';
+import { renderTemplate } from '../../render/templates.js';
+import { composeVar, SECRETS } from '../secrets.js';
+import { addAppRoleInit, renderPostgresConf } from './index.js';
+import { renderHba } from './hosts.js';
+import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
+import { addPatroniContainerFiles, CONTAINER_BIN, CONTAINER_SOCKET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames, STATS_ENV } from './containers.js';
+import { patroniSecrets } from './hosts.js';
+import replRoleSh from '../../../templates/postgres/20-replication-role.sh.hbs?raw';
+
+export interface DatabaseServices {
+  services: Record<string, unknown>;
+  volumes: string[];
+  /** Where the app connects (DATABASE_URL host and port). */
+  host: string;
+  port: number;
+  /** depends_on entries for the app services. */
+  appDependsOn: Record<string, { condition: string }>;
+}
+
+const pgHealth = { test: ['CMD-SHELL', 'pg_isready -U postgres -d postgres'], interval: '5s', timeout: '3s', retries: 5, start_period: '30s' };
+const hardening = { security_opt: ['no-new-privileges:true'] };
+
+/** Streaming files shared by compose and swarm (container paths). */
+export function addStreamingContainerFiles(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+  const v = spec.database.version;
+  b.add('postgres/pg_hba.conf', renderHba(spec, ctx, { clients: ['samenet'], replicationFrom: ['samenet'], samenet: true }), { checks: [{ tool: 'pg-hba', ssl: spec.database.tls }] });
+  b.add('postgres/init/replication-role.psql', renderReplicationRoleSql(ctx), { checks: [{ tool: 'sql' }] });
+  b.add('postgres/init/20-replication-role.sh', renderTemplate(replRoleSh, { header: header(ctx).trimEnd() }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('postgres/replica-bootstrap.sh', renderReplicaBootstrap(spec, ctx, { primaryHost: 'db', slot: slotName(replicaNames(spec)[0]!), dataDir: PG_IMAGE_DATA(v), binDir: CONTAINER_BIN(v), startCmd: `postgres ${PG_ARGS.join(' ')}` }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('postgres/promote.sh', renderPromote(spec, ctx, { binDir: CONTAINER_BIN(v), socketDir: CONTAINER_SOCKET }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('postgres/monitor-replication.sql', renderMonitorSql(ctx), { checks: [{ tool: 'sql' }] });
+}
+
+export const PG_ARGS = ['-c', 'config_file=/etc/postgresql/postgresql.conf'];
+const PG_ARGS_HBA = [...PG_ARGS, '-c', 'hba_file=/etc/postgresql/pg_hba.conf'];
+
+export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder): DatabaseServices {
+  const v = spec.database.version;
+  const ha = spec.database.ha;
+  b.secret(SECRETS.pgSuper).secret(SECRETS.appDb);
+  if (ha === 'patroni') return renderPatroniCompose(spec, ctx, b);
+
+  const streaming = ha === 'streaming';
+  b.add('postgres/postgresql.conf', renderPostgresConf(spec, ctx, { role: streaming ? 'primary' : 'single', listen: '*', archive: false }), { checks: [{ tool: 'pg-conf' }] });
+  addAppRoleInit(b, spec, ctx, 'postgres/init');
+  const services: Record<string, unknown> = {};
+  const volumes = ['pgdata'];
+  services.db = {
+    image: `postgres:${v}`,
+    restart: 'unless-stopped',
+    command: ['postgres', ...(streaming ? PG_ARGS_HBA : PG_ARGS)],
+    environment: {
+      POSTGRES_PASSWORD: composeVar(SECRETS.pgSuper.name),
+      APP_DB_PASSWORD: composeVar(SECRETS.appDb.name),
+      ...(streaming ? { REPLICATION_PASSWORD: composeVar(SECRETS.replication.name) } : {}),
+      POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256 --data-checksums',
+    },
+    volumes: [
+      `pgdata:${PG_IMAGE_DATA(v)}`,
+      './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro',
+      ...(streaming ? ['./postgres/pg_hba.conf:/etc/postgresql/pg_hba.conf:ro', './postgres/monitor-replication.sql:/etc/postgresql/monitor-replication.sql:ro'] : []),
+      './postgres/init:/docker-entrypoint-initdb.d:ro',
+    ],
+    healthcheck: pgHealth,
+    shm_size: '256m',
+    stop_grace_period: '60s',
+    // Not published on the host: only the app reaches it, over the internal data network.
+    networks: ['data'],
+    ...hardening,
+  };
+  if (streaming) {
+    b.secret(SECRETS.replication);
+    addStreamingContainerFiles(spec, ctx, b);
+    for (const r of replicaNames(spec)) {
+      volumes.push(`${r}-data`);
+      services[r] = {
+        image: `postgres:${v}`,
+        restart: 'unless-stopped',
+        // Clones itself from db on first start (pg_basebackup), then runs as a hot standby.
+        user: 'postgres',
+        entrypoint: ['bash', '/etc/postgresql/replica-bootstrap.sh', '--start'],
+        environment: { REPLICATION_PASSWORD: composeVar(SECRETS.replication.name), REPLICATION_SLOT: slotName(r), PGDATA: PG_IMAGE_DATA(v) },
+        volumes: [
+          `${r}-data:${PG_IMAGE_DATA(v)}`,
+          './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro',
+          './postgres/pg_hba.conf:/etc/postgresql/pg_hba.conf:ro',
+          './postgres/replica-bootstrap.sh:/etc/postgresql/replica-bootstrap.sh:ro',
+          './postgres/promote.sh:/etc/postgresql/promote.sh:ro',
+          './postgres/monitor-replication.sql:/etc/postgresql/monitor-replication.sql:ro',
+        ],
+        healthcheck: pgHealth,
+        shm_size: '256m',
+        stop_grace_period: '60s',
+        depends_on: { db: { condition: 'service_healthy' } },
+        networks: ['data'],
+        ...hardening,
+      };
+    }
+  }
+  b.resolveNames('db');
+  return { services, volumes, host: 'db', port: spec.database.port, appDependsOn: { db: { condition: 'service_healthy' } } };
+}
+
+function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder): DatabaseServices {
+  const v = spec.database.version;
+  patroniSecrets(b);
+  b.secret(SECRETS.haproxyStats);
+  const { members, etcd } = addPatroniContainerFiles(spec, ctx, b);
+  addAppRoleInit(b, spec, ctx, 'postgres/init');
+  const services: Record<string, unknown> = {};
+  const volumes: string[] = [];
+  for (const e of etcd) {
+    volumes.push(`${e}-data`);
+    services[e] = {
+      image: ETCD_IMAGE,
+      restart: 'unless-stopped',
+      command: ['etcd', '--config-file', '/etc/etcd/etcd.conf.yml'],
+      volumes: [`${e}-data:/etcd-data`, `./etcd/${e}.conf.yml:/etc/etcd/etcd.conf.yml:ro`],
+      networks: ['data'],
+      ...hardening,
+    };
+  }
+  for (const m of members) {
+    volumes.push(`${m}-data`);
+    services[m] = {
+      image: patroniImage(spec),
+      build: { context: './patroni', args: { PG_MAJOR: String(v), PATRONI_VERSION: spec.database.patroniVersion } },
+      restart: 'unless-stopped',
+      environment: { ...patroniEnvironment(), APP_DB_PASSWORD: composeVar(SECRETS.appDb.name) },
+      volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`, `./patroni/${m}.yml:/etc/patroni/patroni.yml:ro`, './patroni/post-bootstrap.sh:/etc/patroni/post-bootstrap.sh:ro', './postgres/init:/etc/postgresql/init:ro'],
+      shm_size: '256m',
+      stop_grace_period: '60s',
+      depends_on: etcd,
+      networks: ['data'],
+      ...hardening,
+    };
+  }
+  services['db-endpoint'] = {
+    image: HAPROXY_IMAGE,
+    restart: 'unless-stopped',
+    volumes: ['./db-endpoint/haproxy-db.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'],
+    environment: STATS_ENV,
+    ports: [`127.0.0.1:${spec.database.endpointPorts.stats}:${spec.database.endpointPorts.stats}`],
+    depends_on: members,
+    networks: ['data'],
+    ...hardening,
+  };
+  return { services, volumes, host: 'db-endpoint', port: spec.database.endpointPorts.write, appDependsOn: { 'db-endpoint': { condition: 'service_started' } } };
+}

@@ -1,0 +1,118 @@
+/**
+ * Checkers for the operating files: k6 scripts (no k6 binary here: esbuild for syntax and imports,
+ * tsc --checkJs with @types/k6 for the API) and pgbackrest.conf (pgBackRest parses the file for
+ * real and rejects unknown options and bad values).
+ */
+import { execa } from 'execa';
+import * as fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import type { Check } from '../render/bundle.js';
+import type { Checker, CheckEnv } from './checkers.js';
+
+/** A package's folder, from ha-gen's own installation or the bundle's folder. */
+function packageDir(env: CheckEnv, name: string): string | null {
+  const bases = [import.meta.url, path.join(env.bundleDir, 'package.json'), path.join(process.cwd(), 'package.json')];
+  for (const base of bases) {
+    try {
+      return path.dirname(createRequire(base).resolve(`${name}/package.json`));
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export const k6Checker: Checker = {
+  needs: [],
+  install: 'npm install --save-dev esbuild typescript @types/k6',
+  async run(env: CheckEnv, file: string) {
+    const esbuildDir = packageDir(env, 'esbuild');
+    const tsDir = packageDir(env, 'typescript');
+    const typesDir = packageDir(env, '@types/k6');
+    const missing = [!esbuildDir && 'esbuild', !tsDir && 'typescript', !typesDir && '@types/k6'].filter(Boolean);
+    if (missing.length) return { ok: false, skipped: true, message: `${missing.join(', ')} not installed; npm install --save-dev esbuild typescript @types/k6` };
+    const abs = path.join(env.bundleDir, file);
+    // 1. syntax and imports: every import must be a k6 module or a file that exists.
+    const esbuildBin = path.join(esbuildDir!, 'bin', 'esbuild');
+    const eb = await execa(esbuildBin, [abs, '--bundle', '--format=esm', '--external:k6', '--external:k6/*', '--log-level=warning', `--outfile=${path.join(env.tmp, 'k6-out', file)}`], { reject: false, all: true, timeout: 20000 });
+    if (eb.exitCode !== 0 || String(eb.all ?? '').trim()) return { ok: false, message: `esbuild: ${String(eb.all ?? '').replaceAll(`${env.bundleDir}/`, '') || `exit code ${eb.exitCode}`}` };
+    // 2. the k6 API: tsc checks the script against @types/k6.
+    const dir = path.join(env.tmp, 'k6-tsc', file.replaceAll('/', '_'));
+    await fs.mkdir(dir, { recursive: true });
+    const copy = path.join(dir, path.basename(file));
+    await fs.copyFile(abs, copy);
+    const root = typesDir!;
+    await fs.writeFile(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          allowJs: true,
+          checkJs: true,
+          noEmit: true,
+          strict: true,
+          target: 'ES2020',
+          module: 'ES2020',
+          moduleResolution: 'node10',
+          lib: ['ES2020'],
+          types: [],
+          baseUrl: '.',
+          paths: { k6: [path.join(root, 'index.d.ts')], 'k6/*': [path.join(root, '*')] },
+          skipLibCheck: true,
+        },
+        files: [path.join(root, 'global.d.ts'), copy],
+      }),
+    );
+    const tsc = await execa(process.execPath, [path.join(tsDir!, 'bin', 'tsc'), '-p', dir, '--pretty', 'false'], { reject: false, all: true, timeout: 60000 });
+    const out = String(tsc.all ?? '').replaceAll(copy, file).trim();
+    if (tsc.exitCode !== 0) return { ok: false, message: `tsc --checkJs (@types/k6): ${out || `exit code ${tsc.exitCode}`}` };
+    return { ok: true, message: 'esbuild: imports resolve; tsc --checkJs with @types/k6: no errors' };
+  },
+};
+
+/** pgBackRest exit codes 31-37 are option errors (invalid, bad value, range, pair, duplicate, negate, required). */
+const OPTION_ERROR = /^(3[1-7])$/;
+
+export const pgbackrestChecker: Checker = {
+  needs: ['pgbackrest'],
+  install: 'apt-get install pgbackrest',
+  async run(env: CheckEnv, file: string, check: Check) {
+    const stanza = check.tool === 'pgbackrest' ? check.stanza : 'main';
+    const dir = path.join(env.tmp, 'pgbackrest', file.replaceAll('/', '_'));
+    const repo = path.join(dir, 'repo');
+    const empty = path.join(dir, 'pgdata');
+    await fs.mkdir(repo, { recursive: true });
+    await fs.mkdir(empty, { recursive: true });
+    const text = await fs.readFile(path.join(env.bundleDir, file), 'utf8');
+    const s3 = /^repo1-type=s3$/m.test(text);
+    // The repository and database paths only exist on the target: point them at empty folders here.
+    const base = [`--config=${path.join(env.bundleDir, file)}`, `--stanza=${stanza}`, `--log-path=${dir}`, '--log-level-file=off', '--log-level-console=warn', ...(s3 ? [] : [`--repo1-path=${repo}`])];
+    const lock = `--lock-path=${dir}`;
+    const pgPath = `--pg1-path=${empty}`;
+    const pgSocket = `--pg1-socket-path=${dir}`;
+    // Each command validates the options it reads; together they read every option the file sets.
+    // Command-line overrides only where the command accepts them (else pgBackRest refuses them).
+    const runs: string[][] = [
+      [...base, lock, pgPath, pgSocket, 'backup'],
+      [...base, lock, 'expire'],
+      [...base, lock, pgPath, 'archive-get', '000000010000000000000001', path.join(dir, 'wal')],
+      [...base, pgPath, pgSocket, 'check'],
+    ];
+    const problems: string[] = [];
+    for (const args of runs) {
+      const r = await execa('pgbackrest', args, {
+        reject: false,
+        all: true,
+        timeout: 20000,
+        env: { PGBACKREST_REPO1_S3_KEY: 'hagencheck', PGBACKREST_REPO1_S3_KEY_SECRET: 'hagencheck' },
+      });
+      const out = String(r.all ?? '');
+      const warn = out.split('\n').filter((l) => /WARN: configuration file contains/.test(l));
+      if (warn.length) problems.push(...warn);
+      if (OPTION_ERROR.test(String(r.exitCode))) problems.push(...out.split('\n').filter((l) => /ERROR/.test(l)));
+    }
+    const uniq = [...new Set(problems)];
+    return uniq.length ? { ok: false, message: uniq.join('\n') } : { ok: true, message: 'pgbackrest: every option is known and valid for backup, expire, archive-get and check' };
+  },
+};
+

@@ -1,0 +1,30 @@
+/**
+ * Ctrl+C (SIGINT) and SIGTERM. Outside a write nothing is on disk yet, so the process stops at once
+ * with exit 130. During a write the signal is recorded and writeBundle stops at its next step,
+ * removes its staging folder and reports "nothing was written" (exit 130); once the swap into the
+ * output folder has begun it is finished first, so the folder is never left half old, half new.
+ * No imports: the CLI entry loads this on every run.
+ */
+export const writeGuard: { active: number; signal: NodeJS.Signals | null; swapping: boolean } = { active: 0, signal: null, swapping: false };
+
+let installed = false;
+
+export function installSignalHandlers(): void {
+  if (installed) return;
+  installed = true;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (writeGuard.active > 0) {
+      writeGuard.signal ??= sig;
+      return;
+    }
+    process.stderr.write('\nha-gen: interrupted; nothing was written\n');
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** Throws when a signal arrived and the write has not started swapping. */
+export function checkInterrupted(make: () => Error): void {
+  if (writeGuard.signal && !writeGuard.swapping) throw make();
+}

@@ -1,0 +1,142 @@
+/**
+ * Live: Patroni + etcd + the DB HAProxy from the generated hosts bundle (3 etcd, 3 Patroni members
+ * on 127.0.0.31-33, the endpoint on 127.0.0.30). A writer inserts through the endpoint and records
+ * every acknowledged row; then, one at a time, the leader's Patroni is killed, hung (SIGSTOP, later
+ * SIGCONT) and its postmaster killed. Writes must resume within 15 s (kill, hang) and, with
+ * synchronous: true, no acknowledged row may be missing. Repeats: HA_GEN_DB_FAULT_REPEATS (default 2).
+ * HA_GEN_DB_TIMING=stock runs Patroni's stock timing instead (for scripts/bench-failover.sh).
+ */
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { skipUnlessTool } from '../helpers/tools.js';
+import { sleep, waitFor, type Proc } from './harness/common.js';
+import { Writer, clusterState, labSpec, parseEnvFile, postmasterPid, prepareHost, psql, restGet, startUnit, summarize, waitSettled, type LabHost } from './harness/db.js';
+
+const tools = skipUnlessTool(['patroni', 'etcd', 'haproxy', 'psql', 'postgres', 'unshare', 'setpriv', 'mount'], 'live Patroni tests');
+const isRoot = process.getuid?.() === 0;
+if (!tools.skip && !isRoot) {
+  if (process.env.HA_GEN_REQUIRE_TOOLS === '1') throw new Error('live Patroni tests need root (unshare -m, mounts)');
+  console.warn('\n*** live Patroni tests: SKIPPED because they need root (unshare -m and mounts) ***\n');
+}
+
+const REPEATS = Math.max(1, Math.min(10, Number(process.env.HA_GEN_DB_FAULT_REPEATS ?? 2)));
+const STOCK = process.env.HA_GEN_DB_TIMING === 'stock';
+const DATA_REL = '15/home-registry';
+const DB = ['db1', 'db2', 'db3'];
+const RESULT_FILE = process.env.HA_GEN_DB_RESULT_FILE;
+
+describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the generated endpoint', { timeout: 900_000 }, () => {
+  let work = '';
+  let env: Record<string, string> = {};
+  const hosts = new Map<string, LabHost>();
+  const etcd = new Map<string, Proc>();
+  const patroni = new Map<string, Proc>();
+  let haproxy: Proc | null = null;
+  const addresses = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
+  const endpoint = () => `host=127.0.0.30 port=5000 user=app dbname=home_inventory`;
+  const results: Record<string, number[]> = { kill: [], hang: [], postmaster: [] };
+  const lost: Record<string, number[]> = { kill: [], hang: [], postmaster: [] };
+
+  const startPatroni = (name: string) => {
+    const p = startUnit(hosts.get(name)!, 'patroni.service', env, 'patroni');
+    patroni.set(name, p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    ensureBuilt();
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'ha-gen-db-live-'));
+    await fs.chmod(work, 0o755);
+    await fs.writeFile(path.join(work, 'ha-gen.yaml'), labSpec({ ha: 'patroni', synchronous: true }));
+    const r = await runCli(['generate', '--out', 'bundle', '--force'], { cwd: work });
+    expect(r.code, r.output).toBe(0);
+    const bundle = path.join(work, 'bundle');
+    env = parseEnvFile(await fs.readFile(path.join(bundle, '.env'), 'utf8'));
+    for (const n of [...DB, 'lb1']) hosts.set(n, await prepareHost(bundle, path.join(work, 'hosts'), n));
+    if (STOCK) {
+      for (const n of DB) {
+        const f = path.join(hosts.get(n)!.root, 'etc/patroni/patroni.yml');
+        const t = (await fs.readFile(f, 'utf8')).replace(/^(\s+)ttl: 10$/m, '$1ttl: 30').replace(/^(\s+)loop_wait: 2$/m, '$1loop_wait: 10').replace(/^(\s+)retry_timeout: 4$/m, '$1retry_timeout: 10');
+        await fs.writeFile(f, t);
+      }
+    }
+    for (const n of DB) etcd.set(n, startUnit(hosts.get(n)!, 'etcd.service', {}, 'etcd'));
+    await waitFor('etcd quorum', async () => (await fetch('http://127.0.0.31:2379/health', { signal: AbortSignal.timeout(1000) }).then((x) => x.json()).catch(() => null))?.health === 'true', 30_000, 200);
+    startPatroni('db1');
+    await waitFor('db1 to lead', async () => (await restGet('127.0.0.31', '/primary'))?.status === 200, 60_000, 250);
+    startPatroni('db2');
+    startPatroni('db3');
+    await waitSettled(addresses, 3, 90_000).catch(async (e) => {
+      for (const [n, p] of patroni) console.error(`--- ${n} patroni:\n${(p.out + p.err).split('\n').slice(-25).join('\n')}`);
+      console.error(JSON.stringify(await clusterState(addresses)));
+      throw e;
+    });
+    haproxy = startUnit(hosts.get('lb1')!, 'haproxy-db.service', env, 'haproxy-db');
+    await waitFor('the endpoint to take writes', async () => (await psql(endpoint(), 'CREATE TABLE IF NOT EXISTS acked (id int PRIMARY KEY)', env.APP_DB_PASSWORD!)).ok, 20_000, 250);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const p of patroni.values()) p.signal('SIGCONT');
+    await haproxy?.stop();
+    await Promise.all([...patroni.values()].map((p) => p.stop('SIGTERM', 15_000)));
+    // Patroni stops PostgreSQL on SIGTERM; a postmaster left behind (a killed Patroni) is stopped by its pid file.
+    for (const h of hosts.values()) {
+      try {
+        process.kill(postmasterPid(h, DATA_REL), 'SIGQUIT');
+      } catch {
+        /* not running */
+      }
+    }
+    await Promise.all([...etcd.values()].map((p) => p.stop()));
+    const lines = Object.entries(results).map(([k, v]) => `  ${k.padEnd(10)} writes resume after ${summarize(v)} (min/median/max, ${v.length} runs); acknowledged writes lost: ${lost[k]!.join(', ') || 'n/a'}`);
+    console.log(`\nPatroni failover (${STOCK ? 'stock timing ttl 30 / loop_wait 10 / retry_timeout 10' : 'ha-gen timing ttl 10 / loop_wait 2 / retry_timeout 4'}, synchronous, etcd v2 API):\n${lines.join('\n')}\n`);
+    if (RESULT_FILE) await fs.writeFile(RESULT_FILE, JSON.stringify({ stock: STOCK, results, lost }));
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  }, 120_000);
+
+  async function episode(kind: 'kill' | 'hang' | 'postmaster'): Promise<void> {
+    const leader = await waitSettled(addresses, 3, 90_000);
+    const w = new Writer(endpoint(), env.APP_DB_PASSWORD!, 'acked', 100);
+    w.start(90_000);
+    await sleep(2000);
+    const t = Date.now();
+    const p = patroni.get(leader)!;
+    if (kind === 'kill') p.signal('SIGKILL');
+    if (kind === 'hang') p.signal('SIGSTOP');
+    if (kind === 'postmaster') process.kill(postmasterPid(hosts.get(leader)!, DATA_REL), 'SIGKILL');
+    const rto = await waitFor('writes to resume', () => w.recoveryAfter(t) ?? null, 75_000, 200).catch(() => null);
+    await sleep(2000);
+    if (kind === 'hang') p.signal('SIGCONT');
+    if (kind === 'kill') {
+      await p.exited;
+      startPatroni(leader);
+    }
+    await sleep(1500);
+    await w.stop();
+    await waitSettled(addresses, 3, 120_000);
+    // every acknowledged id must be on the leader now
+    const r = await waitFor('the endpoint', async () => {
+      const q = await psql(endpoint(), 'SELECT id FROM acked', env.APP_DB_PASSWORD!, 10_000);
+      return q.ok ? q : null;
+    }, 30_000, 500);
+    const have = new Set(r.out.split('\n').filter(Boolean).map(Number));
+    const missing = w.acked.filter((id) => !have.has(id)).length;
+    lost[kind]!.push(missing);
+    if (rto !== null) results[kind]!.push(rto);
+    const members = await clusterState(addresses);
+    console.log(`${kind} of ${leader}'s ${kind === 'postmaster' ? 'postmaster' : 'Patroni'}: writes resumed after ${rto?.toFixed(1) ?? 'never'} s; ${w.acked.length} acknowledged, ${missing} missing; leader now ${members?.find((m) => m.role === 'leader')?.name}`);
+    await psql(endpoint(), 'TRUNCATE acked', env.APP_DB_PASSWORD!, 10_000);
+    expect(rto, `writes did not resume after ${kind}`).not.toBeNull();
+    expect(missing, `acknowledged writes lost after ${kind}`).toBe(0);
+  }
+
+  for (const kind of ['kill', 'hang', 'postmaster'] as const) {
+    it(`${kind === 'kill' ? "kill -9 the leader's Patroni" : kind === 'hang' ? "SIGSTOP the leader's Patroni, then SIGCONT" : "kill -9 the leader's postmaster"}: writes resume${kind === 'postmaster' ? '' : ' within 15 s'}, no acknowledged write lost`, async () => {
+      for (let i = 0; i < REPEATS; i++) await episode(kind);
+      if (!STOCK && kind !== 'postmaster') expect(Math.max(...results[kind]!)).toBeLessThanOrEqual(15);
+    }, 900_000);
+  }
+});

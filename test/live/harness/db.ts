@@ -1,0 +1,209 @@
+/**
+ * Live database lab: the generated `hosts` bundle run on this machine. Each inventory host gets a
+ * loopback address in 127.0.0.30-49 and, per process, a private mount namespace where /etc is the
+ * host's folder of the bundle laid over the real /etc (overlayfs), and /var/lib/postgresql,
+ * /run/postgresql and /var/lib/etcd are that host's own folders (kept across restarts).
+ * Services start with their unit's ExecStart and User=; nothing is killed by name.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Proc, assertLoopback, parseUnit, sleep, splitExec, unitValue, waitFor } from './common.js';
+
+export const DB_RANGE: [number, number] = [30, 49];
+export const LAB_HOSTS = [
+  { name: 'lb1', address: '127.0.0.30', roles: ['lb'] },
+  { name: 'app1', address: '127.0.0.40', roles: ['app'] },
+  { name: 'app2', address: '127.0.0.41', roles: ['app'] },
+  { name: 'db1', address: '127.0.0.31', roles: ['db', 'etcd'] },
+  { name: 'db2', address: '127.0.0.32', roles: ['db', 'etcd'] },
+  { name: 'db3', address: '127.0.0.33', roles: ['db', 'etcd'] },
+];
+LAB_HOSTS.forEach((h) => assertLoopback(h.address, DB_RANGE));
+
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function labSpec(o: { ha: 'streaming' | 'patroni'; synchronous: boolean; dbHosts?: number }): string {
+  const hosts = LAB_HOSTS.filter((h) => !h.roles.includes('db') || Number(h.name.slice(2)) <= (o.dbHosts ?? 3));
+  return [
+    'version: 1',
+    'name: home-registry',
+    'tier: multi-server',
+    'platform: hosts',
+    'storage: nfs',
+    'database:',
+    `  ha: ${o.ha}`,
+    '  version: 15',
+    `  synchronous: ${o.synchronous}`,
+    'hosts:',
+    ...hosts.map((h) => `  - { name: ${h.name}, address: ${h.address}, roles: [${(o.ha === 'patroni' ? h.roles : h.roles.filter((r) => r !== 'etcd')).join(', ')}] }`),
+    '',
+  ].join('\n');
+}
+
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+export interface LabHost {
+  name: string;
+  address: string;
+  root: string;
+}
+
+/** Prepares a host's folders: its bundle /etc (and /usr/local/sbin) copied, empty state folders. */
+export async function prepareHost(bundle: string, work: string, name: string): Promise<LabHost> {
+  const h = LAB_HOSTS.find((x) => x.name === name)!;
+  const root = path.join(work, name);
+  await fs.mkdir(root, { recursive: true });
+  for (const d of ['etc', 'usr/local/sbin']) {
+    const src = path.join(bundle, 'hosts', name, d);
+    if (existsSync(src)) await fs.cp(src, path.join(root, d.replace(/\//g, '_')), { recursive: true });
+  }
+  for (const [d, owner] of [['pg', 'postgres'], ['run-pg', 'postgres'], ['etcd', 'etcd']] as const) {
+    await fs.mkdir(path.join(root, d), { recursive: true });
+    execFileSync('chown', [`${owner}:${owner}`, path.join(root, d)]);
+  }
+  execFileSync('chmod', ['-R', 'a+rX', root]);
+  return { name, address: h.address, root };
+}
+
+/** A command inside the host's namespace, as a user (the unit's User=). */
+export function hostArgv(h: LabHost, user: string, argv: string[]): string[] {
+  const lines = [
+    'set -e',
+    // A private /run (pid files), with the host's own socket folder in it.
+    'mount -t tmpfs tmpfs /run',
+    'mkdir -p /run/postgresql',
+    `mount -t overlay overlay -o lowerdir=${shq(`${h.root}/etc`)}:/etc /etc`,
+    ...(existsSync(`${h.root}/usr_local_sbin`) ? [`mount -t overlay overlay -o lowerdir=${shq(`${h.root}/usr_local_sbin`)}:/usr/local/sbin /usr/local/sbin`] : []),
+    `mount --bind ${shq(`${h.root}/pg`)} /var/lib/postgresql`,
+    `mount --bind ${shq(`${h.root}/run-pg`)} /run/postgresql`,
+    `mount --bind ${shq(`${h.root}/etcd`)} /var/lib/etcd`,
+    `exec ${(user === 'root' ? argv : ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', ...argv]).map(shq).join(' ')}`,
+  ];
+  return ['unshare', '-m', '--propagation', 'private', 'bash', '-c', lines.join('\n')];
+}
+
+/** Starts the unit's ExecStart (after its ExecStartPre lines) with its User=, in the host's namespace. */
+export function startUnit(h: LabHost, unitFile: string, env: Record<string, string>, tag: string): Proc {
+  const unit = parseUnit(readFileSync(path.join(h.root, 'etc', 'systemd', 'system', unitFile), 'utf8'));
+  const user = unitValue(unit, 'Service', 'User') ?? 'root';
+  const exec = splitExec(unitValue(unit, 'Service', 'ExecStart')!);
+  return new Proc(`${h.name}:${tag}`, hostArgv(h, user, exec.argv), { env: { PATH: '/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', ...env } });
+}
+
+/** Runs a command in the host's namespace and resolves with its output (rejects on failure). */
+export function runInHost(h: LabHost, user: string, argv: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<string> {
+  const [cmd, ...args] = hostArgv(h, user, argv);
+  return new Promise((resolve, reject) => {
+    execFile(cmd!, args, { env: { PATH: '/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${argv.join(' ')} on ${h.name}: ${err.message}\n${stdout}\n${stderr}`));
+      else resolve(stdout + stderr);
+    });
+  });
+}
+
+/** One psql command over TCP; resolves true when it succeeded within timeoutMs. */
+export function psql(conn: string, sql: string, password: string, timeoutMs = 3000): Promise<{ ok: boolean; out: string }> {
+  return new Promise((resolve) => {
+    execFile('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conn, '-c', sql], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '2' }, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      resolve({ ok: !err, out: (stdout + stderr).trim() });
+    });
+  });
+}
+
+/** A bounded writer: one INSERT per ~intervalMs through conn, every acknowledged id recorded. */
+export class Writer {
+  acked: number[] = [];
+  attempts: Array<{ start: number; end: number; ok: boolean }> = [];
+  private next = 1;
+  private stopAt = 0;
+  private done: Promise<void> | null = null;
+  constructor(private conn: string, private password: string, private table: string, private intervalMs = 100) {}
+  start(maxMs: number): void {
+    this.stopAt = Date.now() + maxMs;
+    this.done = (async () => {
+      while (Date.now() < this.stopAt) {
+        const id = this.next++;
+        const start = Date.now();
+        const r = await psql(this.conn, `INSERT INTO ${this.table}(id) VALUES (${id})`, this.password);
+        this.attempts.push({ start, end: Date.now(), ok: r.ok });
+        if (r.ok) this.acked.push(id);
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+  async stop(): Promise<void> {
+    this.stopAt = 0;
+    await this.done;
+  }
+  /** Seconds from t until writes succeed again: the end of the first successful write started after the first failure after t. */
+  recoveryAfter(t: number): number | null {
+    const after = this.attempts.filter((a) => a.start >= t);
+    const firstFail = after.findIndex((a) => !a.ok);
+    if (firstFail < 0) return after.some((a) => a.ok) ? 0 : null;
+    const ok = after.slice(firstFail).find((a) => a.ok);
+    return ok ? (ok.end - t) / 1000 : null;
+  }
+}
+
+export async function restGet(address: string, p: string): Promise<{ status: number; body: any } | null> {
+  try {
+    const r = await fetch(`http://${address}:8008${p}`, { signal: AbortSignal.timeout(1000) });
+    const text = await r.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: r.status, body };
+  } catch {
+    return null;
+  }
+}
+
+/** The cluster as one reachable member sees it. */
+export async function clusterState(addresses: string[]): Promise<Array<{ name: string; role: string; state: string; lag?: number | string }> | null> {
+  for (const a of addresses) {
+    const r = await restGet(a, '/cluster');
+    if (r && r.status === 200 && Array.isArray(r.body?.members)) return r.body.members;
+  }
+  return null;
+}
+
+export async function waitSettled(addresses: string[], members: number, timeoutMs: number): Promise<string> {
+  return waitFor(
+    'one leader and every member streaming',
+    async () => {
+      const m = await clusterState(addresses);
+      if (!m || m.length !== members) return null;
+      const leaders = m.filter((x) => x.role === 'leader');
+      const ok = leaders.length === 1 && leaders[0]!.state === 'running' && m.filter((x) => x.role !== 'leader').every((x) => x.state === 'streaming' || x.state === 'running');
+      // and exactly one member answers /primary (no stale leader left)
+      if (!ok) return null;
+      let primaries = 0;
+      for (const a of addresses) if ((await restGet(a, '/primary'))?.status === 200) primaries++;
+      return primaries === 1 ? leaders[0]!.name : null;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+export function postmasterPid(h: LabHost, dataDirRel: string): number {
+  return Number(readFileSync(path.join(h.root, 'pg', dataDirRel, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+export const summarize = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(1)} / ${median(xs).toFixed(1)} / ${Math.max(...xs).toFixed(1)} s` : 'n/a');

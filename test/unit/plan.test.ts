@@ -1,0 +1,133 @@
+/** The plan model: availability arithmetic, failures per topology, warnings, backup rules. */
+import { describe, expect, it } from 'vitest';
+import { specSchema, type SpecInput } from '../../src/spec/schema.js';
+import { A_PROCESS, A_SERVER, atLeast, backupIssues, buildPlan, downtimeText } from '../../src/plan/index.js';
+import { planMarkdown, planMermaid, planText } from '../../src/plan/format.js';
+import { topologyOf } from '../../src/plan/topology.js';
+
+const parse = (v: SpecInput) => specSchema.parse(v);
+const inv = (extra: Array<{ name: string; address: string; roles: string[] }> = []) => [
+  { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
+  { name: 'lb2', address: '10.0.1.6', roles: ['lb'] },
+  { name: 'app1', address: '10.0.1.10', roles: ['app'] },
+  { name: 'app2', address: '10.0.1.11', roles: ['app'] },
+  ...extra,
+] as SpecInput['hosts'];
+
+describe('availability arithmetic', () => {
+  it('k-of-n matches the closed form for a 2-of-3 quorum', () => {
+    for (const a of [0.9, 0.99, 0.994005]) expect(atLeast(3, 2, a)).toBeCloseTo(3 * a ** 2 - 2 * a ** 3, 12);
+    expect(atLeast(5, 3, 0.5)).toBeCloseTo(0.5, 12);
+  });
+
+  it('compose: one server in series with each process layer', () => {
+    const plan = buildPlan(parse({ version: 1 }));
+    const p = A_PROCESS;
+    const expected = A_SERVER * p * (1 - (1 - p) ** 2) * p;
+    expect(plan.availability.composite).toBeCloseTo(expected * 100, 4);
+    expect(plan.availability.guide).toBe('99%');
+    expect(plan.availability.formula).toMatch(/1 − \(1 − a\)\^2/);
+  });
+
+  it('more app replicas never lower the estimate; an HA database raises it', () => {
+    const two = buildPlan(parse({ version: 1, tier: 'multi-server', platform: 'swarm', database: { ha: 'patroni' }, storage: 'glusterfs', app: { replicas: 2 } })).availability.composite;
+    const five = buildPlan(parse({ version: 1, tier: 'multi-server', platform: 'swarm', database: { ha: 'patroni' }, storage: 'glusterfs', app: { replicas: 5 } })).availability.composite;
+    expect(five).toBeGreaterThanOrEqual(two);
+    const none = buildPlan(parse({ version: 1, platform: 'swarm', database: { ha: 'none' }, storage: 'glusterfs' })).availability.composite;
+    expect(two).toBeGreaterThan(none);
+  });
+
+  it('downtime text', () => {
+    expect(downtimeText(0.99)).toBe('~3.7 days/year');
+    expect(downtimeText(0.999)).toBe('~8.8 hours/year');
+    expect(downtimeText(0.9999)).toBe('~53 minutes/year');
+  });
+});
+
+describe('failures survived', () => {
+  it('compose does not survive losing its server; the app survives an instance', () => {
+    const f = buildPlan(parse({ version: 1 })).failures;
+    expect(f.find((x) => x.failure === 'a whole server is lost')?.survived).toBe('no');
+    expect(f.find((x) => x.failure === 'an app instance crashes or hangs')?.survived).toBe('yes');
+    expect(f.find((x) => x.failure === 'the database server is lost')?.survived).toBe('manual');
+  });
+
+  it('hosts with 2 LBs, patroni on 3 etcd and glusterfs survive any one server, with an RTO from the Patroni timing', () => {
+    const spec = parse({
+      version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni' }, storage: 'glusterfs',
+      hosts: inv([
+        { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd', 'storage'] },
+        { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd', 'storage'] },
+        { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
+      ]),
+    });
+    const plan = buildPlan(spec, { patroni: { ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 } });
+    const server = plan.failures.find((x) => x.failure === 'a whole server is lost')!;
+    expect(server.survived).toBe('yes');
+    expect(server.rto).toBe('≤ ~28 s');
+    expect(plan.recovery.patroni?.failoverSeconds).toBe(28);
+  });
+
+  it('one lb host is named as the single point of failure', () => {
+    const spec = parse({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'streaming' }, storage: 'nfs', hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db'] }, { name: 'db2', address: '10.0.2.11', roles: ['db'] }])!.filter((h) => h.name !== 'lb2') });
+    const plan = buildPlan(spec);
+    expect(plan.failures.find((x) => x.failure === 'a whole server is lost')?.how).toMatch(/one nginx host.*one NFS server/);
+    expect(plan.warnings.join('\n')).toMatch(/one load balancer host/);
+  });
+});
+
+describe('warnings', () => {
+  it('two etcd members, storage local on several servers, synchronous with one replica', () => {
+    const spec = parse({
+      version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni', synchronous: true }, storage: 'local',
+      hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] }, { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] }]),
+    });
+    const w = buildPlan(spec).warnings.join('\n');
+    expect(w).toMatch(/two etcd members/);
+    expect(w).toMatch(/storage local on several servers/);
+    expect(w).toMatch(/synchronous replication with one replica/);
+  });
+
+  it('none of those for a sound inventory', () => {
+    const spec = parse({
+      version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni', synchronous: true }, storage: 'glusterfs', backup: { repository: 's3' },
+      hosts: inv([
+        { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd', 'storage'] },
+        { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd', 'storage'] },
+        { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
+      ]),
+    });
+    expect(buildPlan(spec).warnings.filter((w) => /etcd|storage local|synchronous/.test(w))).toEqual([]);
+  });
+});
+
+describe('backup rules', () => {
+  it('repository s3 needs the bundle\'s MinIO', () => {
+    expect(backupIssues(parse({ version: 1, backup: { repository: 's3' } }))[0]?.path).toBe('backup.repository');
+    expect(backupIssues(parse({ version: 1, storage: 's3', backup: { repository: 's3' } }))).toEqual([]);
+  });
+
+  it('rejects a bad backup time in the schema', () => {
+    expect(specSchema.safeParse({ version: 1, backup: { time: '25:00' } }).success).toBe(false);
+    expect(specSchema.safeParse({ version: 1, backup: { time: '01:30; rm -rf /' } }).success).toBe(false);
+  });
+});
+
+describe('formats', () => {
+  it('text, markdown and mermaid name every host and service', () => {
+    const spec = parse({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'streaming' }, storage: 'nfs', hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db'] }, { name: 'db2', address: '10.0.2.11', roles: ['db'] }]) });
+    const plan = buildPlan(spec);
+    const text = planText(plan);
+    const md = planMarkdown(plan);
+    const mm = planMermaid(plan);
+    for (const h of topologyOf(spec).hosts) {
+      expect(text).toContain(h.name);
+      expect(md).toContain(h.name);
+      for (const s of h.services) expect(text).toContain(s.name);
+    }
+    expect(mm.startsWith('flowchart TD')).toBe(true);
+    expect(mm).toMatch(/clients --> lb1__nginx/);
+    expect(mm).toMatch(/db1__postgresql_17_main -- WAL --> db2__postgresql_17_main/);
+    expect(md).toMatch(/```mermaid/);
+  });
+});
