@@ -12,42 +12,40 @@ const VARIANTS = ['multi-region-patroni', 'multi-server-patroni', 'multi-server-
 const addr = (i) => `10.${Math.floor(i / 62500) % 250}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`;
 
 /**
- * Inventory of exactly n hosts: a fixed core (load balancers, database, etcd) and app hosts for
- * the rest, the way a real fleet grows. Small inventories stack roles on the same hosts.
+ * Inventory of exactly n hosts: per region a fixed core (load balancers, database, etcd, storage)
+ * and app hosts for the rest, the way a real fleet grows. Small inventories stack roles.
  */
 function inventory(variant, n) {
   const regions = variant === 'multi-region-patroni' ? ['us-east', 'eu-west'] : [undefined];
   const etcd = variant.endsWith('patroni');
-  const dbPerRegion = variant === 'single-server' ? 1 : 2;
+  const dbs = variant === 'single-server' ? 1 : 2;
   const hosts = [];
-  const roleSets = [];
-  if (n < 10) {
-    // 3..9 hosts: every host is lb/app, the first ones carry db and etcd too.
-    for (let i = 0; i < n; i++) {
-      const roles = [];
-      if (i < regions.length) roles.push('lb');
-      roles.push('app');
-      if (i < dbPerRegion * regions.length) roles.push('db');
-      if (etcd && i < 3) roles.push('etcd');
-      roleSets.push(roles);
+  regions.forEach((region, r) => {
+    const m = Math.floor(n / regions.length) + (r < n % regions.length ? 1 : 0);
+    const roleSets = [];
+    if (m < 10) {
+      for (let i = 0; i < m; i++) {
+        const roles = [];
+        if (i === 0) roles.push('lb');
+        if (variant !== 'single-server' || i < m - 1) roles.push('app');
+        if (variant === 'single-server' ? i === m - 1 : i < dbs) roles.push('db');
+        if (etcd && i < 3) roles.push('etcd');
+        if (i === m - 1) roles.push('storage');
+        roleSets.push(roles);
+      }
+    } else {
+      roleSets.push(['lb'], ['lb']);
+      for (let d = 0; d < dbs; d++) roleSets.push(['db']);
+      if (etcd) roleSets.push(['etcd'], ['etcd'], ['etcd']);
+      roleSets.push(['storage']);
+      while (roleSets.length < m) roleSets.push(['app']);
     }
-    if (variant === 'single-server') {
-      // one database and an app/lb host pair: lb+app, app, db
-      roleSets.length = 0;
-      for (let i = 0; i < n; i++) roleSets.push(i === 0 ? ['lb', 'app'] : i === n - 1 ? ['db'] : ['app']);
+    for (const roles of roleSets) {
+      const i = hosts.length;
+      const prefix = roles.includes('lb') ? 'lb' : roles.includes('db') ? 'db' : roles.includes('etcd') ? 'etcd' : roles.includes('storage') ? 'storage' : 'app';
+      hosts.push({ name: `${prefix}-${i + 1}`, address: addr(i), roles, ...(region ? { region } : {}) });
     }
-  } else {
-    for (const _ of regions) roleSets.push(['lb'], ['lb']);
-    for (let r = 0; r < regions.length; r++) for (let d = 0; d < dbPerRegion; d++) roleSets.push(['db']);
-    if (etcd) roleSets.push(['etcd'], ['etcd'], ['etcd']);
-    while (roleSets.length < n) roleSets.push(['app']);
-  }
-  roleSets.forEach((roles, i) => {
-    const region = regions[i % regions.length];
-    const prefix = roles.includes('lb') ? 'lb' : roles.includes('db') ? 'db' : roles.includes('etcd') ? 'etcd' : 'app';
-    hosts.push({ name: `${prefix}-${i + 1}`, address: addr(i), roles, ...(region ? { region } : {}) });
   });
-  // Multi-region: lbs and dbs per region by construction above (round-robin over regions).
   return hosts;
 }
 

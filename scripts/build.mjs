@@ -63,6 +63,12 @@ const templatesPlugin = {
       }
       return { contents: `export const PRECOMPILED = new Map([\n${entries.join(',\n')}\n]);\n`, loader: 'js', watchFiles: files };
     });
+    // yaml's ESM build (its "default" export condition): no CommonJS wrappers to compile at start-up.
+    // It differs from the node build only in printing YAML warnings with console.warn.
+    b.onResolve({ filter: /^yaml$/ }, async (args) => {
+      const r = await b.resolve('yaml/package.json', { resolveDir: args.resolveDir, kind: args.kind });
+      return { path: join(dirname(r.path), 'browser/index.js') };
+    });
     b.onResolve({ filter: /^handlebars$/ }, async (args) => {
       if (args.importer !== resolve(root, 'src/render/templates.ts')) return undefined;
       const r = await b.resolve('handlebars/runtime', { resolveDir: args.resolveDir, kind: args.kind });
@@ -156,12 +162,16 @@ const specPlugin = {
   },
 };
 
-const result = await build({
-  entryPoints: [{ in: resolve(root, 'src/main.ts'), out: 'cli' }],
-  outdir: dist,
-  chunkNames: 'chunks/[name]-[hash]',
+// main.ts loads src/fast-generate.ts as dist/generate.js, built on its own below.
+const fastGeneratePlugin = {
+  name: 'fast-generate',
+  setup(b) {
+    b.onResolve({ filter: /\/fast-generate\.js$/ }, (args) => (args.importer === resolve(root, 'src/main.ts') ? { path: './generate.js', external: true } : undefined));
+  },
+};
+
+const common = {
   bundle: true,
-  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
@@ -171,13 +181,27 @@ const result = await build({
   define: { __HA_GEN_VERSION__: JSON.stringify(pkg.version) },
   // CommonJS dependencies (handlebars) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __haGenRequire } from 'node:module'; const require = __haGenRequire(import.meta.url);" },
-  plugins: [rawPlugin, templatesPlugin, specPlugin],
   logLevel: 'warning',
+};
+
+const result = await build({
+  ...common,
+  entryPoints: [{ in: resolve(root, 'src/main.ts'), out: 'cli' }],
+  outdir: dist,
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
+  plugins: [rawPlugin, templatesPlugin, specPlugin, fastGeneratePlugin],
+});
+await build({
+  ...common,
+  entryPoints: [resolve(root, 'src/fast-generate.ts')],
+  outfile: join(dist, 'generate.js'),
+  plugins: [rawPlugin, templatesPlugin, specPlugin],
 });
 
 // Chunks of earlier builds: removed once they are a minute old (a CLI started just before this
 // build may still import its chunks; the names are content hashes, so an unchanged chunk stays).
-const current = new Set([specCjs, ...Object.keys(result.metafile.outputs).map((p) => resolve(root, p))]);
+const current = new Set([specCjs, join(dist, 'generate.js'), ...Object.keys(result.metafile.outputs).map((p) => resolve(root, p))]);
 const chunkDir = join(dist, 'chunks');
 for (const name of await readdir(chunkDir).catch(() => [])) {
   const p = join(chunkDir, name);

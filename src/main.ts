@@ -8,8 +8,8 @@ import { parseGenerateArgs, type GenerateOpts } from './cli/argv.js';
 import { installSignalHandlers } from './write/interrupt.js';
 
 async function generate(opts: GenerateOpts): Promise<number> {
-  const [{ run }, { generateCommand }] = await Promise.all([import('./cli/run.js'), import('./commands/generate.js')]);
-  return run(() => generateCommand(opts));
+  const { runGenerate } = await import('./fast-generate.js');
+  return runGenerate(opts);
 }
 
 function finish(p: Promise<number>): void {

@@ -34,19 +34,21 @@ export function deepMerge(base: Plain, over: Plain): Plain {
 /** Spec files from older format versions are upgraded here, one step at a time (v1 is the first). */
 const MIGRATIONS: Record<number, (doc: Plain) => Plain> = {};
 
-export function migrate(doc: Plain): Plain {
-  const v = doc.version ?? SPEC_VERSION;
+/** migrations and current are parameters for tests (a fake v0 -> v1 step); callers use the defaults. */
+export function migrate(doc: Plain, migrations: Record<number, (doc: Plain) => Plain> = MIGRATIONS, current: number = SPEC_VERSION): Plain {
+  const v = doc.version ?? current;
   if (typeof v !== 'number' || !Number.isInteger(v)) {
-    throw new SpecError('the spec file has an invalid version', [{ path: 'version', message: `${JSON.stringify(v)} is not a format version; this ha-gen reads version ${SPEC_VERSION}` }]);
+    throw new SpecError('the spec file has an invalid version', [{ path: 'version', message: `${JSON.stringify(v)} is not a format version; this ha-gen reads version ${current}` }]);
   }
-  if (v > SPEC_VERSION) {
-    throw new SpecError('the spec file is newer than this ha-gen', [{ path: 'version', message: `version ${v} is newer than this ha-gen understands (${SPEC_VERSION}); upgrade ha-gen` }]);
+  if (v > current) {
+    throw new SpecError('the spec file is newer than this ha-gen', [{ path: 'version', message: `version ${v} is newer than this ha-gen understands (${current}); upgrade ha-gen` }]);
   }
   let cur = doc;
-  for (let from = v; from < SPEC_VERSION; from++) {
-    const step = MIGRATIONS[from];
-    if (!step) throw new SpecError('unsupported spec version', [{ path: 'version', message: `version ${from} cannot be read by this ha-gen (reads ${SPEC_VERSION})` }]);
+  for (let from = v; from < current; from++) {
+    const step = migrations[from];
+    if (!step) throw new SpecError('unsupported spec version', [{ path: 'version', message: `version ${from} cannot be read by this ha-gen (reads ${current})` }]);
     cur = step(cur);
+    if (cur.version !== from + 1) throw new Error(`internal: spec migration from version ${from} did not produce version ${from + 1}`);
   }
   return cur;
 }
@@ -173,7 +175,26 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
   if (spec.database.synchronous && spec.database.ha !== 'none' && standbys < 2) {
     warnings.push('synchronous replication with a single standby: when that standby is down, commits wait (streaming) or fall back to asynchronous (patroni); add a second standby');
   }
+  checkDatabase(spec, errors, warnings, at, lbPorts);
   return { errors, warnings };
+}
+
+/** Database rules that do not depend on the inventory (those are in checkInventory). */
+function checkDatabase(spec: Spec, errors: Issue[], warnings: string[], at: (p: string) => string, lbPorts: Set<number>): void {
+  const d = spec.database;
+  if (d.tls && spec.platform !== 'hosts') errors.push({ path: at('database.tls'), message: 'true is generated for platform hosts only (certificates on each database host); on compose/swarm keep the database on the internal network or choose platform hosts' });
+  if (d.ha !== 'patroni') return;
+  const ep = d.endpointPorts;
+  if (new Set([ep.write, ep.read, ep.stats]).size < 3) errors.push({ path: at('database.endpointPorts'), message: `write ${ep.write}, read ${ep.read} and stats ${ep.stats} must be three different ports` });
+  for (const [k, v] of Object.entries(ep)) {
+    if (spec.platform === 'hosts' && lbPorts.has(v)) errors.push({ path: at(`database.endpointPorts.${k}`), message: `${v} is already used by the load balancer on the lb hosts (the database endpoint runs there too); choose another port` });
+  }
+  if (spec.platform !== 'hosts') {
+    const n = d.etcdMembers;
+    if (n % 2 === 0) errors.push({ path: at('database.etcdMembers'), message: `${n} etcd members tolerate no more failures than ${n - 1}${n === 2 ? ', and either one dying stops failover' : ''}; use 3 or 5` });
+    else if (n === 1) warnings.push('database.etcdMembers 1: a single etcd is a single point of failure for Patroni (the guide\'s setup); with it down no failover can happen; use 3');
+    if (d.watchdog === 'required') warnings.push('database.watchdog required: containers rarely have /dev/watchdog, and a member without one will not become leader; use automatic unless the device is passed in');
+  }
 }
 
 function dupes(xs: string[]): string[] {

@@ -78,7 +78,8 @@ export const patroniChecker: Checker = {
 let etcdFlags: Promise<Set<string>> | undefined;
 /** Config-file keys etcd knows: its command-line flags (`etcd --help`), which the file mirrors. */
 function knownEtcdKeys(): Promise<Set<string>> {
-  etcdFlags ??= execa('etcd', ['--help'], { reject: false, all: true }).then((r) => new Set([...String(r.all ?? '').matchAll(/^\s+--([a-z0-9-]+)/gm)].map((m) => m[1]!)));
+  // enable-grpc-gateway is read from config files but not listed by `etcd --help` (3.4).
+  etcdFlags ??= execa('etcd', ['--help'], { reject: false, all: true }).then((r) => new Set([...[...String(r.all ?? '').matchAll(/^\s+--([a-z0-9-]+)/gm)].map((m) => m[1]!), 'enable-grpc-gateway']));
   return etcdFlags;
 }
 

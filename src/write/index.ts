@@ -5,11 +5,10 @@
  * edited by hand or written by someone else are never overwritten or deleted without --force.
  */
 import { createHash } from 'node:crypto';
-import { constants as FS } from 'node:fs';
+import { constants as FS, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { homedir } from 'node:os';
-import { createTwoFilesPatch } from 'diff';
 import type { Bundle } from '../render/bundle.js';
 import { InterruptedError, OwnershipError, UsageError } from '../errors.js';
 import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
@@ -270,29 +269,58 @@ export interface Drift {
   diff: string;
 }
 
-/** What `generate --check` reports: every difference between the folder and the bundle. */
+/** listTree with synchronous calls: `generate --check` only reads, and waits on nothing else. */
+function listTreeSync(dir: string, rel = '', out = new Map<string, 'file' | 'symlink' | 'other'>()): Map<string, 'file' | 'symlink' | 'other'> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw err;
+  }
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) listTreeSync(dir, r, out);
+    else out.set(r, e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other');
+  }
+  return out;
+}
+
+/**
+ * What `generate --check` reports: every difference between the folder and the bundle. Reads with
+ * synchronous calls (one process, nothing to overlap: the thread-pool round trips cost more than
+ * the reads) and loads the diff library only when something differs.
+ */
 export async function checkDrift(outDir: string, bundle: Bundle): Promise<Drift[]> {
   const out = path.resolve(outDir);
-  const drift: Drift[] = [];
-  const tree = await listTree(out);
+  const found: Array<{ path: string; kind: Drift['kind']; before: string; after: string; labels: [string, string]; diff?: string }> = [];
+  const tree = listTreeSync(out);
   for (const [rel, file] of bundle.files) {
     const abs = path.join(out, rel);
-    const st = await lstatOrNull(abs);
+    const st = lstatSync(abs, { throwIfNoEntry: false });
     if (!st || !st.isFile()) {
-      drift.push({ path: rel, kind: 'missing', diff: createTwoFilesPatch(`a/${rel}`, `b/${rel}`, '', file.contents, '(missing)', '(generated)') });
+      found.push({ path: rel, kind: 'missing', before: '', after: file.contents, labels: ['(missing)', '(generated)'] });
       continue;
     }
-    const disk = await fs.readFile(abs, 'utf8');
+    const disk = readFileSync(abs, 'utf8');
     if (disk !== file.contents) {
-      drift.push({ path: rel, kind: 'changed', diff: createTwoFilesPatch(`a/${rel}`, `b/${rel}`, disk, file.contents, '(on disk)', '(generated)') });
+      found.push({ path: rel, kind: 'changed', before: disk, after: file.contents, labels: ['(on disk)', '(generated)'] });
     } else if ((st.mode & 0o777) !== file.mode) {
-      drift.push({ path: rel, kind: 'mode', diff: `mode of ${rel} is ${(st.mode & 0o777).toString(8)}, generated ${file.mode.toString(8)}\n` });
+      found.push({ path: rel, kind: 'mode', before: '', after: '', labels: ['', ''], diff: `mode of ${rel} is ${(st.mode & 0o777).toString(8)}, generated ${file.mode.toString(8)}\n` });
     }
   }
   for (const [rel] of tree) {
     if (bundle.files.has(rel) || rel === ENV_FILE || rel.startsWith('.git/') || rel.startsWith(`${MANIFEST_DIR}/`)) continue;
-    const disk = await fs.readFile(path.join(out, rel), 'utf8').catch(() => '');
-    drift.push({ path: rel, kind: 'extra', diff: createTwoFilesPatch(`a/${rel}`, `b/${rel}`, disk, '', '(on disk)', '(not generated)') });
+    let disk = '';
+    try {
+      disk = readFileSync(path.join(out, rel), 'utf8');
+    } catch {
+      /* unreadable: shown as empty */
+    }
+    found.push({ path: rel, kind: 'extra', before: disk, after: '', labels: ['(on disk)', '(not generated)'] });
   }
+  if (!found.length) return [];
+  const { createTwoFilesPatch } = await import('diff');
+  const drift = found.map((f) => ({ path: f.path, kind: f.kind, diff: f.diff ?? createTwoFilesPatch(`a/${f.path}`, `b/${f.path}`, f.before, f.after, f.labels[0], f.labels[1]) }));
   return drift.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -54,6 +54,14 @@ describe('init --yes', () => {
     expect(await fs.readFile(path.join(dir, 'ha-gen.yaml'), 'utf8')).toMatch(/kind: haproxy/);
   });
 
+  it('without --yes and without a terminal it never waits for input', async () => {
+    const dir = await tempDir('init-notty');
+    const r = await runCli(['init', '--lb', 'caddy'], { cwd: dir, keepStdinOpen: true, timeoutMs: 20_000 });
+    expect(r.signal, 'killed while waiting for input').toBeNull();
+    expect(r.code, r.output).toBe(0);
+    expect(await fs.readFile(path.join(dir, 'ha-gen.yaml'), 'utf8')).toMatch(/kind: caddy/);
+  });
+
   it('re-running the same init is a no-op (exit 0, files unchanged)', async () => {
     const dir = await tempDir('init-same');
     expect((await runCli(['init', '--yes'], { cwd: dir })).code).toBe(0);
@@ -175,6 +183,24 @@ describe('generate and --check', () => {
     expect(await fs.readFile(path.join(d2, 'ha-bundle/notes.txt'), 'utf8')).toBe('mine\n');
   });
 
+  it('never writes through a symbolic link planted in the bundle, even with --force', async () => {
+    const d2 = await tempDir('symlink');
+    expect((await runCli(['init', '--yes'], { cwd: d2 })).code).toBe(0);
+    const victim = path.join(d2, 'victim');
+    await fs.mkdir(victim);
+    await fs.writeFile(path.join(victim, 'nginx.conf'), 'keep me\n');
+    await fs.rm(path.join(d2, 'ha-bundle/nginx'), { recursive: true });
+    await fs.symlink('../victim', path.join(d2, 'ha-bundle/nginx'));
+    const r = await runCli(['generate'], { cwd: d2 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ha-bundle\/nginx\/nginx\.conf\s+\(a symbolic link\)/);
+    const forced = await runCli(['generate', '--force'], { cwd: d2 });
+    expect(forced.code, forced.output).toBe(0);
+    expect(await fs.readFile(path.join(victim, 'nginx.conf'), 'utf8')).toBe('keep me\n');
+    expect((await fs.lstat(path.join(d2, 'ha-bundle/nginx'))).isDirectory()).toBe(true);
+    expect((await runCli(['generate', '--check'], { cwd: d2 })).code).toBe(0);
+  });
+
   it('removes files it generated earlier when the spec no longer produces them (nginx -> haproxy)', async () => {
     const specFile = path.join(dir, 'ha-gen.yaml');
     const spec = await fs.readFile(specFile, 'utf8');
@@ -186,7 +212,7 @@ describe('generate and --check', () => {
     expect(stale.stderr).toMatch(/missing\s+ha-bundle\/haproxy\/haproxy\.cfg/);
     const r = await gen();
     expect(r.code, r.output).toBe(0);
-    expect(r.stdout).toMatch(/1 removed/);
+    expect(r.stdout).toMatch(/\b[1-9]\d* removed/);
     const tree = await hashTree(bundle);
     expect(tree['nginx/nginx.conf']).toBeUndefined();
     expect(tree['nginx']).toBeUndefined(); // no empty folder left behind

@@ -87,6 +87,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   input?: string;
   timeoutMs?: number;
+  /** Leave stdin open (a pipe nobody writes to): proves a command does not wait for input. */
+  keepStdinOpen?: boolean;
 }
 
 /**
@@ -119,7 +121,10 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, output: stdout + stderr });
     });
-    child.stdin.end(opts.input ?? '');
+    if (opts.keepStdinOpen) {
+      if (opts.input) child.stdin.write(opts.input);
+      child.on('exit', () => child.stdin.destroy());
+    } else child.stdin.end(opts.input ?? '');
   });
 }
 

@@ -55,7 +55,7 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     expect(r.code, r.output).toBe(0);
     const bundle = path.join(work, 'bundle');
     env = parseEnvFile(await fs.readFile(path.join(bundle, '.env'), 'utf8'));
-    for (const n of [...DB, 'lb1']) hosts.set(n, await prepareHost(bundle, path.join(work, 'hosts'), n));
+    for (const n of [...DB, 'lb1']) hosts.set(n, await prepareHost(bundle, path.join(work, 'hosts'), n, 'patroni'));
     if (STOCK) {
       for (const n of DB) {
         const f = path.join(hosts.get(n)!.root, 'etc/patroni/patroni.yml');

@@ -123,6 +123,7 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   lbSvc.volumes.push(...lbTls.lb.volumes);
   Object.assign(lbSvc.depends_on, lbTls.lb.dependsOn);
   Object.assign(services, lbTls.services);
+  if (lbTls.services.certbot) b.resolveNames('certbot');
 
   Object.assign(services, storage.services);
   const volumes: Record<string, unknown> = { ...storage.volumes, ...Object.fromEntries(db.volumes.map((v) => [v, {}])) };

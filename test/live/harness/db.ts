@@ -12,20 +12,29 @@ import * as path from 'node:path';
 import { Proc, assertLoopback, parseUnit, sleep, splitExec, unitValue, waitFor } from './common.js';
 
 export const DB_RANGE: [number, number] = [30, 49];
-export const LAB_HOSTS = [
-  { name: 'lb1', address: '127.0.0.30', roles: ['lb'] },
-  { name: 'app1', address: '127.0.0.40', roles: ['app'] },
-  { name: 'app2', address: '127.0.0.41', roles: ['app'] },
-  { name: 'db1', address: '127.0.0.31', roles: ['db', 'etcd'] },
-  { name: 'db2', address: '127.0.0.32', roles: ['db', 'etcd'] },
-  { name: 'db3', address: '127.0.0.33', roles: ['db', 'etcd'] },
-];
-LAB_HOSTS.forEach((h) => assertLoopback(h.address, DB_RANGE));
+/** The lab inventories: the Patroni and streaming tests use disjoint addresses, so they may run at the same time. */
+export const LABS = {
+  patroni: [
+    { name: 'lb1', address: '127.0.0.30', roles: ['lb'] },
+    { name: 'app1', address: '127.0.0.40', roles: ['app'] },
+    { name: 'app2', address: '127.0.0.41', roles: ['app'] },
+    { name: 'db1', address: '127.0.0.31', roles: ['db', 'etcd'] },
+    { name: 'db2', address: '127.0.0.32', roles: ['db', 'etcd'] },
+    { name: 'db3', address: '127.0.0.33', roles: ['db', 'etcd'] },
+  ],
+  streaming: [
+    { name: 'lb1', address: '127.0.0.34', roles: ['lb'] },
+    { name: 'app1', address: '127.0.0.42', roles: ['app'] },
+    { name: 'app2', address: '127.0.0.43', roles: ['app'] },
+    { name: 'db1', address: '127.0.0.35', roles: ['db'] },
+    { name: 'db2', address: '127.0.0.36', roles: ['db'] },
+  ],
+} as const;
+Object.values(LABS).flat().forEach((h) => assertLoopback(h.address, DB_RANGE));
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function labSpec(o: { ha: 'streaming' | 'patroni'; synchronous: boolean; dbHosts?: number }): string {
-  const hosts = LAB_HOSTS.filter((h) => !h.roles.includes('db') || Number(h.name.slice(2)) <= (o.dbHosts ?? 3));
+export function labSpec(o: { ha: 'streaming' | 'patroni'; synchronous: boolean }): string {
   return [
     'version: 1',
     'name: home-registry',
@@ -37,7 +46,7 @@ export function labSpec(o: { ha: 'streaming' | 'patroni'; synchronous: boolean; 
     '  version: 15',
     `  synchronous: ${o.synchronous}`,
     'hosts:',
-    ...hosts.map((h) => `  - { name: ${h.name}, address: ${h.address}, roles: [${(o.ha === 'patroni' ? h.roles : h.roles.filter((r) => r !== 'etcd')).join(', ')}] }`),
+    ...LABS[o.ha].map((h) => `  - { name: ${h.name}, address: ${h.address}, roles: [${h.roles.join(', ')}] }`),
     '',
   ].join('\n');
 }
@@ -58,8 +67,8 @@ export interface LabHost {
 }
 
 /** Prepares a host's folders: its bundle /etc (and /usr/local/sbin) copied, empty state folders. */
-export async function prepareHost(bundle: string, work: string, name: string): Promise<LabHost> {
-  const h = LAB_HOSTS.find((x) => x.name === name)!;
+export async function prepareHost(bundle: string, work: string, name: string, lab: keyof typeof LABS): Promise<LabHost> {
+  const h = LABS[lab].find((x) => x.name === name)!;
   const root = path.join(work, name);
   await fs.mkdir(root, { recursive: true });
   for (const d of ['etc', 'usr/local/sbin']) {
@@ -88,7 +97,7 @@ export function hostArgv(h: LabHost, user: string, argv: string[]): string[] {
     `mount --bind ${shq(`${h.root}/etcd`)} /var/lib/etcd`,
     `exec ${(user === 'root' ? argv : ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', ...argv]).map(shq).join(' ')}`,
   ];
-  return ['unshare', '-m', '--propagation', 'private', 'bash', '-c', lines.join('\n')];
+  return ['unshare', '-m', '--propagation', 'private', 'bash', '--norc', '--noprofile', '-c', lines.join('\n')];
 }
 
 /** Starts the unit's ExecStart (after its ExecStartPre lines) with its User=, in the host's namespace. */
