@@ -88,7 +88,8 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  minify: true,
+  // HA_GEN_NO_MINIFY=1 keeps names readable in --cpu-prof profiles (docs/performance.md).
+  minify: !process.env.HA_GEN_NO_MINIFY,
   legalComments: 'none',
   plugins: [rawPlugin],
   logLevel: 'warning',
@@ -175,7 +176,8 @@ const common = {
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  minify: true,
+  // HA_GEN_NO_MINIFY=1 keeps names readable in --cpu-prof profiles (docs/performance.md).
+  minify: !process.env.HA_GEN_NO_MINIFY,
   legalComments: 'none',
   metafile: true,
   define: { __HA_GEN_VERSION__: JSON.stringify(pkg.version) },
