@@ -56,12 +56,14 @@ const templatesPlugin = {
     b.onLoad({ filter: /.*/, namespace: 'precompiled' }, async () => {
       const opts = await compileOptions();
       const files = await listTemplates(resolve(root, 'templates'));
+      const imports = [];
       const entries = [];
-      for (const f of files) {
-        const src = await readFile(f, 'utf8');
-        entries.push(`[${JSON.stringify(src)}, ${Handlebars.precompile(src, opts)}]`);
+      for (const [i, f] of files.entries()) {
+        // keyed by the text the targets import (the same module, so each source is bundled once)
+        imports.push(`import t${i} from ${JSON.stringify(`${f}?raw`)};`);
+        entries.push(`[t${i}, ${Handlebars.precompile(await readFile(f, 'utf8'), opts)}]`);
       }
-      return { contents: `export const PRECOMPILED = new Map([\n${entries.join(',\n')}\n]);\n`, loader: 'js', watchFiles: files };
+      return { contents: `${imports.join('\n')}\nexport const PRECOMPILED = new Map([\n${entries.join(',\n')}\n]);\n`, loader: 'js', resolveDir: root, watchFiles: files };
     });
     // yaml's ESM build (its "default" export condition): no CommonJS wrappers to compile at start-up.
     // It differs from the node build only in printing YAML warnings with console.warn.
@@ -202,14 +204,16 @@ await build({
 });
 
 // Chunks of earlier builds: removed once they are a minute old (a CLI started just before this
-// build may still import its chunks; the names are content hashes, so an unchanged chunk stays).
+// build may still import its chunks; the names are content hashes, so an unchanged chunk stays),
+// and at once when npm builds the package (prepare/prepack), so a packed tarball holds no stale ones.
+const grace = ['prepare', 'prepack'].includes(process.env.npm_lifecycle_event ?? '') ? 0 : 60_000;
 const current = new Set([specCjs, join(dist, 'generate.js'), ...Object.keys(result.metafile.outputs).map((p) => resolve(root, p))]);
 const chunkDir = join(dist, 'chunks');
 for (const name of await readdir(chunkDir).catch(() => [])) {
   const p = join(chunkDir, name);
   if (current.has(p)) continue;
   const st = await stat(p).catch(() => null);
-  if (st && Date.now() - st.mtimeMs > 60_000) await rm(p, { force: true });
+  if (st && Date.now() - st.mtimeMs >= grace) await rm(p, { force: true });
 }
 if (process.env.HA_GEN_BUILD_META) await writeFile(process.env.HA_GEN_BUILD_META, JSON.stringify(result.metafile));
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Document } from 'yaml';
 import { SpecError, type Issue } from '../errors.js';
 import type { InitFlags } from '../cli/index.js';
-import type { Layer } from '../spec/resolve.js';
+import { zodIssues, type Layer } from '../spec/resolve.js';
 import { specSchema, type Spec } from '../spec/schema.js';
 import { render, type Bundle } from '../render/index.js';
 import { VERSION } from '../version.js';
@@ -57,14 +57,8 @@ export function flagsToLayer(flags: InitFlags): Layer {
 export function checkLayerValues(layer: Layer): void {
   const res = specSchema.safeParse(layer.values);
   if (res.success) return;
-  const issues = res.error.issues.map((i) => {
-    const key = i.path.map(String).join('.');
-    const flag = layer.flagOf?.[key];
-    let value: unknown = layer.values;
-    for (const p of i.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p];
-    const allowed = 'values' in i ? `; allowed: ${(i.values as unknown[]).join(' | ')}` : '';
-    return { path: flag ? `${flag} (${key})` : key, message: `${JSON.stringify(value)} ${i.message.startsWith('must') ? i.message : `is invalid: ${i.message}`}${allowed}` };
-  });
+  // same wording as spec-file errors: the key or flag, the value, what is allowed
+  const issues = zodIssues(res.error, layer.values, layer.flagOf ?? {});
   throw new SpecError('invalid flags', issues);
 }
 

@@ -68,7 +68,8 @@ function valueAt(obj: unknown, path: PropertyKey[]): unknown {
   return cur;
 }
 
-function zodIssues(err: z.ZodError, input: unknown, flagOf: Record<string, string>): Issue[] {
+/** Zod issues as messages naming the key (or flag), the value given and what is allowed. */
+export function zodIssues(err: z.ZodError, input: unknown, flagOf: Record<string, string>): Issue[] {
   return err.issues.map((iss) => {
     const keyPath = iss.path.map(String).join('.') || '(root)';
     const flag = flagOf[iss.path.map(String).join('.')];

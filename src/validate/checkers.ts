@@ -226,7 +226,8 @@ function pgCluster(env: CheckEnv): Promise<PgCluster> {
     await fs.writeFile(trusted, 'local all all trust\n');
     await fs.copyFile(trusted, hbaPath);
     if (isRoot()) await execa('chown', ['-R', 'postgres:postgres', dir]);
-    const run = (argv: string[], extra: object = {}) => execa(argv[0]!, argv.slice(1), { reject: false, all: true, timeout: 30000, ...extra });
+    // cwd: the postgres user must be able to enter it (the caller's folder may be 0700).
+    const run = (argv: string[], extra: object = {}) => execa(argv[0]!, argv.slice(1), { reject: false, all: true, timeout: 30000, cwd: dir, ...extra });
     const init = await run(asPostgres([`${bin}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']));
     if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.all}`);
     const opts = [`-k ${dir}`, "-c listen_addresses=''", '-c port=5499', `-c hba_file=${hbaPath}`, '-c ssl=on', `-c ssl_cert_file=${dir}/server.crt`, `-c ssl_key_file=${dir}/server.key`, "-c synchronous_standby_names=''", '-c fsync=off', "-c archive_mode=off"].join(' ');

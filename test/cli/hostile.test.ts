@@ -29,6 +29,7 @@ describe('hostile flags to init (with --force, into an existing bundle)', () => 
     [['--app-port', '80;'], /--app-port \(app\.port\)/, /whole number/],
     [['--app-port', '-1'], /--app-port/, /./],
     [['--app-replicas', '1'], /--app-replicas \(app\.replicas\)/, /at least 2/],
+    [['--app-replicas', '0'], /--app-replicas \(app\.replicas\)/, /0 is out of range: must be >=1/],
     [['--name', 'a;b'], /--name \(name\)/, /lowercase letters, digits and "-"/],
     [['--name', 'x\ny'], /--name \(name\)/, /lowercase letters/],
     [['--domain', 'evil.example.com\nserver {'], /--domain \(domain\)/, /fully qualified domain name/],

@@ -49,6 +49,32 @@ describe('--help and --version', () => {
   });
 });
 
+describe('validate with tools absent', () => {
+  it('reports absent tools as skipped (exit 0, with a warning), and as failed under HA_GEN_REQUIRE_TOOLS=1 (exit 1)', async () => {
+    const dir = await tempDir('notools');
+    expect((await runCli(['init', '--yes'], { cwd: dir })).code).toBe(0);
+    // node is run by absolute path; with an empty PATH no checker program is found
+    const env = { PATH: '/nonexistent', NO_COLOR: '1' };
+    const lax = await runCli(['validate', '--json'], { cwd: dir, env: { ...env, HA_GEN_REQUIRE_TOOLS: undefined } });
+    expect(lax.code, lax.stderr).toBe(0);
+    const a = JSON.parse(lax.stdout) as { requireTools: boolean; skipped: number; failed: number; results: Array<{ file: string; tool: string; status: string; message: string }> };
+    expect(a.requireTools).toBe(false);
+    expect(a.failed).toBe(0);
+    const compose = a.results.find((r) => r.file === 'docker-compose.yml' && r.tool === 'compose')!;
+    expect(compose.status).toBe('skipped');
+    expect(compose.message).toMatch(/docker-compose not installed.*apt-get install docker-compose/);
+    const human = await runCli(['validate'], { cwd: dir, env: { ...env, HA_GEN_REQUIRE_TOOLS: undefined } });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^- skipped compose\s+docker-compose\.yml/m);
+    expect(human.stderr).toMatch(/skipped because a tool is missing; HA_GEN_REQUIRE_TOOLS=1/);
+    const strict = await runCli(['validate', '--json'], { cwd: dir, env: { ...env, HA_GEN_REQUIRE_TOOLS: '1' } });
+    expect(strict.code).toBe(1);
+    const b = JSON.parse(strict.stdout) as typeof a;
+    expect(b.skipped).toBe(0);
+    expect(b.results.find((r) => r.file === 'docker-compose.yml' && r.tool === 'compose')!.status).toBe('failed');
+  });
+});
+
 describe('colour and errors', () => {
   it('NO_COLOR: no escape characters, even when FORCE_COLOR asks for colour', async () => {
     const dir = await tempDir('nocolor');

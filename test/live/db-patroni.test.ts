@@ -108,6 +108,10 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     if (kind === 'hang') p.signal('SIGSTOP');
     if (kind === 'postmaster') process.kill(postmasterPid(hosts.get(leader)!, DATA_REL), 'SIGKILL');
     const rto = await waitFor('writes to resume', () => w.recoveryAfter(t) ?? null, 75_000, 200).catch(() => null);
+    if (rto === null) {
+      console.error(`writes did not resume after ${kind} of ${leader}; cluster: ${JSON.stringify(await clusterState(addresses))}`);
+      for (const [n, q] of patroni) console.error(`--- ${n} patroni:\n${(q.out + q.err).split('\n').slice(-30).join('\n')}`);
+    }
     await sleep(2000);
     if (kind === 'hang') p.signal('SIGCONT');
     if (kind === 'kill') {

@@ -57,11 +57,11 @@ const BREAKAGES: Breakage[] = [
   { kind: 'systemd', preset: 'hosts-inventory', pick: /-app\.service$/, corrupt: replaceOnce(/^\[Service\]$/m, '[Service]\nBogusKey=1') },
 ];
 
-/** At most 3 bundles validate at once: each runs its own checks in parallel on a 2-core machine. */
+/** At most 2 bundles validate at once: each runs its own checks in parallel on a 2-core machine. */
 let running = 0;
 const queue: Array<() => void> = [];
 async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= 3) await new Promise<void>((r) => queue.push(r));
+  if (running >= 2) await new Promise<void>((r) => queue.push(r));
   running++;
   try {
     return await fn();

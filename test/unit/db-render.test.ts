@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { render } from '../../src/render/index.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import { SpecError } from '../../src/errors.js';
+import { databaseReadmeSection } from '../../src/targets/postgres/readme.js';
 
 const ctx = { version: '0.0.0-test', specFile: 'ha-gen.yaml' };
 const inventory = [
@@ -72,11 +73,16 @@ describe('patroni on hosts', () => {
     expect(text(b, 'deploy.sh')).toMatch(/DATABASE_URL "postgres:\/\/app:\$\{APP_DB_PASSWORD\}@10\.0\.1\.5:5000\/home_inventory"/);
   });
 
-  it('the README gives the endpoint, the libpq alternative and measured RTO/RPO', () => {
-    const readme = text(b, 'README.md');
-    if (!/Database high availability/.test(readme)) return; // the README generator includes the section once the lead wires it
-    expect(readme).toMatch(/target_session_attrs=read-write/);
-    expect(readme).toMatch(/acknowledged writes lost/);
+  it('the README section gives the endpoint, the libpq alternative, the Dockerfile (containers) and measured RTO/RPO', () => {
+    const md = databaseReadmeSection(resolveSpec([{ source: 'file', values: { tier: 'multi-server', storage: 'nfs', platform: 'hosts', hosts: inventory, database: { ha: 'patroni', synchronous: true } } }]).spec);
+    expect(md).toMatch(/`10\.0\.1\.5:5000`/);
+    expect(md).toMatch(/target_session_attrs=read-write/);
+    expect(md).toMatch(/\| kill -9 the leader's Patroni \| \d+(\.\d)? \/ \d+(\.\d)? \/ \d+(\.\d)? s \|/);
+    expect(md).toMatch(/RPO: synchronous: true: 0 acknowledged writes lost/);
+    const compose = databaseReadmeSection(resolveSpec([{ source: 'file', values: { platform: 'compose', database: { ha: 'patroni' } } }]).spec);
+    expect(compose).toMatch(/patroni\/Dockerfile/);
+    expect(compose).toMatch(/no official `patroni\/patroni` image/);
+    expect(databaseReadmeSection(resolveSpec([{ source: 'file', values: {} }]).spec)).toBe('');
   });
 });
 

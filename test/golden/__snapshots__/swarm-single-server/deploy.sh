@@ -31,16 +31,36 @@ need_manager() {
   fi
 }
 
+env_file="$here/.env"
 load_env() {
-  [[ -f "$here/.env" ]] || { echo "deploy.sh: $here/.env is missing; run 'ha-gen generate'" >&2; exit 1; }
+  [[ -f "$env_file" ]] || { echo "deploy.sh: $env_file is missing; run 'ha-gen generate'" >&2; exit 1; }
   set -a
   # shellcheck source=/dev/null
-  . "$here/.env"
+  . "$env_file"
   set +a
+}
+
+# Every placement label must be on at least one node, or the services stay pending forever.
+check_labels() {
+  local missing=0
+  if [[ -z "$(docker node ls -q --filter node.label=database=primary)" ]]; then
+    echo "deploy.sh: no node has the label database=primary (runs the PostgreSQL primary (its volume lives there)); run: ./deploy.sh label NODE database=primary" >&2
+    missing=1
+  fi
+  if [[ -z "$(docker node ls -q --filter node.label=app=true)" ]]; then
+    echo "deploy.sh: no node has the label app=true (runs app replicas (one per node)); run: ./deploy.sh label NODE app=true" >&2
+    missing=1
+  fi
+  if [[ -z "$(docker node ls -q --filter node.label=lb=true)" ]]; then
+    echo "deploy.sh: no node has the label lb=true (runs the nginx load balancer (publishes the HTTP ports)); run: ./deploy.sh label NODE lb=true" >&2
+    missing=1
+  fi
+  (( missing == 0 )) || exit 1
 }
 
 create_secrets() {
   if ! docker secret inspect home-registry_postgres_password >/dev/null 2>&1; then
+    : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is missing in .env}"
     printf '%s' "$POSTGRES_PASSWORD" | docker secret create home-registry_postgres_password - >/dev/null
     echo "created secret home-registry_postgres_password"
   fi
@@ -66,6 +86,7 @@ case "$cmd" in
   up)
     need_manager
     load_env
+    check_labels
     create_secrets
     docker stack deploy --prune --with-registry-auth -c "$here/stack.yml" "$stack"
     echo "deployed; watch it with: ./deploy.sh status"
