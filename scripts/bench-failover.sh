@@ -15,8 +15,10 @@ for timing in ours stock; do
   HA_GEN_DB_FAULT_REPEATS="$repeats" HA_GEN_DB_TIMING="$([[ $timing == stock ]] && echo stock || echo ours)" \
     HA_GEN_DB_RESULT_FILE="$tmp/$timing.json" \
     npx vitest run test/live/db-patroni.test.ts --reporter=dot >"$tmp/$timing.log" 2>&1 || {
-      echo "the $timing run failed; its output:" >&2
-      tail -n 60 "$tmp/$timing.log" >&2
+      keep="$(mktemp "${TMPDIR:-/tmp}/bench-failover-$timing-XXXXXX.log")"
+      cp "$tmp/$timing.log" "$keep"
+      echo "the $timing run had a failing check (figures below include the runs that completed); full output: $keep" >&2
+      grep -E 'did not resume|not settled|Error' "$keep" | head -n 20 >&2 || true
       [[ -s "$tmp/$timing.json" ]] || exit 1
     }
 done

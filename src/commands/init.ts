@@ -18,10 +18,18 @@ export async function initCommand(flags: InitFlags): Promise<number> {
 
   // 2. questions for what the flags left open (only on a terminal)
   let answers: Record<string, unknown> = {};
+  let inventoryNote: string | undefined;
   let wizard: typeof import('../wizard/index.js') | undefined;
   if (interactive) {
     wizard = await import('../wizard/index.js');
     answers = await wizard.askQuestions(flagLayer.values, await wizard.inquirerPrompter());
+  } else {
+    // platform hosts needs an inventory: write the wizard's example for the user to edit
+    const hosts = (await import('../wizard/index.js')).defaultInventory(flagLayer.values);
+    if (hosts) {
+      answers = { hosts };
+      inventoryNote = `${flags.config} gets an example inventory of ${hosts.length} hosts: edit their names and addresses, then run \`ha-gen generate\``;
+    }
   }
 
   // 3. resolve, render, and check ownership before writing anything
@@ -33,6 +41,7 @@ export async function initCommand(flags: InitFlags): Promise<number> {
   }
   const bundle = renderSpec(spec, flags.config);
   warnings.forEach(warn);
+  if (inventoryNote) warn(inventoryNote);
   if (wizard) {
     const plan = await planWrite(path.resolve(flags.out), bundle);
     const ok = await wizard.confirmWrite(await wizard.inquirerPrompter(), spec, flags.config, flags.out, bundle.files.size, plan.conflicts.length);

@@ -113,14 +113,24 @@ export function resolveSpec(layers: Layer[]): Resolved {
   return { spec: normalize(spec), warnings };
 }
 
-export const hostsWith = (spec: Pick<Spec, 'hosts'>, role: Role): Host[] => spec.hosts.filter((h) => h.roles.includes(role));
+// Renderers ask for the same role lists once per host: memoised per inventory array (specs are never mutated).
+const byRole = new WeakMap<Host[], Map<Role, Host[]>>();
+export function hostsWith(spec: Pick<Spec, 'hosts'>, role: Role): Host[] {
+  let m = byRole.get(spec.hosts);
+  if (!m) byRole.set(spec.hosts, (m = new Map()));
+  let hs = m.get(role);
+  if (!hs) m.set(role, (hs = spec.hosts.filter((h) => h.roles.includes(role))));
+  return hs;
+}
 
 /** Settings that follow from others, so renderers need not re-derive them. */
 function normalize(spec: Spec): Spec {
   if (spec.platform === 'hosts') {
     const appHosts = hostsWith(spec, 'app').length;
     const dbHosts = hostsWith(spec, 'db').length;
-    return { ...spec, app: { ...spec.app, replicas: appHosts }, database: { ...spec.database, replicas: Math.max(0, dbHosts - 1) } };
+    // Without database HA the standby count is unused; keep it in the schema's range so the spec file init writes reads back.
+    const replicas = spec.database.ha === 'none' ? spec.database.replicas : Math.max(1, dbHosts - 1);
+    return { ...spec, app: { ...spec.app, replicas: appHosts }, database: { ...spec.database, replicas } };
   }
   return spec;
 }

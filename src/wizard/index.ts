@@ -30,19 +30,41 @@ function set(o: Plain, keyPath: string, v: unknown): void {
 const check = (form: keyof typeof FORMS, optional = false) => (v: string) =>
   (optional && v === '') || FORMS[form].re.test(v) ? true : `must be ${FORMS[form].text}`;
 
-/** Example inventory for platform hosts, written into the spec for the user to edit. */
-export function exampleInventory(spec: { tier: string; database: { ha: string } }): Spec['hosts'] {
-  const hosts: Spec['hosts'] = [
-    { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
-    { name: 'app1', address: '10.0.1.10', roles: ['app'] },
-    { name: 'app2', address: '10.0.1.11', roles: ['app'] },
-    { name: 'app3', address: '10.0.1.12', roles: ['app'] },
-    { name: 'db1', address: '10.0.2.10', roles: spec.database.ha === 'patroni' ? ['db', 'etcd'] : ['db'] },
-    { name: 'db2', address: '10.0.2.11', roles: spec.database.ha === 'patroni' ? ['db', 'etcd'] : ['db'] },
-  ];
-  if (spec.database.ha === 'patroni') hosts.push({ name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] });
-  hosts.push({ name: 'nfs1', address: '10.0.3.10', roles: ['storage'] });
-  return hosts;
+/**
+ * Example inventory for platform hosts, written into the spec for the user to edit. It satisfies
+ * every inventory rule for the chosen tier, database and storage, so the wizard never ends in a
+ * refusal: one db host without HA, 2 for streaming, 3 (with etcd) for Patroni; 2 GlusterFS hosts;
+ * and for multi-region a complete set per region.
+ */
+export function exampleInventory(spec: { tier: string; database: { ha: string }; storage?: { kind?: string }; regions?: Array<{ name: string }> }): Spec['hosts'] {
+  const ha = spec.database.ha;
+  const storage = spec.storage?.kind ?? 'nfs';
+  const dbCount = ha === 'none' ? 1 : ha === 'patroni' ? 3 : 2;
+  const storageCount = storage === 'glusterfs' ? 2 : storage === 'local' ? 0 : 1;
+  const storageName = storage === 'glusterfs' ? 'gluster' : storage === 's3' ? 'minio' : 'nfs';
+  const set = (net: number, suffix: string, region?: string): Spec['hosts'] => {
+    const at = (sub: number, host: number) => `10.${net}.${sub}.${host}`;
+    const hosts: Spec['hosts'] = [{ name: `lb1${suffix}`, address: at(1, 5), roles: ['lb'] }];
+    for (let i = 1; i <= 3; i++) hosts.push({ name: `app${i}${suffix}`, address: at(1, 9 + i), roles: ['app'] });
+    for (let i = 1; i <= dbCount; i++) hosts.push({ name: `db${i}${suffix}`, address: at(2, 9 + i), roles: ha === 'patroni' ? ['db', 'etcd'] : ['db'] });
+    for (let i = 1; i <= storageCount; i++) hosts.push({ name: `${storageName}${i}${suffix}`, address: at(3, 9 + i), roles: ['storage'] });
+    return region ? hosts.map((h) => ({ ...h, region })) : hosts;
+  };
+  if (spec.tier === 'multi-region') return (spec.regions ?? []).flatMap((r, i) => set(i, `-${r.name}`, r.name));
+  return set(0, '');
+}
+
+/** The example inventory `init --yes --platform hosts` writes (the wizard writes the same one); undefined when not needed. */
+export function defaultInventory(given: Plain): Spec['hosts'] | undefined {
+  const tier = (get(given, 'tier') ?? 'single-server') as Spec['tier'];
+  const preset = TIER_PRESETS[tier] ?? {};
+  if ((get(given, 'platform') ?? preset.platform) !== 'hosts' || get(given, 'hosts') !== undefined) return undefined;
+  return exampleInventory({
+    tier,
+    database: { ha: String(get(given, 'database.ha') ?? preset.database?.ha ?? 'none') },
+    storage: { kind: String(get(given, 'storage.kind') ?? (preset.storage as { kind?: string } | undefined)?.kind ?? 'nfs') },
+    regions: (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions,
+  });
 }
 
 /** Asks only what `given` (the flags) leaves open; returns the answers as a partial spec. */
@@ -107,9 +129,10 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
     set(a, 'storage.kind', await p.select({
       name: 'storage',
       message: 'Where do uploads live?',
-      default: ((preset.storage as { kind?: string } | undefined)?.kind ?? 'local') as 'local',
+      default: (cur('platform') === 'hosts' && single ? 'nfs' : ((preset.storage as { kind?: string } | undefined)?.kind ?? 'local')) as 'local',
       choices: [
-        ...(single ? [{ value: 'local' as const, name: 'local', description: 'A Docker volume on this server' }] : []),
+        // local works on one server only; an inventory of hosts has several app servers
+        ...(single && cur('platform') !== 'hosts' ? [{ value: 'local' as const, name: 'local', description: 'A Docker volume on this server' }] : []),
         { value: 'nfs' as const, name: 'nfs', description: 'An NFS export mounted by every app server' },
         { value: 's3' as const, name: 's3', description: 'S3-compatible object storage (MinIO); the app must support S3' },
         { value: 'glusterfs' as const, name: 'glusterfs', description: 'A replicated GlusterFS volume' },
@@ -137,7 +160,7 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
     set(a, 'app.image', await p.input({ name: 'appImage', message: 'App image', default: 'ghcr.io/victorytek/home-registry:latest', validate: check('image') }));
   }
   if (cur('platform') === 'hosts' && !has('hosts')) {
-    a.hosts = exampleInventory({ tier, database: { ha: String(cur('database.ha')) } });
+    a.hosts = exampleInventory({ tier, database: { ha: String(cur('database.ha')) }, storage: { kind: String(cur('storage.kind')) }, regions: (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions });
   }
   return a;
 }

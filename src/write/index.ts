@@ -5,7 +5,7 @@
  * edited by hand or written by someone else are never overwritten or deleted without --force.
  */
 import { createHash } from 'node:crypto';
-import { constants as FS, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, constants as FS, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { homedir } from 'node:os';
@@ -65,16 +65,30 @@ async function listTree(dir: string, rel = ''): Promise<Map<string, 'file' | 'sy
   return out;
 }
 
-/** A generated path must not pass through a symlink that could lead out of the folder. */
-async function assertNoSymlinkOnPath(root: string, rel: string): Promise<void> {
+/**
+ * A generated path must not pass through a symlink that could lead out of the folder. Directory
+ * answers are memoised: thousands of files share a few folders.
+ */
+function symlinkOnPath(root: string, rel: string, memo: Map<string, 'link' | 'dir' | 'none'>): boolean {
   const parts = rel.split('/');
   let cur = root;
   for (const p of parts) {
     cur = path.join(cur, p);
-    const st = await lstatOrNull(cur);
-    if (!st) return;
-    if (st.isSymbolicLink()) throw new OwnershipError(`${path.relative(process.cwd(), cur) || cur} is a symbolic link; ha-gen does not write through links (remove it and run again)`, [rel]);
+    let kind = memo.get(cur);
+    if (!kind) {
+      let st: import('node:fs').Stats | undefined;
+      try {
+        st = lstatSync(cur);
+      } catch {
+        st = undefined;
+      }
+      kind = !st ? 'none' : st.isSymbolicLink() ? 'link' : 'dir';
+      memo.set(cur, kind);
+    }
+    if (kind === 'none') return false;
+    if (kind === 'link') return true;
   }
+  return false;
 }
 
 export interface Plan {
@@ -100,20 +114,32 @@ export async function planWrite(out: string, bundle: Bundle): Promise<Plan> {
   const old = await readOwned(out);
   const owned = old?.files ?? {};
   const plan: Plan = { write: [], unchanged: [], remove: [], conflicts: [] };
+  const memo = new Map<string, 'link' | 'dir' | 'none'>();
   for (const [rel, file] of bundle.files) {
-    await assertNoSymlinkOnPath(out, rel).catch(() => plan.conflicts.push({ path: rel, why: 'symlink' }));
-    if (plan.conflicts.some((c) => c.path === rel)) continue;
+    if (symlinkOnPath(out, path.dirname(rel) === '.' ? '' : path.dirname(rel), memo)) {
+      plan.conflicts.push({ path: rel, why: 'symlink' });
+      continue;
+    }
     const abs = path.join(out, rel);
-    const st = await lstatOrNull(abs);
+    let st: import('node:fs').Stats | undefined;
+    try {
+      st = lstatSync(abs);
+    } catch {
+      st = undefined;
+    }
     if (!st) {
       plan.write.push(rel);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      plan.conflicts.push({ path: rel, why: 'symlink' });
       continue;
     }
     if (!st.isFile()) {
       plan.conflicts.push({ path: rel, why: 'foreign' });
       continue;
     }
-    const hash = sha256(await fs.readFile(abs));
+    const hash = sha256(readFileSync(abs));
     if (hash === sha256(file.contents)) plan.unchanged.push(rel);
     else if (owned[rel]?.sha256 === hash || rel === MANIFEST_PATH) plan.write.push(rel);
     else plan.conflicts.push({ path: rel, why: owned[rel] ? 'edited' : 'foreign' });
@@ -209,24 +235,30 @@ async function writeBundleGuarded(
     // 1. keep everything in the folder that is not ours to replace (user files, .env, .git)
     if (outStat) {
       const tree = await listTree(out);
+      const removed = new Set(plan.remove);
+      const conflicted = new Set(plan.conflicts.map((c) => c.path));
       for (const [rel, kind] of tree) {
         stop();
-        if (bundle.files.has(rel) || plan.remove.includes(rel)) continue;
+        if (bundle.files.has(rel) || removed.has(rel)) continue;
         if (rel === MANIFEST_PATH) continue;
-        if (kind === 'symlink' && (plan.conflicts.some((c) => c.path === rel) || generatedDirs.has(rel))) continue;
+        if (kind === 'symlink' && (conflicted.has(rel) || generatedDirs.has(rel))) continue;
         if (rel.split('/').some((_, i, parts) => i > 0 && generatedDirs.has(parts.slice(0, i).join('/')) && tree.get(parts.slice(0, i).join('/')) === 'symlink')) continue;
         await fs.mkdir(path.dirname(path.join(staging, rel)), { recursive: true });
         await fs.cp(path.join(out, rel), path.join(staging, rel), { preserveTimestamps: true, verbatimSymlinks: true, mode: FS.COPYFILE_FICLONE });
       }
     }
     // 2. the generated files
+    // Synchronous calls: thousands of small files, and a promise per syscall cost more than the I/O.
+    // Folders first, deepest only: one recursive mkdir per leaf creates its parents too.
+    const dirs = new Set([...bundle.files.keys()].map((rel) => path.posix.dirname(rel)).filter((d) => d !== '.'));
+    const parents = new Set<string>();
+    for (const d of dirs) for (let p = path.posix.dirname(d); p !== '.' && !parents.has(p); p = path.posix.dirname(p)) parents.add(p);
+    for (const d of dirs) if (!parents.has(d)) mkdirSync(path.join(staging, d), { recursive: true });
     for (const [rel, file] of bundle.files) {
       stop();
       const abs = path.join(staging, rel);
-      await fs.mkdir(path.dirname(abs), { recursive: true });
-      await fs.rm(abs, { force: true });
-      await fs.writeFile(abs, file.contents, { mode: file.mode, flag: 'wx' });
-      await fs.chmod(abs, file.mode);
+      writeFileSync(abs, file.contents, { mode: file.mode, flag: 'wx' });
+      chmodSync(abs, file.mode);
     }
     // 3. secrets: existing values stay, new names get random values; created 0600 (open mode, so
     //    never readable by others even for an instant, whatever the umask), never wider

@@ -62,6 +62,17 @@ describe('init --yes', () => {
     expect(await fs.readFile(path.join(dir, 'ha-gen.yaml'), 'utf8')).toMatch(/kind: caddy/);
   });
 
+  it('platform hosts without a terminal gets the example inventory the wizard writes', async () => {
+    const dir = await tempDir('init-hosts');
+    const r = await runCli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--db', 'patroni'], { cwd: dir });
+    expect(r.code, r.output).toBe(0);
+    expect(r.stderr).toMatch(/example inventory of \d+ hosts: edit/);
+    const spec = await fs.readFile(path.join(dir, 'ha-gen.yaml'), 'utf8');
+    expect(spec.match(/- etcd/g)?.length).toBe(3);
+    expect((await hashTree(path.join(dir, 'ha-bundle')))['hosts/lb1/etc/nginx/nginx.conf']?.kind).toBe('file');
+    expect((await runCli(['generate', '--check'], { cwd: dir })).code).toBe(0);
+  });
+
   it('re-running the same init is a no-op (exit 0, files unchanged)', async () => {
     const dir = await tempDir('init-same');
     expect((await runCli(['init', '--yes'], { cwd: dir })).code).toBe(0);

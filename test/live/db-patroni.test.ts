@@ -97,8 +97,20 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     if (work) await fs.rm(work, { recursive: true, force: true });
   }, 120_000);
 
+  /** One leader, and both standbys streaming from it (pg_stat_replication on the leader, as the superuser). */
+  async function settled(timeoutMs = 120_000): Promise<string> {
+    const leader = await waitSettled(addresses, 3, timeoutMs);
+    const su = `host=127.0.0.30 port=5000 user=${env.PATRONI_SUPERUSER_USERNAME} dbname=postgres`;
+    await waitFor('both standbys streaming from the leader', async () => (await psql(su, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", env.PATRONI_SUPERUSER_PASSWORD!)).out === '2', timeoutMs, 500).catch(async (e) => {
+      console.error(`not settled: ${JSON.stringify(await clusterState(addresses))}`);
+      for (const [n, q] of patroni) console.error(`--- ${n} patroni:\n${(q.out + q.err).split('\n').filter((l) => !l.includes('no action')).slice(-20).join('\n')}`);
+      throw e;
+    });
+    return leader;
+  }
+
   async function episode(kind: 'kill' | 'hang' | 'postmaster'): Promise<void> {
-    const leader = await waitSettled(addresses, 3, 90_000);
+    const leader = await settled();
     const w = new Writer(endpoint(), env.APP_DB_PASSWORD!, 'acked', 100);
     w.start(90_000);
     await sleep(2000);
@@ -120,7 +132,7 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     }
     await sleep(1500);
     await w.stop();
-    await waitSettled(addresses, 3, 120_000);
+    await settled();
     // every acknowledged id must be on the leader now
     const r = await waitFor('the endpoint', async () => {
       const q = await psql(endpoint(), 'SELECT id FROM acked', env.APP_DB_PASSWORD!, 10_000);

@@ -144,7 +144,7 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     restart: 'unless-stopped',
     volumes: ['./db-endpoint/haproxy-db.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'],
     environment: STATS_ENV,
-    ports: [`127.0.0.1:${spec.database.endpointPorts.stats}:${spec.database.endpointPorts.stats}`],
+    // On the internal data network only (no published ports): the app, not the host, connects here.
     depends_on: members,
     networks: ['data'],
     ...hardening,
