@@ -3,6 +3,7 @@
  * that runs external programs. Checks run in parallel; each tool's checker is registered in
  * checkers.ts, keyed by the `checks` the targets attached to their files (kept in the manifest).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +12,7 @@ import type { Check } from '../render/bundle.js';
 import { MANIFEST_PATH, readManifestText, type Manifest } from '../write/manifest.js';
 import { makeSandbox } from './sandbox.js';
 import { CHECKERS, locate, type CheckEnv } from './checkers.js';
+import { cachedPass, checkKey, rememberPass } from './cache.js';
 
 export type Status = 'passed' | 'failed' | 'skipped';
 
@@ -20,6 +22,8 @@ export interface CheckResult {
   status: Status;
   message: string;
   ms: number;
+  /** Passed earlier with identical bytes, check and tools (see cache.ts). */
+  cached?: boolean;
 }
 
 export interface ValidateOptions {
@@ -40,6 +44,30 @@ async function readBundleManifest(dir: string): Promise<Manifest> {
   }
 }
 
+function shellScriptsDigest(env: CheckEnv): Promise<string[]> {
+  let p = env.shared.get('shell-digest') as Promise<string[]> | undefined;
+  if (!p) {
+    p = Promise.all(
+      Object.entries(env.manifest.files)
+        .filter(([, e]) => e.checks.some((c) => c.tool === 'shell'))
+        .map(async ([f]) => `${f}=${createHash('sha256').update(await fs.readFile(path.join(env.bundleDir, f)).catch(() => Buffer.alloc(0))).digest('hex')}`),
+    );
+    env.shared.set('shell-digest', p);
+  }
+  return p;
+}
+
+/** Shell scripts may source each other (-x), so their key covers every script of the bundle. */
+async function cacheKeyFor(env: CheckEnv, file: string, check: Check, tools: string[]): Promise<string | null> {
+  try {
+    const contents = await fs.readFile(path.join(env.bundleDir, file));
+    const related = check.tool === 'shell' ? await shellScriptsDigest(env) : [];
+    return checkKey({ check, contents, related, names: env.manifest.names, secrets: env.manifest.secrets, tools });
+  } catch {
+    return null;
+  }
+}
+
 export async function validateBundle(dir: string, opts: ValidateOptions): Promise<CheckResult[]> {
   const manifest = await readBundleManifest(dir);
   const tasks: Array<{ file: string; check: Check }> = [];
@@ -57,28 +85,43 @@ export async function validateBundle(dir: string, opts: ValidateOptions): Promis
       const i = next++;
       const t = tasks[i]!;
       const started = performance.now();
-      const checker = CHECKERS[t.check.tool];
+      const checker = CHECKERS[t.check.tool] as (typeof CHECKERS)[keyof typeof CHECKERS] | undefined;
+      if (!checker) {
+        results[i] = { file: t.file, tool: t.check.tool, status: 'failed', message: `no checker for "${String(t.check.tool)}" in this ha-gen (a bundle from a newer version?)`, ms: 0 };
+        done++;
+        opts.onResult?.(results[i]!, done, tasks.length);
+        continue;
+      }
       let status: Status;
       let message = '';
+      let cached = false;
       const found = await Promise.all(checker.needs.map((bin) => locate(env, bin)));
       const missing = checker.needs.filter((_, k) => !found[k]);
       if (missing.length) {
         status = opts.requireTools ? 'failed' : 'skipped';
         message = `${missing.join(', ')} not installed${opts.requireTools ? ' (HA_GEN_REQUIRE_TOOLS=1)' : ''}; ${checker.install}`;
       } else {
-        try {
-          const r = await checker.run(env, t.file, t.check);
-          status = r.ok ? 'passed' : 'failed';
-          message = r.message;
-          if (r.skipped) {
-            status = opts.requireTools ? 'failed' : 'skipped';
+        const key = await cacheKeyFor(env, t.file, t.check, found as string[]);
+        const hit = key ? cachedPass(key) : null;
+        if (hit !== null) {
+          status = 'passed';
+          message = hit;
+          cached = true;
+        } else {
+          try {
+            const r = await checker.run(env, t.file, t.check);
+            status = r.ok ? 'passed' : 'failed';
+            message = r.message;
+            if (r.skipped) {
+              status = opts.requireTools ? 'failed' : 'skipped';
+            } else if (r.ok && key) rememberPass(key, r.message);
+          } catch (err) {
+            status = 'failed';
+            message = `checker error: ${(err as Error).message}`;
           }
-        } catch (err) {
-          status = 'failed';
-          message = `checker error: ${(err as Error).message}`;
         }
       }
-      results[i] = { file: t.file, tool: t.check.tool, status, message, ms: Math.round(performance.now() - started) };
+      results[i] = { file: t.file, tool: t.check.tool, status, message, ms: Math.round(performance.now() - started), ...(cached ? { cached } : {}) };
       done++;
       opts.onResult?.(results[i]!, done, tasks.length);
     }

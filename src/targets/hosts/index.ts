@@ -10,6 +10,7 @@ import { addService, hostFile, newHostsPlan, topology, type HostsPlan } from './
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
 import { renderHostsStorage, uploadsDir } from '../storage/index.js';
 import { renderHostsDeploy } from '../deploy/index.js';
+import { backupHostServices } from '../backup/index.js';
 
 export const appUnitName = (spec: Spec) => `${spec.name}-app`;
 export const greenUnitName = (spec: Spec) => `${spec.name}-app-green`;
@@ -76,6 +77,8 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
 
   // 2. database (and its endpoint for the app)
   renderDatabaseHosts(spec, ctx, b, plan);
+  // scheduled backups (files rendered by the backup target) are enabled by deploy.sh on every db host
+  for (const db of topology(spec).db) for (const svc of backupHostServices(spec)) addService(plan, db, svc);
 
   // 3. shared storage: server side on storage hosts, mounts on app hosts
   const storage = renderHostsStorage(spec, ctx, b, plan);
