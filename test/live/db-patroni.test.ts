@@ -122,7 +122,8 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     const rto = await waitFor('writes to resume', () => w.recoveryAfter(t) ?? null, 75_000, 200).catch(() => null);
     if (rto === null) {
       console.error(`writes did not resume after ${kind} of ${leader}; cluster: ${JSON.stringify(await clusterState(addresses))}`);
-      for (const [n, q] of patroni) console.error(`--- ${n} patroni:\n${(q.out + q.err).split('\n').slice(-30).join('\n')}`);
+      for (const [n, q] of patroni) console.error(`--- ${n} patroni:\n${(q.out + q.err).split('\n').filter((l) => !/LOG: {2}(connection|disconnection)/.test(l)).slice(-30).join('\n')}`);
+      console.error(`DCS: ${await fetch('http://127.0.0.31:2379/v2/keys/service/home-registry/?recursive=true').then((x) => x.text()).catch((e) => String(e))}`);
     }
     await sleep(2000);
     if (kind === 'hang') p.signal('SIGCONT');

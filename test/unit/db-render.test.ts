@@ -77,7 +77,7 @@ describe('patroni on hosts', () => {
     const md = databaseReadmeSection(resolveSpec([{ source: 'file', values: { tier: 'multi-server', storage: 'nfs', platform: 'hosts', hosts: inventory, database: { ha: 'patroni', synchronous: true } } }]).spec);
     expect(md).toMatch(/`10\.0\.1\.5:5000`/);
     expect(md).toMatch(/target_session_attrs=read-write/);
-    expect(md).toMatch(/\| kill -9 the leader's Patroni \| \d+(\.\d)? \/ \d+(\.\d)? \/ \d+(\.\d)? s \|/);
+    expect(md).toMatch(/\| kill -9 the leader's Patroni \| \d+(\.\d)? \/ \d+(\.\d)? \/ \d+(\.\d)? s \(\d+ of \d+\) \|/);
     expect(md).toMatch(/RPO: synchronous: true: 0 acknowledged writes lost/);
     const compose = databaseReadmeSection(resolveSpec([{ source: 'file', values: { platform: 'compose', database: { ha: 'patroni' } } }]).spec);
     expect(compose).toMatch(/patroni\/Dockerfile/);
