@@ -1,4 +1,5 @@
 /** PostgreSQL on platform hosts: Debian's server binaries under systemd, configs at Debian's paths. */
+import { archiveSettings } from '../backup/index.js';
 import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
@@ -122,7 +123,9 @@ export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBui
     const conf = renderPostgresConf(spec, ctx, {
       role: streaming ? (primary ? 'primary' : 'standby') : 'single',
       listen: streaming ? db.address : `localhost,${db.address}`,
-      archive: false,
+      // deploy.sh installs pgBackRest on every db host (backup target): WAL goes to its repository.
+      archive: true,
+      archiveCommand: archiveSettings(spec).archive_command,
       paths: { data: p.data, hba: `${p.conf}/pg_hba.conf`, ident: `${p.conf}/pg_ident.conf`, socket: p.socket },
     });
     b.add(hostFile(db, `${p.conf}/postgresql.conf`), conf, { checks: [{ tool: 'pg-conf' }] });

@@ -1,3 +1,4 @@
+import { archiveSettings } from '../backup/index.js';
 import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
@@ -31,6 +32,7 @@ export function renderPostgresConf(spec: Spec, ctx: RenderContext, o: PgConfOpti
     synchronous: spec.database.synchronous && spec.database.ha === 'streaming',
     archive: o.archive,
     archiveCommand: o.archive ? o.archiveCommand ?? '' : '',
+    archiveTimeout: `${spec.backup.archiveTimeout}s`,
     paths: o.paths ?? false,
     ssl: spec.database.tls ? { cert: spec.database.certFile, key: spec.database.keyFile } : false,
   });
@@ -57,7 +59,8 @@ export function patroniPgParameters(spec: Spec, socketDir: string): Record<strin
     max_slot_wal_keep_size: '8GB',
     hot_standby: 'on',
     hot_standby_feedback: 'on',
-    archive_mode: 'off',
+    // Hosts run pgBackRest beside every member: only the leader archives, so archiving follows it.
+    ...(spec.platform === 'hosts' ? archiveSettings(spec) : { archive_mode: 'off' }),
     unix_socket_directories: socketDir,
     ...(spec.database.tls ? { ssl: 'on', ssl_cert_file: spec.database.certFile, ssl_key_file: spec.database.keyFile, ssl_min_protocol_version: 'TLSv1.2' } : {}),
     log_line_prefix: '%m [%p] %q%u@%d ',

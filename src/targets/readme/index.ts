@@ -6,6 +6,7 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../lb-model.js';
 import { planReadmeSection } from '../ops/index.js';
+import { databaseReadmeSection } from '../postgres/readme.js';
 
 const WHAT: Array<[RegExp, string]> = [
   [/^docker-compose\.yml$/, 'Compose file: app instances, PostgreSQL, load balancer'],
@@ -17,6 +18,19 @@ const WHAT: Array<[RegExp, string]> = [
   [/pg_hba\.conf$/, 'PostgreSQL client authentication (scram-sha-256)'],
   [/app-role\.psql$/, 'SQL creating the app\'s role and database (psql variables, quoted)'],
   [/10-app-role\.sh$/, 'First-start hook of the postgres image that runs app-role.psql'],
+  [/patroni\.yml$/, 'Patroni configuration of this member (passwords come from PATRONI_* variables)'],
+  [/etcd\.conf\.yml$/, 'etcd member configuration (the DCS Patroni elects its leader in)'],
+  [/haproxy-db\.cfg$/, 'Database endpoint: HAProxy routing 5000 to the Patroni leader, 5001 to replicas'],
+  [/Dockerfile$/, 'Image build file'],
+  [/replica-bootstrap\.sh$/, 'Clones a standby from the primary (pg_basebackup with a slot); idempotent'],
+  [/promote\.sh$/, 'Promotes this standby to primary'],
+  [/monitor-replication\.sql$/, 'Replication state and lag in bytes and seconds'],
+  [/RUNBOOK\.md$/, 'Disaster-recovery runbook with this bundle\'s commands'],
+  [/pgbackrest\.conf$/, 'pgBackRest configuration (WAL archive and base backups)'],
+  [/\.timer$/, 'systemd timer (schedule)'],
+  [/\.mount$/, 'systemd mount unit (shared uploads)'],
+  [/\.tf\.json$/, 'DNS failover records (Terraform JSON)'],
+  [/loadtest\.js$/, 'k6 load test through the load balancer'],
   [/\.service$/, 'systemd unit'],
   [/\.sh$/, 'script'],
   [/\.sql$/, 'SQL'],
@@ -75,6 +89,9 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       healthPath: spec.app.healthPath,
       protects,
       gaps,
-    }) + `\n${planReadmeSection(spec)}`, // the plan summary and topology diagram (targets/ops)
+    }) +
+      // the database endpoint, failover figures and caveats (targets/postgres), then the plan
+      // summary and topology diagram (targets/ops)
+      [databaseReadmeSection(spec), planReadmeSection(spec)].filter(Boolean).map((x) => `\n${x}`).join(''),
   );
 }

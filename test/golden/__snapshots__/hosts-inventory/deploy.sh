@@ -58,8 +58,8 @@ case "$host" in
     ;;
   db1)
     address="10.0.2.10"
-    units=(postgresql@17-main)
-    packages=(postgresql-17)
+    units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer)
+    packages=(pgbackrest postgresql-17)
     before_cmds=()
     after_cmds=('set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql')
     ;;
