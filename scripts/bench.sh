@@ -81,8 +81,8 @@ for n in $sizes; do
 done
 
 echo
-echo "== 3. validate: $largest, $preset_hosts hosts ($files files), every real tool"
-(cd "$big" && HA_GEN_REQUIRE_TOOLS=1 "${cli[@]}" validate --json >"$work/validate.json" 2>/dev/null) || true
+echo "== 3. validate: $largest, $preset_hosts hosts ($files files), every real tool, result cache off (cold)"
+(cd "$big" && HA_GEN_REQUIRE_TOOLS=1 HA_GEN_VALIDATE_CACHE=0 "${cli[@]}" validate --json >"$work/validate.json" 2>/dev/null) || true
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const list = Array.isArray(r) ? r : r.results ?? r.files ?? [];
@@ -90,7 +90,7 @@ node -e '
   for (const x of list) by[x.status ?? x.result ?? "?"] = (by[x.status ?? x.result ?? "?"] ?? 0) + 1;
   console.log(`  results: ${Object.entries(by).map(([k, v]) => `${v} ${k}`).join(", ") || JSON.stringify(r).slice(0, 200)}`);
 ' "$work/validate.json" 2>/dev/null || echo "  (validate --json output not recognised)"
-(cd "$big" && HA_GEN_REQUIRE_TOOLS=1 hyperfine -N -i --warmup 1 --runs 3 --style none --export-json "$work/validate-time.json" "node $root/bin/ha-gen.js validate" >/dev/null)
+(cd "$big" && HA_GEN_REQUIRE_TOOLS=1 HA_GEN_VALIDATE_CACHE=0 hyperfine -N -i --warmup 1 --runs 3 --style none --export-json "$work/validate-time.json" "node $root/bin/ha-gen.js validate" >/dev/null)
 echo "  median wall time: $(median "$work/validate-time.json" 0) ms (3 runs)"
 
 echo

@@ -5,13 +5,16 @@
  * output folder has begun it is finished first, so the folder is never left half old, half new.
  * No imports: the CLI entry loads this on every run.
  */
-export const writeGuard: { active: number; signal: NodeJS.Signals | null; swapping: boolean } = { active: 0, signal: null, swapping: false };
-
-let installed = false;
+type Guard = { active: number; signal: NodeJS.Signals | null; swapping: boolean; installed: boolean };
+// One guard per process, even when this module is bundled twice (dist/cli.js installs the handler,
+// dist/generate.js does the write): both copies find it under the same global symbol.
+const KEY = Symbol.for('ha-gen.writeGuard');
+const g = globalThis as unknown as Record<symbol, Guard | undefined>;
+export const writeGuard: Guard = (g[KEY] ??= { active: 0, signal: null, swapping: false, installed: false });
 
 export function installSignalHandlers(): void {
-  if (installed) return;
-  installed = true;
+  if (writeGuard.installed) return;
+  writeGuard.installed = true;
   const onSignal = (sig: NodeJS.Signals) => {
     if (writeGuard.active > 0) {
       writeGuard.signal ??= sig;
