@@ -1,4 +1,5 @@
 /** One checker per tool: which programs it needs and how it runs them on one file. */
+import { createHash } from 'node:crypto';
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -287,13 +288,43 @@ const sql: Checker = {
   },
 };
 
+/**
+ * Tools that take many files per run (shellcheck, yamllint) check every file of their kind in one
+ * process; each file's result is the lines the tool printed for that file.
+ */
+function batched(env: CheckEnv, tool: CheckTool, runAll: (files: string[]) => Promise<{ exitCode: number; output: string; timedOut: boolean }>, okText: string) {
+  return async (file: string): Promise<CheckOutcome> => {
+    const all = await once(env, `batch:${tool}`, async () => {
+      const files = Object.entries(env.manifest.files).filter(([, e]) => e.checks.some((c) => c.tool === tool)).map(([f]) => f);
+      const r = await runAll(files.map((f) => fileIn(env, f)));
+      const lines = r.output.split('\n').filter((l) => l.trim());
+      const per = new Map<string, string[]>(files.map((f) => [f, []]));
+      const unattributed: string[] = [];
+      for (const l of lines) {
+        const f = files.find((x) => l.startsWith(`${fileIn(env, x)}:`));
+        (f ? per.get(f)! : unattributed).push(l.replaceAll(`${env.bundleDir}/`, ''));
+      }
+      return { r, per, unattributed };
+    });
+    const mine = all.per.get(file) ?? [];
+    if (all.r.timedOut) return { ok: false, message: 'timed out' };
+    if (mine.length) return { ok: false, message: mine.join('\n') };
+    // A failed run that named no file (the tool itself broke) fails every file, with its output.
+    if (all.r.exitCode !== 0 && !all.per.size) return { ok: false, message: all.r.output || `exit code ${all.r.exitCode}` };
+    if (all.r.exitCode !== 0 && all.unattributed.length && ![...all.per.values()].some((x) => x.length)) return { ok: false, message: all.unattributed.join('\n') };
+    return { ok: true, message: okText };
+  };
+}
+
 const shell: Checker = {
   needs: ['shellcheck'],
   install: 'apt-get install shellcheck',
   async run(env, file) {
-    const abs = fileIn(env, file);
-    const r = await execa('shellcheck', ['-x', '-S', 'style', '-f', 'gcc', abs], { reject: false, all: true, cwd: path.dirname(abs), timeout: 20000 });
-    return outcome({ exitCode: r.exitCode ?? 1, output: String(r.all ?? '').replaceAll(`${env.bundleDir}/`, ''), timedOut: !!r.timedOut }, 'shellcheck: clean');
+    return batched(env, 'shell', async (files) => {
+      // -P SCRIPTDIR: `source` paths resolve beside each script, as they do when it runs.
+      const r = await execa('shellcheck', ['-x', '-P', 'SCRIPTDIR', '-S', 'style', '-f', 'gcc', ...files], { reject: false, all: true, cwd: env.bundleDir, timeout: 60000 });
+      return { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
+    }, 'shellcheck: clean')(file);
   },
 };
 
@@ -303,8 +334,10 @@ const yaml: Checker = {
   needs: ['yamllint'],
   install: 'apt-get install yamllint',
   async run(env, file) {
-    const r = await execa('yamllint', ['-s', '-f', 'parsable', '-d', YAMLLINT_CONFIG, fileIn(env, file)], { reject: false, all: true, timeout: 20000 });
-    return outcome({ exitCode: r.exitCode ?? 1, output: String(r.all ?? '').replaceAll(`${env.bundleDir}/`, ''), timedOut: !!r.timedOut }, 'yamllint: clean');
+    return batched(env, 'yaml', async (files) => {
+      const r = await execa('yamllint', ['-s', '-f', 'parsable', '-d', YAMLLINT_CONFIG, ...files], { reject: false, all: true, timeout: 60000 });
+      return { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
+    }, 'yamllint: clean')(file);
   },
 };
 
@@ -325,9 +358,18 @@ const systemd: Checker = {
   needs: ['systemd-analyze'],
   install: 'apt-get install systemd',
   async run(env, file) {
+    // Identical units (same name and bytes, e.g. the app unit on every app host) are verified once.
+    const text0 = await fs.readFile(fileIn(env, file), 'utf8');
+    const key = `systemd:${path.basename(file)}:${createHash('sha256').update(text0).digest('hex')}`;
+    const first = await once(env, key, async () => ({ file, outcome: await verifyUnit(env, file, text0) }));
+    return { ...first.outcome, message: first.outcome.message.replaceAll(first.file, file) };
+  },
+};
+
+async function verifyUnit(env: CheckEnv, file: string, text: string): Promise<CheckOutcome> {
+  {
     // The bundle's PostgreSQL major may not be the one installed here: point at the installed one.
     const pg = pgBinDir();
-    const text = await fs.readFile(fileIn(env, file), 'utf8');
     const copy = path.join(env.tmp, 'units', file.replaceAll('/', '_'), path.basename(file));
     await fs.mkdir(path.dirname(copy), { recursive: true });
     await fs.writeFile(copy, pg ? text.replace(/\/usr\/lib\/postgresql\/[0-9]+\/bin/g, pg) : text);
@@ -340,8 +382,8 @@ const systemd: Checker = {
       return { ok: true, message: `systemd-analyze verify: valid (not installed here: ${absent.map((l) => l.replace(/.*Command (\S+).*/, '$1')).join(', ')})` };
     }
     return problems.length || r.exitCode !== 0 ? { ok: false, message: problems.join('\n').replaceAll(copy, file) || `exit code ${r.exitCode}` } : { ok: true, message: 'systemd-analyze verify: valid' };
-  },
-};
+  }
+}
 
 export const CHECKERS: Record<CheckTool, Checker> = {
   nginx,

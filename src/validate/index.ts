@@ -72,6 +72,9 @@ export async function validateBundle(dir: string, opts: ValidateOptions): Promis
   const manifest = await readBundleManifest(dir);
   const tasks: Array<{ file: string; check: Check }> = [];
   for (const [file, entry] of Object.entries(manifest.files)) for (const check of entry.checks) tasks.push({ file, check });
+  // Slow starters first (a throwaway PostgreSQL, Python and Go tools, tsc), so the run ends sooner.
+  const FIRST: Partial<Record<Check['tool'], number>> = { sql: 0, 'pg-hba': 0, k6: 1, patroni: 2, etcd: 3, compose: 4, stack: 4, pgbackrest: 5 };
+  tasks.sort((a, b) => (FIRST[a.check.tool] ?? 9) - (FIRST[b.check.tool] ?? 9));
 
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ha-gen-validate-'));
   await fs.chmod(tmp, 0o755);
