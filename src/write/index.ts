@@ -140,7 +140,7 @@ export async function planWrite(out: string, bundle: Bundle): Promise<Plan> {
       continue;
     }
     const hash = sha256(readFileSync(abs));
-    if (hash === sha256(file.contents)) plan.unchanged.push(rel);
+    if (hash === sha256(file.contents)) ((st.mode & 0o777) === file.mode ? plan.unchanged : plan.write).push(rel);
     else if (owned[rel]?.sha256 === hash || rel === MANIFEST_PATH) plan.write.push(rel);
     else plan.conflicts.push({ path: rel, why: owned[rel] ? 'edited' : 'foreign' });
   }
@@ -221,6 +221,14 @@ async function writeBundleGuarded(
     throw new OwnershipError(`refusing to overwrite or delete ${plan.conflicts.length} file(s); nothing was written. Re-run with --force to replace them:\n${lines.join('\n')}`, plan.conflicts.map((c) => c.path));
   }
   stop();
+  // Nothing to change (the usual regenerate in CI or a hook): leave the folder and its mtimes alone.
+  if (outStat && envStat && !plan.write.length && !plan.remove.length && !plan.conflicts.length) {
+    const envPath = path.join(out, ENV_FILE);
+    if (!mergeEnv(readFileSync(envPath, 'utf8'), bundle.secrets, () => '').added.length) {
+      if ((envStat.mode & 0o777) !== 0o600) chmodSync(envPath, 0o600);
+      return { plan, envCreated: [] };
+    }
+  }
 
   const parent = path.dirname(out);
   await fs.mkdir(parent, { recursive: true });
