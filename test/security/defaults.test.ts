@@ -122,7 +122,12 @@ describe('safe defaults', () => {
       expect(f.mode & 0o002, `${p} mode ${f.mode.toString(8)}`).toBe(0);
       const code = f.contents.split('\n').filter((l) => !/^\s*(#|--|\/\/)/.test(l)).join('\n'); // comments may name the guide's chmod 777
       expect(code, p).not.toMatch(/chmod\s+(-R\s+)?(0?[0-7]?[0-7][0-7][2367]\b|[ao]*\+[rwx]*w|o=[rwx]*w)/);
-      expect(code, p).not.toMatch(/\bmode:\s*["']?0?[0-7]?[0-7][0-7][2367]["']?\s*$/m);
+      // YAML `mode:` values: a quoted or 0-prefixed string is octal text, a bare number is decimal
+      // (Compose/Swarm read it as an integer: 256 is 0o400).
+      for (const m of code.matchAll(/\bmode:\s*(["']?)(\d+)\1\s*$/gm)) {
+        const n = m[1] || m[2]!.startsWith('0') ? parseInt(m[2]!, 8) : Number(m[2]);
+        expect(n & 0o002, `${p}: mode: ${m[2]}`).toBe(0);
+      }
       expect(code, p).not.toMatch(/^UMask=0*[0-7]?[0-7][0145]$/m);
     }
   });

@@ -112,10 +112,24 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const ports: Array<Record<string, unknown>> = [{ target: spec.loadBalancer.httpPort, published: spec.loadBalancer.httpPort, protocol: 'tcp', mode: 'host' }];
   if (spec.loadBalancer.tls !== 'none') ports.push({ target: spec.loadBalancer.httpsPort, published: spec.loadBalancer.httpsPort, protocol: 'tcp', mode: 'host' });
   if (kind === 'haproxy') b.secret(SECRETS.haproxyStats);
+  // tls: files — the certificate and key reach every LB task as Swarm secrets read from those paths
+  // on the manager at deploy time (Swarm secrets are immutable: rotate under a new name).
+  const tlsSecrets: Array<{ source: string; target: string; mode: number }> = [];
+  if (spec.loadBalancer.tls === 'files') {
+    const certTarget = kind === 'haproxy' ? (lbText.match(/\sssl crt (\S+)/)?.[1] ?? spec.loadBalancer.certFile) : spec.loadBalancer.certFile;
+    // HAProxy reads the key from `<crt>.key` when the PEM holds only the certificate.
+    const keyTarget = kind === 'haproxy' ? `${certTarget}.key` : spec.loadBalancer.keyFile;
+    stack.secrets.tls_cert = { file: spec.loadBalancer.certFile, name: `${spec.name}_tls_cert` };
+    stack.secrets.tls_key = { file: spec.loadBalancer.keyFile, name: `${spec.name}_tls_key` };
+    tlsSecrets.push({ source: 'tls_cert', target: certTarget, mode: 0o444 }, { source: 'tls_key', target: keyTarget, mode: 0o400 });
+  }
   stack.services[kind] = {
     image: IMAGES[kind],
+    // HAProxy starts as root to bind 80/443 and read the key, then drops to haproxy (config global).
+    ...(kind === 'haproxy' ? { user: 'root' } : {}),
     ports,
     configs: [{ source: cfg, target: lb.target }],
+    ...(tlsSecrets.length ? { secrets: tlsSecrets } : {}),
     ...(kind === 'haproxy' ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
     ...(kind === 'caddy' ? { volumes: ['caddy-data:/data'] } : {}),
     networks: ['backend'],
