@@ -47,24 +47,6 @@ async function lstatOrNull(p: string) {
   }
 }
 
-/** Every file below dir (relative, '/'-separated); symlinks are listed, never followed. */
-async function listTree(dir: string, rel = ''): Promise<Map<string, 'file' | 'symlink' | 'other'>> {
-  const out = new Map<string, 'file' | 'symlink' | 'other'>();
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw err;
-  }
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) for (const [k, v] of await listTree(dir, r)) out.set(k, v);
-    else out.set(r, e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other');
-  }
-  return out;
-}
-
 /**
  * A generated path must not pass through a symlink that could lead out of the folder. Directory
  * answers are memoised: thousands of files share a few folders.
@@ -242,7 +224,7 @@ async function writeBundleGuarded(
     await fs.mkdir(staging, { mode: 0o755 });
     // 1. keep everything in the folder that is not ours to replace (user files, .env, .git)
     if (outStat) {
-      const tree = await listTree(out);
+      const tree = listTreeSync(out);
       const removed = new Set(plan.remove);
       const conflicted = new Set(plan.conflicts.map((c) => c.path));
       for (const [rel, kind] of tree) {
@@ -309,7 +291,7 @@ export interface Drift {
   diff: string;
 }
 
-/** listTree with synchronous calls: `generate --check` only reads, and waits on nothing else. */
+/** Every file below dir (relative, '/'-separated); symlinks are listed, never followed. Synchronous: thousands of small calls. */
 function listTreeSync(dir: string, rel = '', out = new Map<string, 'file' | 'symlink' | 'other'>()): Map<string, 'file' | 'symlink' | 'other'> {
   let entries: import('node:fs').Dirent[];
   try {
