@@ -163,30 +163,26 @@ export function composeReferences(doc: Record<string, unknown>): string[] {
   return problems;
 }
 
-const compose: Checker = {
-  needs: ['docker-compose'],
-  install: 'apt-get install docker-compose',
-  async run(env, file) {
-    const abs = fileIn(env, file);
-    const refs = composeReferences(parseYaml(await fs.readFile(abs, 'utf8')) as Record<string, unknown>);
-    if (refs.length) return { ok: false, message: refs.join('\n') };
-    const r = await execa('docker-compose', ['-f', abs, 'config', '-q'], { reject: false, all: true, cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '' }, extendEnv: false, timeout: 20000 });
-    return outcome({ exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut }, 'docker-compose config: valid');
-  },
-};
+/** Compose and stack files: our reference check, then the tool's own loader with .env names set to dummies. */
+function composeFileChecker(bin: string, install: string, argv: (abs: string) => string[], okText: string, extraEnv: (env: CheckEnv) => Record<string, string> = () => ({})): Checker {
+  return {
+    needs: [bin],
+    install,
+    async run(env, file) {
+      const abs = fileIn(env, file);
+      const refs = composeReferences(parseYaml(await fs.readFile(abs, 'utf8')) as Record<string, unknown>);
+      if (refs.length) return { ok: false, message: refs.join('\n') };
+      const [cmd, ...args] = argv(abs) as [string, ...string[]];
+      const r = await execa(cmd, args, { reject: false, all: true, cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '', ...extraEnv(env) }, extendEnv: false, timeout: 20000 });
+      const res = { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
+      return res.exitCode === 0 && !res.timedOut ? { ok: true, message: okText } : outcome(res);
+    },
+  };
+}
 
-const stack: Checker = {
-  needs: ['docker'],
-  install: 'install the docker CLI (docker.io or docker-ce-cli)',
-  async run(env, file) {
-    const abs = fileIn(env, file);
-    const refs = composeReferences(parseYaml(await fs.readFile(abs, 'utf8')) as Record<string, unknown>);
-    if (refs.length) return { ok: false, message: refs.join('\n') };
-    const r = await execa('docker', ['stack', 'config', '-c', abs], { reject: false, all: true, cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '', HOME: env.tmp, DOCKER_CONFIG: path.join(env.tmp, 'docker') }, extendEnv: false, timeout: 20000 });
-    const res = { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
-    return res.exitCode === 0 ? { ok: true, message: 'docker stack config: valid' } : outcome(res);
-  },
-};
+const compose = composeFileChecker('docker-compose', 'apt-get install docker-compose', (abs) => ['docker-compose', '-f', abs, 'config', '-q'], 'docker-compose config: valid');
+// `docker stack config` runs Swarm's own loader offline: stricter than docker-compose for stack files.
+const stack = composeFileChecker('docker', 'install the docker CLI (docker.io or docker-ce-cli)', (abs) => ['docker', 'stack', 'config', '-c', abs], 'docker stack config: valid', (env) => ({ HOME: env.tmp, DOCKER_CONFIG: path.join(env.tmp, 'docker') }));
 
 const pgConf: Checker = {
   needs: ['postgres'],
