@@ -399,8 +399,3 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   k6: k6Checker,
   pgbackrest: pgbackrestChecker,
 };
-
-/** A tool whose checker is not written yet fails loudly rather than passing. */
-function missingChecker(tool: string): Checker {
-  return { needs: [], install: '', run: async () => ({ ok: false, message: `no checker for ${tool} files yet` }) };
-}

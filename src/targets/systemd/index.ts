@@ -26,12 +26,3 @@ export function renderUnit(unit: Unit, ctx: RenderContext): string {
 
 /** Where a service's secrets land on a host: written from .env by deploy.sh, mode 0600. */
 export const envFilePath = (name: string, service: string) => `/etc/${name}/${service}.env`;
-
-/** systemd's path escaping for mount unit names (systemd-escape --path). */
-export function escapePath(p: string): string {
-  const trimmed = p.replace(/^\/+|\/+$/g, '');
-  return trimmed
-    .split('/')
-    .map((seg) => seg.replace(/[^A-Za-z0-9:_.]|^\./g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
-    .join('-');
-}
