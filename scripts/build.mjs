@@ -165,11 +165,13 @@ const specPlugin = {
   },
 };
 
-// main.ts loads src/fast-generate.ts as dist/generate.js, built on its own below.
+// main.ts loads src/fast-generate.ts as dist/generate.js and src/check-fast.ts as dist/check.js,
+// each built on its own below.
 const fastGeneratePlugin = {
   name: 'fast-generate',
   setup(b) {
     b.onResolve({ filter: /\/fast-generate\.js$/ }, (args) => (args.importer === resolve(root, 'src/main.ts') ? { path: './generate.js', external: true } : undefined));
+    b.onResolve({ filter: /\/check-fast\.js$/ }, (args) => (args.importer === resolve(root, 'src/main.ts') ? { path: './check.js', external: true } : undefined));
   },
 };
 
@@ -202,12 +204,14 @@ await build({
   outfile: join(dist, 'generate.js'),
   plugins: [rawPlugin, templatesPlugin, specPlugin],
 });
+// Node built-ins only: no require() banner, nothing to link.
+await build({ ...common, banner: {}, entryPoints: [resolve(root, 'src/check-fast.ts')], outfile: join(dist, 'check.js') });
 
 // Chunks of earlier builds: removed once they are a minute old (a CLI started just before this
 // build may still import its chunks; the names are content hashes, so an unchanged chunk stays),
 // and at once when npm builds the package (prepare/prepack), so a packed tarball holds no stale ones.
 const grace = ['prepare', 'prepack'].includes(process.env.npm_lifecycle_event ?? '') ? 0 : 60_000;
-const current = new Set([specCjs, join(dist, 'generate.js'), ...Object.keys(result.metafile.outputs).map((p) => resolve(root, p))]);
+const current = new Set([specCjs, join(dist, 'generate.js'), join(dist, 'check.js'), ...Object.keys(result.metafile.outputs).map((p) => resolve(root, p))]);
 const chunkDir = join(dist, 'chunks');
 for (const name of await readdir(chunkDir).catch(() => [])) {
   const p = join(chunkDir, name);

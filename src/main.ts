@@ -6,8 +6,19 @@
 import { VERSION } from './version.js';
 import { parseGenerateArgs, type GenerateOpts } from './cli/argv.js';
 import { installSignalHandlers } from './write/interrupt.js';
+import * as nodeModule from 'node:module';
+
+// Node 22.1+ keeps V8's compiled code of dist/ between runs (its own cache folder; Node 20 has no
+// such API for ES modules, so there the call is absent and skipped).
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 async function generate(opts: GenerateOpts): Promise<number> {
+  if (opts.check) {
+    // Known spec and an unchanged folder: answered without loading the renderer.
+    const { fastCheck } = await import('./check-fast.js');
+    const code = fastCheck(opts);
+    if (code !== null) return code;
+  }
   const { runGenerate } = await import('./fast-generate.js');
   return runGenerate(opts);
 }

@@ -1,12 +1,5 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-
-/** Colour only on a terminal, never when NO_COLOR is set (https://no-color.org) or TERM=dumb. */
-function colorLevel(stream: NodeJS.WriteStream): 0 | 1 {
-  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return 0;
-  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0') return 1;
-  if (process.env.TERM === 'dumb') return 0;
-  return stream.isTTY ? 1 : 0;
-}
+import { colorLevel } from './color-level.js';
 
 export const out: ChalkInstance = new Chalk({ level: colorLevel(process.stdout) });
 export const err: ChalkInstance = new Chalk({ level: colorLevel(process.stderr) });

@@ -1,16 +1,25 @@
 import * as path from 'node:path';
-import { loadSpecFile } from '../spec/load.js';
+import { parseSpecText, readSpecFile } from '../spec/load.js';
 import { resolveSpec } from '../spec/resolve.js';
-import { checkDrift, writeBundle } from '../write/index.js';
+import { checkDrift, MANIFEST_PATH, sha256, writeBundle } from '../write/index.js';
+import { renderKey, writeRenderCache } from '../write/render-cache.js';
 import { randomSecret } from '../write/secrets.js';
 import { renderSpec } from './pipeline.js';
 import { err, out, say, warn } from '../cli/output.js';
 
-export async function generateCommand(opts: { config: string; out: string; force?: boolean; check?: boolean }): Promise<number> {
-  const values = await loadSpecFile(opts.config);
+/**
+ * `rendererFile`: the file holding the render code (dist/generate.js) when this run may remember
+ * what the spec rendered to, for `generate --check` (write/render-cache.ts).
+ */
+export async function generateCommand(opts: { config: string; out: string; force?: boolean; check?: boolean }, rendererFile?: string): Promise<number> {
+  const bytes = await readSpecFile(opts.config);
+  const values = parseSpecText(bytes.toString('utf8'), opts.config);
   const { spec, warnings } = resolveSpec([{ source: 'file', values }]);
   warnings.forEach(warn);
   const bundle = renderSpec(spec, opts.config);
+  const key = rendererFile ? renderKey(rendererFile, opts.config, bytes) : null;
+  const manifest = bundle.files.get(MANIFEST_PATH);
+  if (key && manifest) writeRenderCache(key, { manifest: sha256(manifest.contents), manifestMode: manifest.mode, files: bundle.files.size, warnings });
   if (opts.check) {
     const drift = await checkDrift(opts.out, bundle);
     if (!drift.length) {

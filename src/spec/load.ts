@@ -5,15 +5,18 @@ import { migrate } from './resolve.js';
 
 /** Reads ha-gen.yaml into a plain object (migrated to the current version); no defaults applied. */
 export async function loadSpecFile(file: string): Promise<Record<string, unknown>> {
-  let text: string;
+  return parseSpecText((await readSpecFile(file)).toString('utf8'), file);
+}
+
+/** The spec file's bytes; a missing or unreadable file is a usage error naming it. */
+export async function readSpecFile(file: string): Promise<Buffer> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UsageError(`spec file ${file} does not exist; create one with \`ha-gen init\` or pass --config FILE`);
     throw new UsageError(`cannot read spec file ${file}: ${(err as Error).message}`);
   }
-  return parseSpecText(text, file);
 }
 
 export function parseSpecText(text: string, file = 'ha-gen.yaml'): Record<string, unknown> {

@@ -48,29 +48,23 @@ async function lstatOrNull(p: string) {
 }
 
 /**
- * A generated path must not pass through a symlink that could lead out of the folder. Directory
- * answers are memoised: thousands of files share a few folders.
+ * What lies on the way to a generated file's folder: a symlink (it could lead out of the folder),
+ * a missing folder (so the file cannot exist yet), or real folders. Answers are memoised per
+ * folder: thousands of files share a few folders.
  */
-function symlinkOnPath(root: string, rel: string, memo: Map<string, 'link' | 'dir' | 'none'>): boolean {
-  const parts = rel.split('/');
-  let cur = root;
-  for (const p of parts) {
-    cur = path.join(cur, p);
-    let kind = memo.get(cur);
-    if (!kind) {
-      let st: import('node:fs').Stats | undefined;
-      try {
-        st = lstatSync(cur);
-      } catch {
-        st = undefined;
-      }
-      kind = !st ? 'none' : st.isSymbolicLink() ? 'link' : 'dir';
-      memo.set(cur, kind);
-    }
-    if (kind === 'none') return false;
-    if (kind === 'link') return true;
+function folderState(root: string, rel: string, memo: Map<string, 'link' | 'dir' | 'none'>): 'link' | 'dir' | 'none' {
+  const known = memo.get(rel);
+  if (known) return known;
+  let state: 'link' | 'dir' | 'none';
+  // (the root itself is only looked at for files directly in it, as rel '')
+  const parent = rel.includes('/') ? folderState(root, path.posix.dirname(rel), memo) : rel && memo.get('') === 'none' ? 'none' : 'dir';
+  if (parent !== 'dir') state = parent;
+  else {
+    const st = lstatSync(path.join(root, rel), { throwIfNoEntry: false });
+    state = !st ? 'none' : st.isSymbolicLink() ? 'link' : 'dir';
   }
-  return false;
+  memo.set(rel, state);
+  return state;
 }
 
 export interface Plan {
@@ -97,15 +91,18 @@ export async function planWrite(out: string, bundle: Bundle): Promise<Plan> {
   const owned = old?.files ?? {};
   const plan: Plan = { write: [], unchanged: [], remove: [], conflicts: [] };
   const memo = new Map<string, 'link' | 'dir' | 'none'>();
+  if (!lstatSync(out, { throwIfNoEntry: false })) memo.set('', 'none');
   for (const [rel, file] of bundle.files) {
-    if (symlinkOnPath(out, path.dirname(rel) === '.' ? '' : path.dirname(rel), memo)) {
+    const folder = folderState(out, path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel), memo);
+    if (folder === 'link') {
       plan.conflicts.push({ path: rel, why: 'symlink' });
       continue;
     }
     const abs = path.join(out, rel);
     let st: import('node:fs').Stats | undefined;
     try {
-      st = lstatSync(abs);
+      // no folder, no file: skip the syscall (and its exception) for every file of a new bundle
+      st = folder === 'none' ? undefined : lstatSync(abs, { throwIfNoEntry: false });
     } catch {
       st = undefined;
     }

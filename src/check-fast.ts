@@ -1,0 +1,31 @@
+/**
+ * `generate --check` when the render cache knows what this spec renders to (write/render-cache.ts):
+ * the folder is compared with the remembered manifest without loading the renderer. Built as
+ * dist/check.js, Node built-ins only; null means "not known or not equal": main.ts then runs the
+ * full check, which renders and prints the diff.
+ */
+import { readFileSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { GenerateOpts } from './cli/argv.js';
+import { colorLevel } from './cli/color-level.js';
+import { folderMatches, readRenderCache, renderKey } from './write/render-cache.js';
+
+export function fastCheck(opts: GenerateOpts): number | null {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(opts.config);
+  } catch {
+    return null;
+  }
+  const key = renderKey(path.join(path.dirname(fileURLToPath(import.meta.url)), 'generate.js'), opts.config, bytes);
+  const entry = key ? readRenderCache(key) : null;
+  if (!entry || !folderMatches(path.resolve(opts.out), entry)) return null;
+  // The same lines the full check prints (cli/output.ts), coloured the same way.
+  const yellow = colorLevel({ isTTY: isatty(2) }) ? '\x1b[33mwarning:\x1b[39m' : 'warning:';
+  for (const w of entry.warnings) writeSync(2, `${yellow} ${w}\n`);
+  const ok = colorLevel({ isTTY: isatty(1) }) ? '\x1b[32mok\x1b[39m' : 'ok';
+  writeSync(1, `${ok} ${opts.out} matches ${opts.config} (${entry.files} files)\n`);
+  return 0;
+}

@@ -1,0 +1,7 @@
+/** Colour only on a terminal, never when NO_COLOR is set (https://no-color.org) or TERM=dumb. */
+export function colorLevel(stream: { isTTY?: boolean }): 0 | 1 {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return 0;
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0') return 1;
+  if (process.env.TERM === 'dumb') return 0;
+  return stream.isTTY ? 1 : 0;
+}

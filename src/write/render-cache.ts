@@ -1,0 +1,122 @@
+/**
+ * What a spec renders to, remembered by `generate` so `generate --check` can skip the render.
+ *
+ * render() is a pure function of the spec file's bytes, the --config name (it appears in headers)
+ * and the code of dist/generate.js, so those (and the Node version) form the key. The entry holds
+ * the sha256 of the manifest the render produced, which lists every file's sha256 and mode. A
+ * check with a known key compares the folder against that manifest: when the manifest on disk is
+ * byte-for-byte the expected one and every file, mode and extra matches it, the render would find
+ * no drift either. Any difference (or no entry) falls back to the full render, which prints the
+ * diff. The cache lives in the user's cache folder, written only by ha-gen, never in the bundle:
+ * a hand-edited manifest cannot vouch for itself. HA_GEN_RENDER_CACHE=0 turns it off.
+ * Node built-ins only: dist/check.js loads this on every `generate --check`.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import * as path from 'node:path';
+import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
+import { MANIFEST_PATH } from './manifest.js';
+
+export interface RenderCacheEntry {
+  /** sha256 and mode of the manifest the render produced. */
+  manifest: string;
+  manifestMode: number;
+  /** Files in the bundle (for the summary line). */
+  files: number;
+  /** resolveSpec warnings, printed again on every check as the full path would. */
+  warnings: string[];
+}
+
+const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+
+function cacheDir(): string | null {
+  if (process.env.HA_GEN_RENDER_CACHE === '0') return null;
+  return path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'ha-gen', 'render-v1');
+}
+
+/** The key for rendering `specBytes` read from --config `config` with the renderer in `rendererFile`. */
+export function renderKey(rendererFile: string, config: string, specBytes: Buffer): string | null {
+  try {
+    const h = createHash('sha256');
+    for (const part of ['ha-gen render-v1', process.version, sha256(readFileSync(rendererFile)), config]) h.update(part).update('\0');
+    return h.update(specBytes).digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+export function readRenderCache(key: string): RenderCacheEntry | null {
+  const dir = cacheDir();
+  if (!dir) return null;
+  try {
+    const e = JSON.parse(readFileSync(path.join(dir, `${key}.json`), 'utf8')) as RenderCacheEntry;
+    return typeof e.manifest === 'string' && Number.isInteger(e.manifestMode) && Number.isInteger(e.files) && Array.isArray(e.warnings) ? e : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeRenderCache(key: string, entry: RenderCacheEntry): void {
+  const dir = cacheDir();
+  if (!dir) return;
+  try {
+    mkdirSync(dir, { recursive: true });
+    // rename: a concurrent reader sees the old entry or the new one, never half of it
+    const tmp = path.join(dir, `.${key}.${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(entry));
+    renameSync(tmp, path.join(dir, `${key}.json`));
+  } catch {
+    /* a cache that cannot be written is only slower */
+  }
+}
+
+/**
+ * True when `out` holds the expected manifest and exactly the files it lists (bytes and modes),
+ * and nothing the full check would call extra. False at the first difference.
+ */
+export function folderMatches(out: string, expected: RenderCacheEntry): boolean {
+  let manifest: { files?: Record<string, { sha256?: string; mode?: string }> };
+  try {
+    const abs = path.join(out, MANIFEST_PATH);
+    const st = lstatSync(abs);
+    if (!st.isFile() || (st.mode & 0o777) !== expected.manifestMode) return false;
+    const text = readFileSync(abs);
+    if (sha256(text) !== expected.manifest) return false;
+    manifest = JSON.parse(text.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const files = manifest.files;
+  if (!files || typeof files !== 'object') return false;
+  for (const [rel, e] of Object.entries(files)) {
+    const abs = path.join(out, rel);
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (!st?.isFile() || (st.mode & 0o777) !== parseInt(String(e.mode), 8)) return false;
+    if (rel === MANIFEST_PATH) continue;
+    try {
+      if (sha256(readFileSync(abs)) !== e.sha256) return false;
+    } catch {
+      return false;
+    }
+  }
+  return noExtras(out, '', files);
+}
+
+/** The same rule as checkDrift: anything not generated is extra, except .env, .git/ and the manifest folder. */
+function noExtras(out: string, rel: string, files: Record<string, unknown>): boolean {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(path.join(out, rel), { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (r === '.git' || r === MANIFEST_DIR) continue;
+      if (!noExtras(out, r, files)) return false;
+    } else if (!Object.hasOwn(files, r) && r !== ENV_FILE) return false;
+  }
+  return true;
+}
