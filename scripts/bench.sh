@@ -16,7 +16,12 @@ for tool in hyperfine /usr/bin/time; do
 done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ha-gen-bench.XXXXXX")"
-[[ -n "${BENCH_KEEP:-}" ]] || trap 'rm -rf "$work"' EXIT
+# tmpfs for the "without the disk" series, when the machine has one
+shm=""
+[[ -d /dev/shm && -w /dev/shm ]] && shm="$(mktemp -d /dev/shm/ha-gen-bench.XXXXXX)"
+[[ -n "${BENCH_KEEP:-}" ]] || trap 'rm -rf "$work" ${shm:+"$shm"}' EXIT
+# A cache of our own: the render cache starts empty and the user's is left alone.
+export XDG_CACHE_HOME="$work/cache"
 
 node "$root/scripts/build.mjs"
 
@@ -47,14 +52,17 @@ files=$(find "$big/ha-bundle" -type f | wc -l)
 
 echo
 echo "== 1. start-up: $largest, $preset_hosts hosts ($files files), median of $runs runs"
+echo "  (--check answers from the render cache when generate rendered this spec before, as in a"
+echo "   pre-commit hook; HA_GEN_RENDER_CACHE=0 is the first check on a fresh machine: a full render)"
 (cd "$big" && hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$work/startup.json" \
-  'node -e 0' "node $root/bin/ha-gen.js --version" "node $root/bin/ha-gen.js generate --check" >/dev/null)
+  'node -e 0' "node $root/bin/ha-gen.js --version" "node $root/bin/ha-gen.js generate --check" \
+  "env HA_GEN_RENDER_CACHE=0 node $root/bin/ha-gen.js generate --check" >/dev/null)
 floor=$(median "$work/startup.json" 0)
-printf '  %-28s %8s ms  %5sx\n' 'node -e 0 (floor)' "$floor" 1.00
-for i in 1 2; do
-  name=$([[ $i == 1 ]] && echo 'ha-gen --version' || echo 'ha-gen generate --check')
+printf '  %-44s %8s ms  %5sx\n' 'node -e 0 (floor)' "$floor" 1.00
+names=('' 'ha-gen --version' 'ha-gen generate --check' 'ha-gen generate --check, render cache off')
+for i in 1 2 3; do
   m=$(median "$work/startup.json" $i)
-  printf '  %-28s %8s ms  %5sx\n' "$name" "$m" "$(ratio "$m" "$floor")"
+  printf '  %-44s %8s ms  %5sx\n' "${names[$i]}" "$m" "$(ratio "$m" "$floor")"
 done
 
 echo
@@ -66,20 +74,42 @@ for v in $(node "$root/scripts/bench-specs.mjs" --variants); do
   if ((ok)); then series="$v"; break; fi
 done
 [[ -n "$series" ]] || { echo "bench: no variant renders at every size ($sizes)" >&2; exit 1; }
-echo "  variant $series (the largest that renders at every size); median wall time of 'ha-gen generate' into an empty folder"
-echo "  (a regenerate with nothing to change is faster: it only renders, reads and compares)"
+echo "  variant $series (the largest that renders at every size); median wall time of 'ha-gen generate' into a new folder"
+echo "  disk: $work ($(df -T "$work" | awk 'NR == 2 { print $2 }')); floor: 'cp -a' of the same tree on that disk (no render, same folders and files)"
+[[ -n "$shm" ]] && echo "  tmpfs: the same run in $shm, which leaves out the disk: ha-gen's own cost"
+# Old outputs are moved aside (O(1)) and deleted after the series, so deleting them does not
+# burden the disk during the next run.
+gen_series() { # DIR RUNS JSON
+  mkdir -p "$1/.trash"
+  (cd "$1" && hyperfine -N --warmup 1 --runs "$2" --style none --prepare "sh -c 'test ! -e ha-bundle || mv ha-bundle .trash/\$(date +%s%N)'" --export-json "$3" "node $root/bin/ha-gen.js generate" >/dev/null)
+  rm -rf "$1/.trash"
+}
 prev=""
+printf '  %5s %6s %6s %10s %10s %10s  %s\n' hosts files dirs disk floor tmpfs growth
 for n in $sizes; do
   dir="$work/$series-$n"
   r=$((n >= 3000 ? 3 : n >= 300 ? 5 : 10))
-  (cd "$dir" && hyperfine -N --warmup 1 --runs "$r" --style none --prepare 'rm -rf ha-bundle' --export-json "$work/gen-$n.json" "node $root/bin/ha-gen.js generate" >/dev/null)
+  gen_series "$dir" "$r" "$work/gen-$n.json"
   m=$(median "$work/gen-$n.json" 0)
   nfiles=$(find "$dir/ha-bundle" -type f | wc -l)
-  growth=$([[ -n "$prev" ]] && echo "x$(ratio "$m" "$prev") vs previous" || echo "")
-  printf '  %5s hosts %6s files %9s ms  %s\n' "$n" "$nfiles" "$m" "$growth"
+  ndirs=$(find "$dir/ha-bundle" -type d | wc -l)
+  sync
+  (cd "$dir" && hyperfine -N --runs "$r" --style none --prepare "sh -c 'rm -rf $dir/.copy'" --export-json "$work/cp-$n.json" "cp -a ha-bundle $dir/.copy" >/dev/null)
+  rm -rf "$dir/.copy"
+  fl=$(median "$work/cp-$n.json" 0)
+  t="-"
+  if [[ -n "$shm" ]]; then
+    mkdir -p "$shm/$n" && cp "$dir/ha-gen.yaml" "$shm/$n/"
+    gen_series "$shm/$n" "$r" "$work/shm-$n.json"
+    t="$(median "$work/shm-$n.json" 0) ms"
+    rm -rf "${shm:?}/$n"
+  fi
+  growth=$([[ -n "$prev" ]] && echo "x$(ratio "$m" "$prev") vs previous (disk)" || echo "")
+  printf '  %5s %6s %6s %7s ms %7s ms %10s  %s\n' "$n" "$nfiles" "$ndirs" "$m" "$fl" "$t" "$growth"
   prev="$m"
   last="$dir"
 done
+echo "  (a regenerate with nothing to change writes nothing: it only renders, reads and compares)"
 
 echo
 echo "== 3. validate: $largest, $preset_hosts hosts ($files files), every real tool, result cache off (cold)"
@@ -96,5 +126,6 @@ echo "  median wall time: $(median "$work/validate-time.json" 0) ms (3 runs)"
 
 echo
 echo "== 4. peak memory: 'ha-gen generate' of the largest inventory ($(basename "$last"))"
-(cd "$last" && /usr/bin/time -v "${cli[@]}" generate 2>"$work/time.txt" >/dev/null)
+# into a new folder, like the series above
+(cd "$last" && mv ha-bundle "$work/old-bundle" && /usr/bin/time -v "${cli[@]}" generate 2>"$work/time.txt" >/dev/null)
 awk -F': ' '/Maximum resident set size/ { printf "  peak RSS %.1f MiB\n", $2 / 1024 } /Elapsed \(wall clock\)/ { print "  wall " $2 }' "$work/time.txt"

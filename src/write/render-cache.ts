@@ -12,7 +12,7 @@
  * Node built-ins only: dist/check.js loads this on every `generate --check`.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
@@ -66,9 +66,19 @@ export function writeRenderCache(key: string, entry: RenderCacheEntry): void {
     const tmp = path.join(dir, `.${key}.${process.pid}`);
     writeFileSync(tmp, JSON.stringify(entry));
     renameSync(tmp, path.join(dir, `${key}.json`));
+    prune(dir);
   } catch {
     /* a cache that cannot be written is only slower */
   }
+}
+
+/** Every spec edit adds an entry (a few hundred bytes): past MAX_ENTRIES the oldest go. */
+const MAX_ENTRIES = 500;
+function prune(dir: string): void {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  if (names.length <= MAX_ENTRIES) return;
+  const aged = names.map((n) => ({ n, t: statSync(path.join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => a.t - b.t);
+  for (const { n } of aged.slice(0, names.length - MAX_ENTRIES + 100)) rmSync(path.join(dir, n), { force: true });
 }
 
 /**

@@ -61,6 +61,27 @@ describe('generate --check and the render cache', () => {
     expect(await entries()).toEqual(before);
   });
 
+  it('keeps at most 500 entries, dropping the oldest', async () => {
+    const home = await tempDir('render-cache-full');
+    const folder = path.join(home, 'ha-gen', 'render-v1');
+    await fs.mkdir(folder, { recursive: true });
+    const old = new Date('2020-01-01T00:00:00Z');
+    for (let i = 0; i < 520; i++) {
+      const f = path.join(folder, `${String(i).padStart(64, '0')}.json`);
+      await fs.writeFile(f, '{}');
+      await fs.utimes(f, old, new Date(old.getTime() + i * 1000));
+    }
+    const r = await runCli(['generate', '--check'], { cwd: dir, env: { XDG_CACHE_HOME: home } });
+    expect(r.code, r.output).toBe(0);
+    const left = (await fs.readdir(folder)).filter((f) => f.endsWith('.json'));
+    expect(left.length).toBeLessThanOrEqual(500);
+    expect(left.length).toBeGreaterThan(300);
+    // the newest fake entries and the real one stayed
+    expect(left).toContain(`${String(519).padStart(64, '0')}.json`);
+    expect(left).not.toContain(`${String(0).padStart(64, '0')}.json`);
+    expect(left.filter((f) => !/^0+[0-9]{1,3}\.json$/.test(f))).toHaveLength(1);
+  });
+
   const bundle = () => path.join(dir, 'ha-bundle');
   const cases: Array<[string, () => Promise<() => Promise<void>>, number]> = [
     ['an edited file', async () => {
