@@ -219,6 +219,12 @@ async function writeBundleGuarded(
   for (const rel of bundle.files.keys()) for (let d = path.posix.dirname(rel); d !== '.'; d = path.posix.dirname(d)) generatedDirs.add(d);
   try {
     await fs.mkdir(staging, { mode: 0o755 });
+    // What the umask removes from a 0777 folder (made inside staging, which others cannot write
+    // to) tells which file modes need a chmod after the write.
+    const probe = path.join(staging, '.umask');
+    await fs.mkdir(probe, { mode: 0o777 });
+    const umask = ~(await fs.stat(probe)).mode & 0o777;
+    await fs.rmdir(probe);
     // 1. keep everything in the folder that is not ours to replace (user files, .env, .git)
     if (outStat) {
       const tree = listTreeSync(out);
@@ -240,12 +246,14 @@ async function writeBundleGuarded(
     const dirs = new Set([...bundle.files.keys()].map((rel) => path.posix.dirname(rel)).filter((d) => d !== '.'));
     const parents = new Set<string>();
     for (const d of dirs) for (let p = path.posix.dirname(d); p !== '.' && !parents.has(p); p = path.posix.dirname(p)) parents.add(p);
-    for (const d of dirs) if (!parents.has(d)) mkdirSync(path.join(staging, d), { recursive: true });
+    for (const d of dirs) if (!parents.has(d)) mkdirSync(path.join(staging, d), { recursive: true, mode: 0o755 });
+    // Folders are 0755 whatever the umask: deploy.sh unpacks hosts/<host>/ onto / of a host.
+    if (umask & 0o755) for (const d of [...parents, ...dirs]) chmodSync(path.join(staging, d), 0o755);
     for (const [rel, file] of bundle.files) {
       stop();
       const abs = path.join(staging, rel);
       writeFileSync(abs, file.contents, { mode: file.mode, flag: 'wx' });
-      chmodSync(abs, file.mode);
+      if (file.mode & umask) chmodSync(abs, file.mode);
     }
     // 3. secrets: existing values stay, new names get random values; created 0600 (open mode, so
     //    never readable by others even for an instant, whatever the umask), never wider

@@ -150,7 +150,8 @@ if (( ${#packages[@]} )); then
   remote "export DEBIAN_FRONTEND=noninteractive; missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
 fi
 if [[ -d "$here/hosts/$host" ]]; then
-  tar -C "$here/hosts/$host" -cf - . | remote "tar -C / -xf - --no-same-owner"
+  # --no-overwrite-dir: folders already on the host (/, /etc, ...) keep their modes
+  tar -C "$here/hosts/$host" -cf - . | remote "tar -C / -xf - --no-same-owner --no-overwrite-dir"
 fi
 write_env_files
 for c in "${before_cmds[@]}"; do

@@ -33,7 +33,7 @@ case "${1:-}" in
     [[ "$image" =~ ^[A-Za-z0-9._/:@-]+$ ]] || { echo "blue-green.sh: '$image' is not an image reference" >&2; exit 2; }
     for i in "${!app_names[@]}"; do
       name="${app_names[$i]}"; addr="${app_addrs[$i]}"
-      tar -C "$here/deploy/blue-green/hosts/$name" -cf - . | remote "$addr" "tar -C / -xf - --no-same-owner"
+      tar -C "$here/deploy/blue-green/hosts/$name" -cf - . | remote "$addr" "tar -C / -xf - --no-same-owner --no-overwrite-dir"
       remote "$addr" "mkdir -p \$(dirname $dropin) && printf '[Service]\nEnvironment=APP_IMAGE=%s\n' '$image' > $dropin && systemctl daemon-reload && systemctl restart $unit"
       ok=0
       for _ in $(seq 1 90); do
