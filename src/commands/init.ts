@@ -25,10 +25,10 @@ export async function initCommand(flags: InitFlags): Promise<number> {
     answers = await wizard.askQuestions(flagLayer.values, await wizard.inquirerPrompter());
   } else {
     // platform hosts needs an inventory: write the wizard's example for the user to edit
-    const hosts = (await import('../wizard/index.js')).defaultInventory(flagLayer.values);
-    if (hosts) {
-      answers = { hosts };
-      inventoryNote = `${flags.config} gets an example inventory of ${hosts.length} hosts: edit their names and addresses, then run \`ha-gen generate\``;
+    const inv = (await import('../wizard/index.js')).defaultInventory(flagLayer.values);
+    if (inv) {
+      answers = inv;
+      inventoryNote = `${flags.config} gets an example inventory of ${inv.hosts.length} hosts: edit their names and addresses, then run \`ha-gen generate\``;
     }
   }
 

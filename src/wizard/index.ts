@@ -54,17 +54,30 @@ export function exampleInventory(spec: { tier: string; database: { ha: string };
   return set(0, '');
 }
 
-/** The example inventory `init --yes --platform hosts` writes (the wizard writes the same one); undefined when not needed. */
-export function defaultInventory(given: Plain): Spec['hosts'] | undefined {
+/** Uploads on separate app hosts need shared storage: on hosts a single-server tier defaults to nfs, not the preset's local. */
+function defaultStorage(tier: Spec['tier'], platform: unknown): string {
+  const preset = TIER_PRESETS[tier] ?? {};
+  return platform === 'hosts' && tier === 'single-server' ? 'nfs' : ((preset.storage as { kind?: string } | undefined)?.kind ?? 'local');
+}
+
+/**
+ * What `init --yes --platform hosts` adds to the flags (the wizard's own defaults): the example
+ * inventory, and the storage it assumes when the flags chose none; undefined when not needed.
+ */
+export function defaultInventory(given: Plain): { hosts: Spec['hosts']; storage?: { kind: string } } | undefined {
   const tier = (get(given, 'tier') ?? 'single-server') as Spec['tier'];
   const preset = TIER_PRESETS[tier] ?? {};
-  if ((get(given, 'platform') ?? preset.platform) !== 'hosts' || get(given, 'hosts') !== undefined) return undefined;
-  return exampleInventory({
+  const platform = get(given, 'platform') ?? preset.platform;
+  if (platform !== 'hosts' || get(given, 'hosts') !== undefined) return undefined;
+  const givenStorage = get(given, 'storage.kind') as string | undefined;
+  const storage = givenStorage ?? defaultStorage(tier, platform);
+  const hosts = exampleInventory({
     tier,
     database: { ha: String(get(given, 'database.ha') ?? preset.database?.ha ?? 'none') },
-    storage: { kind: String(get(given, 'storage.kind') ?? (preset.storage as { kind?: string } | undefined)?.kind ?? 'nfs') },
+    storage: { kind: storage },
     regions: (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions,
   });
+  return givenStorage === undefined ? { hosts, storage: { kind: storage } } : { hosts };
 }
 
 /** Asks only what `given` (the flags) leaves open; returns the answers as a partial spec. */
@@ -129,7 +142,7 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
     set(a, 'storage.kind', await p.select({
       name: 'storage',
       message: 'Where do uploads live?',
-      default: (cur('platform') === 'hosts' && single ? 'nfs' : ((preset.storage as { kind?: string } | undefined)?.kind ?? 'local')) as 'local',
+      default: defaultStorage(tier, cur('platform')) as 'local',
       choices: [
         // local works on one server only; an inventory of hosts has several app servers
         ...(single && cur('platform') !== 'hosts' ? [{ value: 'local' as const, name: 'local', description: 'A Docker volume on this server' }] : []),

@@ -73,6 +73,15 @@ describe('init --yes', () => {
     expect((await runCli(['generate', '--check'], { cwd: dir })).code).toBe(0);
   });
 
+  it('init --yes --platform hosts alone works: single-server on hosts gets nfs for its app hosts', async () => {
+    const dir = await tempDir('init-hosts-single');
+    const r = await runCli(['init', '--yes', '--platform', 'hosts'], { cwd: dir });
+    expect(r.code, r.output).toBe(0);
+    const spec = await fs.readFile(path.join(dir, 'ha-gen.yaml'), 'utf8');
+    expect(spec).toMatch(/^storage:\n  kind: nfs$/m);
+    expect((await runCli(['generate', '--check'], { cwd: dir })).code).toBe(0);
+  });
+
   it('re-running the same init is a no-op (exit 0, files unchanged)', async () => {
     const dir = await tempDir('init-same');
     expect((await runCli(['init', '--yes'], { cwd: dir })).code).toBe(0);

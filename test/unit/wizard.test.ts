@@ -55,7 +55,7 @@ const init = (f: Partial<InitFlags> = {}): InitFlags => ({ config: 'ha-gen.yaml'
 function specText(f: Partial<InitFlags>, wizardAnswers?: Record<string, unknown>): string {
   const layer = flagsToLayer(init(f));
   // without a terminal, init adds the example inventory the wizard would have written (platform hosts)
-  const answers = wizardAnswers ?? (defaultInventory(layer.values) ? { hosts: defaultInventory(layer.values) } : {});
+  const answers = wizardAnswers ?? defaultInventory(layer.values) ?? {};
   return specToYaml(resolveSpec([layer, { source: 'answers', values: answers }]).spec);
 }
 
@@ -177,6 +177,12 @@ describe('answers + flags = the equivalent flags alone (same spec file text)', (
       flags: { platform: 'hosts', storage: 'nfs' },
       answers: DEFAULTS,
       equivalent: { platform: 'hosts', storage: 'nfs' },
+    },
+    // init --yes --platform hosts takes the wizard's defaults: shared storage for the app hosts
+    {
+      flags: { platform: 'hosts' },
+      answers: DEFAULTS,
+      equivalent: { platform: 'hosts' },
     },
     {
       flags: { platform: 'swarm', healthPath: '/ready', appReplicas: '4' },
