@@ -96,10 +96,10 @@ export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
     testCmd: TEST_CMD[kind],
   };
   b.add('deploy/rolling-update.sh', renderTemplate(rollHosts, c), SCRIPT);
-  for (const app of t.app) {
-    const unit = renderUnit(appUnit(spec, app, { unit: greenUnitName(spec), hostPort: greenPort(spec), mounted }), ctx);
-    b.add(`deploy/blue-green/${hostFile(app, `/etc/systemd/system/${greenUnitName(spec)}.service`)}`, unit, { checks: [{ tool: 'systemd' }] });
-  }
+  // One template unit for every app host; the instance name is the host's address (`%i`), so
+  // 3000 app hosts need one file here, not 3000 folders of one file each.
+  const green = renderUnit(appUnit(spec, null, { unit: greenUnitName(spec), hostPort: greenPort(spec), mounted, bind: '%i' }), ctx);
+  b.add(`deploy/blue-green/${greenUnitName(spec)}@.service`, green, { checks: [{ tool: 'systemd' }] });
   const upstreams = { kind: 'static' as const, servers: t.app.map((a) => ({ name: a.name, host: a.address, port: greenPort(spec) })) };
   for (const lb of t.lb) {
     const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);

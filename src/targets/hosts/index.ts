@@ -22,16 +22,18 @@ export interface AppUnitOptions {
   unit: string;
   hostPort: number;
   mounted: boolean;
+  /** The address to publish on, when not the host's own (the green template unit's `%i`). */
+  bind?: string;
 }
 
 /** The app's unit on a host: its container image, with the image as a variable so a rolling update can pin another one (drop-in). */
-export function appUnit(spec: Spec, app: Host, o: AppUnitOptions) {
+export function appUnit(spec: Spec, app: Host | null, o: AppUnitOptions) {
   const envPath = envFilePath(spec.name, 'app');
   const dockerArgs = [
     '/usr/bin/docker run --rm',
     `--name ${o.unit}`,
     `--env-file ${envPath}`,
-    `-p ${app.address}:${o.hostPort}:${spec.app.port}`,
+    `-p ${o.bind ?? app!.address}:${o.hostPort}:${spec.app.port}`,
     ...(spec.storage.kind === 's3' ? [] : [`-v ${uploadsDir(spec)}:${spec.app.uploadsPath}`]),
     `-v /var/lib/${spec.name}/${o.unit}:${spec.app.dataPath}`,
     `--stop-timeout ${spec.app.stopGracePeriod}`,
