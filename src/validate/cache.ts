@@ -17,6 +17,9 @@ function cacheDir(): string | null {
   return path.join(base, 'ha-gen', 'validate-v1');
 }
 
+/** Whether results are remembered at all (HA_GEN_VALIDATE_CACHE=0: no, and no key is computed). */
+export const cacheEnabled = (): boolean => cacheDir() !== null;
+
 let buildStamp: string | undefined;
 function stampOf(p: string): string {
   try {

@@ -1,15 +1,17 @@
 /** One checker per tool: which programs it needs and how it runs them on one file. */
 import { createHash } from 'node:crypto';
-import { execa } from 'execa';
+import { exec } from './exec.js';
 import { existsSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Check, CheckTool } from '../render/bundle.js';
 import type { Manifest } from '../write/manifest.js';
-import { runIsolated, which, type Sandbox } from './sandbox.js';
+import { runIsolated, runIsolatedEach, which, type Sandbox } from './sandbox.js';
+import type { Slots } from './slots.js';
 import { etcdChecker, patroniChecker } from './checkers-db.js';
 import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
+import { systemdChecker } from './systemd.js';
 
 export interface CheckEnv {
   bundleDir: string;
@@ -18,6 +20,8 @@ export interface CheckEnv {
   manifest: Manifest;
   /** Resources shared by checks of one run (certificates, a throwaway PostgreSQL), made once. */
   shared: Map<string, Promise<unknown>>;
+  /** Bounds the programs running at once (absent: no bound). See Checker.lane. */
+  slots?: Slots;
 }
 
 export interface CheckOutcome {
@@ -30,10 +34,26 @@ export interface CheckOutcome {
 export interface Checker {
   needs: string[];
   install: string;
+  /**
+   * How the runner bounds it: 'cpu' (default) holds a slot for the whole check; 'self' holds none,
+   * because the check only waits for shared runs that take a slot themselves (see inSlot) or
+   * mostly sleep. Shared runs that 'cpu' checks await must not take a slot (they could wait for
+   * their own waiter's slot).
+   */
+  lane?: 'cpu' | 'self';
   run(env: CheckEnv, file: string, check: Check): Promise<CheckOutcome>;
 }
 
-function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
+/** Which programs start first (lower first): the long ones, so the run ends sooner. */
+export const RANK: Partial<Record<CheckTool, number>> = { sql: 0, 'pg-hba': 0, shell: 1, k6: 1, patroni: 2, haproxy: 3, etcd: 3, yaml: 4, compose: 4, stack: 4, pgbackrest: 5, systemd: 6 };
+export const rankOf = (tool: CheckTool): number => RANK[tool] ?? 9;
+
+/** Runs fn in a CPU slot (for the shared runs of 'self' checks). */
+export function inSlot<T>(env: CheckEnv, tool: CheckTool, fn: () => Promise<T>): Promise<T> {
+  return env.slots ? env.slots.run(rankOf(tool), fn) : fn();
+}
+
+export function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
   let p = env.shared.get(key) as Promise<T> | undefined;
   if (!p) {
     p = make();
@@ -73,7 +93,7 @@ function certs(env: CheckEnv): Promise<{ cert: string; key: string; combined: st
     await fs.mkdir(dir, { recursive: true });
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    const r = await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], { reject: false, all: true });
+    const r = await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert]);
     if (r.exitCode !== 0) throw new Error(`openssl could not make a throwaway certificate: ${r.all}`);
     const combined = path.join(dir, 'combined.pem');
     await fs.writeFile(combined, (await fs.readFile(cert, 'utf8')) + (await fs.readFile(key, 'utf8')));
@@ -109,9 +129,18 @@ const nginx: Checker = {
 const haproxy: Checker = {
   needs: ['haproxy', 'openssl'],
   install: 'apt-get install haproxy',
+  lane: 'self',
   async run(env, file) {
-    const copy = await withThrowawayCerts(env, file, (t, c) => t.replace(/(\sssl\s+crt\s+)\S+/g, `$1${c.combined}`));
-    const r = await runIsolated(env.sandbox, ['haproxy', '-c', '-f', copy], { env: dummyEnv(env), mkdirs: ['/run/haproxy'] });
+    // Every haproxy file of the bundle in one namespace, each its own `haproxy -c` (see runIsolatedEach).
+    const all = await once(env, 'batch:haproxy', async () => {
+      const files = Object.entries(env.manifest.files).filter(([, e]) => e.checks.some((c) => c.tool === 'haproxy')).map(([f]) => f);
+      const copies = await Promise.all(files.map((f) => withThrowawayCerts(env, f, (t, c) => t.replace(/(\sssl\s+crt\s+)\S+/g, `$1${c.combined}`)).catch((err: Error) => err)));
+      const ready = copies.filter((c): c is string => typeof c === 'string');
+      const runs = await inSlot(env, 'haproxy', () => runIsolatedEach(env.sandbox, ready.map((c) => ['haproxy', '-c', '-f', c]), { env: dummyEnv(env), mkdirs: ['/run/haproxy'], streams: 2 }));
+      return new Map(files.map((f, i) => [f, typeof copies[i] === 'string' ? runs[ready.indexOf(copies[i] as string)]! : (copies[i] as Error)]));
+    });
+    const r = all.get(file);
+    if (!r || r instanceof Error) throw r ?? new Error('not in the haproxy batch');
     // -c passes with warnings; a warning here is a config smell we want to see, so it fails the check.
     if (r.exitCode === 0 && /\[WARNING\]/.test(r.output)) return { ok: false, message: r.output };
     return outcome(r, 'haproxy -c: configuration file is valid');
@@ -126,7 +155,7 @@ const caddy: Checker = {
     const r = await runIsolated(env.sandbox, ['caddy', 'validate', '--config', copy, '--adapter', 'caddyfile'], { mkdirs: ['/var/log/caddy'], env: { XDG_DATA_HOME: path.join(env.tmp, 'caddy-data'), XDG_CONFIG_HOME: path.join(env.tmp, 'caddy-config') } });
     if (r.exitCode !== 0) return outcome(r);
     // 2.6 accepts some unbalanced braces silently; the formatter's view must match ours.
-    const fmt = await execa('caddy', ['fmt', copy], { reject: false });
+    const fmt = await exec('caddy', ['fmt', copy]);
     const original = await fs.readFile(copy, 'utf8');
     if (fmt.exitCode === 0 && fmt.stdout.trim() !== original.trim()) return { ok: false, message: 'caddy fmt would reformat this file (unbalanced braces or odd layout)' };
     return { ok: true, message: 'caddy validate: valid configuration' };
@@ -173,7 +202,7 @@ function composeFileChecker(bin: string, install: string, argv: (abs: string) =>
       const refs = composeReferences(parseYaml(await fs.readFile(abs, 'utf8')) as Record<string, unknown>);
       if (refs.length) return { ok: false, message: refs.join('\n') };
       const [cmd, ...args] = argv(abs) as [string, ...string[]];
-      const r = await execa(cmd, args, { reject: false, all: true, cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '', ...extraEnv(env) }, extendEnv: false, timeout: 20000 });
+      const r = await exec(cmd, args, { cwd: path.dirname(abs), env: { ...dummyEnv(env), PATH: process.env.PATH ?? '', ...extraEnv(env) }, extendEnv: false, timeout: 20000 });
       const res = { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
       return res.exitCode === 0 && !res.timedOut ? { ok: true, message: okText } : outcome(res);
     },
@@ -192,7 +221,7 @@ const pgConf: Checker = {
     const empty = path.join(env.tmp, 'pg-empty');
     await fs.mkdir(empty, { recursive: true });
     // Included files (conf.d) are checked by including the fragment from an otherwise empty main file.
-    const r = await execa(bin, ['-C', 'wal_level', '-c', `config_file=${fileIn(env, file)}`, '-D', empty], { reject: false, all: true, timeout: 10000 });
+    const r = await exec(bin, ['-C', 'wal_level', '-c', `config_file=${fileIn(env, file)}`, '-D', empty], { timeout: 10000 });
     const out = String(r.all ?? '');
     return r.exitCode === 0 && !/FATAL|ERROR|LOG:\s+unrecognized/i.test(out) ? { ok: true, message: `postgres -C: valid (${path.basename(path.dirname(path.dirname(bin)))})` } : { ok: false, message: out || `exit code ${r.exitCode}` };
   },
@@ -208,50 +237,83 @@ const isRoot = () => process.getuid?.() === 0;
 const asPostgres = (argv: string[]) => (isRoot() ? ['runuser', '-u', 'postgres', '--', ...argv] : argv);
 
 /** A throwaway PostgreSQL on a Unix socket only, as the postgres user, for pg_hba and SQL checks. */
+/**
+ * Where the throwaway cluster lives: a tmpfs when there is room (initdb on a disk file system
+ * costs twice the CPU, most of it file system work), else the run's folder.
+ */
+async function pgScratch(env: CheckEnv): Promise<string> {
+  try {
+    const st = await fs.statfs('/dev/shm');
+    if (st.type === 0x01021994 && st.bavail * st.bsize >= 512 * 2 ** 20) {
+      const d = await fs.mkdtemp('/dev/shm/ha-gen-pg-');
+      await fs.chmod(d, 0o755);
+      return d;
+    }
+  } catch {
+    /* no tmpfs there */
+  }
+  return path.join(env.tmp, 'pg');
+}
+
 function pgCluster(env: CheckEnv): Promise<PgCluster> {
-  return once(env, 'pg', async () => {
-    const bin = pgBinDir()!;
-    const dir = path.join(env.tmp, 'pg');
-    const data = path.join(dir, 'data');
-    await fs.mkdir(dir, { recursive: true });
-    const c = await certs(env);
-    await fs.copyFile(c.cert, path.join(dir, 'server.crt'));
-    await fs.copyFile(c.key, path.join(dir, 'server.key'));
-    await fs.chmod(path.join(dir, 'server.key'), 0o600);
-    const hbaPath = path.join(dir, 'hba_check.conf');
-    const trusted = path.join(dir, 'hba_trusted.conf');
-    await fs.writeFile(trusted, 'local all all trust\n');
-    await fs.copyFile(trusted, hbaPath);
-    if (isRoot()) await execa('chown', ['-R', 'postgres:postgres', dir]);
-    // cwd: the postgres user must be able to enter it (the caller's folder may be 0700).
-    const run = (argv: string[], extra: object = {}) => execa(argv[0]!, argv.slice(1), { reject: false, all: true, timeout: 30000, cwd: dir, ...extra });
-    const init = await run(asPostgres([`${bin}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']));
-    if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.all}`);
-    const opts = [`-k ${dir}`, "-c listen_addresses=''", '-c port=5499', `-c hba_file=${hbaPath}`, '-c ssl=on', `-c ssl_cert_file=${dir}/server.crt`, `-c ssl_key_file=${dir}/server.key`, "-c synchronous_standby_names=''", '-c fsync=off', "-c archive_mode=off"].join(' ');
-    const start = await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-l', `${dir}/log`, '-o', opts, '-w', '-t', '30', 'start']));
-    if (start.exitCode !== 0) throw new Error(`throwaway PostgreSQL did not start: ${start.all} ${await fs.readFile(`${dir}/log`, 'utf8').catch(() => '')}`);
-    let chain: Promise<unknown> = Promise.resolve();
-    const psql = (args: string[], input: string) => {
-      const p = chain.then(async () => {
-        const r = await run([`${bin}/psql`, '-X', '-q', '-h', dir, '-p', '5499', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', ...args], { input });
-        return { exitCode: r.exitCode ?? 1, output: String(r.all ?? '') };
-      });
-      chain = p.catch(() => undefined);
-      return p;
-    };
-    return {
-      psql,
-      hbaPath,
-      async dispose() {
-        await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
-      },
-    };
-  });
+  return once(env, 'pg', () => inSlot(env, 'sql', async () => {
+    const dir = await pgScratch(env);
+    try {
+      return await startPg(env, dir);
+    } catch (err) {
+      if (!dir.startsWith(env.tmp)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }));
+}
+
+async function startPg(env: CheckEnv, dir: string): Promise<PgCluster> {
+  const bin = pgBinDir()!;
+  const data = path.join(dir, 'data');
+  await fs.mkdir(dir, { recursive: true });
+  const c = await certs(env);
+  await fs.copyFile(c.cert, path.join(dir, 'server.crt'));
+  await fs.copyFile(c.key, path.join(dir, 'server.key'));
+  await fs.chmod(path.join(dir, 'server.key'), 0o600);
+  const hbaPath = path.join(dir, 'hba_check.conf');
+  const trusted = path.join(dir, 'hba_trusted.conf');
+  await fs.writeFile(trusted, 'local all all trust\n');
+  await fs.copyFile(trusted, hbaPath);
+  if (isRoot()) {
+    const own = await exec('chown', ['-R', 'postgres:postgres', dir]);
+    if (own.exitCode !== 0) throw new Error(`chown of the throwaway cluster's folder failed: ${own.all}`);
+  }
+  // cwd: the postgres user must be able to enter it (the caller's folder may be 0700).
+  const run = (argv: string[], extra: object = {}) => exec(argv[0]!, argv.slice(1), { timeout: 30000, cwd: dir, ...extra });
+  const init = await run(asPostgres([`${bin}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '--no-instructions']));
+  if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.all}`);
+  const opts = [`-k ${dir}`, "-c listen_addresses=''", '-c port=5499', `-c hba_file=${hbaPath}`, '-c ssl=on', `-c ssl_cert_file=${dir}/server.crt`, `-c ssl_key_file=${dir}/server.key`, "-c synchronous_standby_names=''", '-c fsync=off', "-c archive_mode=off"].join(' ');
+  const start = await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-l', `${dir}/log`, '-o', opts, '-w', '-t', '30', 'start']));
+  if (start.exitCode !== 0) throw new Error(`throwaway PostgreSQL did not start: ${start.all} ${await fs.readFile(`${dir}/log`, 'utf8').catch(() => '')}`);
+  let chain: Promise<unknown> = Promise.resolve();
+  const psql = (args: string[], input: string) => {
+    // One psql at a time and each short: no slot, or it would wait behind long programs.
+    const p = chain.then(async () => {
+      const r = await run([`${bin}/psql`, '-X', '-q', '-h', dir, '-p', '5499', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', ...args], { input });
+      return { exitCode: r.exitCode ?? 1, output: String(r.all ?? '') };
+    });
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  return {
+    psql,
+    hbaPath,
+    async dispose() {
+      await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
+      if (!dir.startsWith(env.tmp)) await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const pgHba: Checker = {
   needs: ['postgres', 'initdb', 'pg_ctl', 'psql', 'openssl'],
   install: 'apt-get install postgresql',
+  lane: 'self',
   async run(env, file) {
     const pg = await pgCluster(env);
     const text = await fs.readFile(fileIn(env, file), 'utf8');
@@ -274,6 +336,7 @@ const pgHba: Checker = {
 const sql: Checker = {
   needs: ['postgres', 'initdb', 'pg_ctl', 'psql', 'openssl'],
   install: 'apt-get install postgresql',
+  lane: 'self',
   async run(env, file) {
     const pg = await pgCluster(env);
     const text = await fs.readFile(fileIn(env, file), 'utf8');
@@ -284,43 +347,117 @@ const sql: Checker = {
   },
 };
 
+type ToolRun = { exitCode: number; output: string; timedOut: boolean };
+interface BatchRun {
+  r: ToolRun;
+  /** bundle file -> the lines the tool printed for it */
+  per: Map<string, string[]>;
+  unattributed: string[];
+}
+
+/** The lines of one run over several files, each given to the file it starts with. */
+function attribute(env: CheckEnv, files: string[], r: ToolRun): BatchRun {
+  const lines = r.output.split('\n').filter((l) => l.trim());
+  const per = new Map<string, string[]>(files.map((f) => [f, []]));
+  const unattributed: string[] = [];
+  for (const l of lines) {
+    const f = files.find((x) => l.startsWith(`${fileIn(env, x)}:`));
+    (f ? per.get(f)! : unattributed).push(l.replaceAll(`${env.bundleDir}/`, ''));
+  }
+  return { r, per, unattributed };
+}
+
+function verdict(all: BatchRun, file: string, okText: string): CheckOutcome {
+  const mine = all.per.get(file) ?? [];
+  if (all.r.timedOut) return { ok: false, message: 'timed out' };
+  if (mine.length) return { ok: false, message: mine.join('\n') };
+  // A failed run that named no file (the tool itself broke) fails every file, with its output.
+  if (all.r.exitCode !== 0 && !all.per.size) return { ok: false, message: all.r.output || `exit code ${all.r.exitCode}` };
+  if (all.r.exitCode !== 0 && all.unattributed.length && ![...all.per.values()].some((x) => x.length)) return { ok: false, message: all.unattributed.join('\n') };
+  return { ok: true, message: okText };
+}
+
+const filesOf = (env: CheckEnv, tool: CheckTool) => Object.entries(env.manifest.files).filter(([, e]) => e.checks.some((c) => c.tool === tool)).map(([f]) => f);
+
 /**
  * Tools that take many files per run (shellcheck, yamllint) check every file of their kind in one
  * process; each file's result is the lines the tool printed for that file.
  */
-function batched(env: CheckEnv, tool: CheckTool, runAll: (files: string[]) => Promise<{ exitCode: number; output: string; timedOut: boolean }>, okText: string) {
+function batched(env: CheckEnv, tool: CheckTool, runAll: (files: string[]) => Promise<ToolRun>, okText: string) {
   return async (file: string): Promise<CheckOutcome> => {
     const all = await once(env, `batch:${tool}`, async () => {
-      const files = Object.entries(env.manifest.files).filter(([, e]) => e.checks.some((c) => c.tool === tool)).map(([f]) => f);
-      const r = await runAll(files.map((f) => fileIn(env, f)));
-      const lines = r.output.split('\n').filter((l) => l.trim());
-      const per = new Map<string, string[]>(files.map((f) => [f, []]));
-      const unattributed: string[] = [];
-      for (const l of lines) {
-        const f = files.find((x) => l.startsWith(`${fileIn(env, x)}:`));
-        (f ? per.get(f)! : unattributed).push(l.replaceAll(`${env.bundleDir}/`, ''));
-      }
-      return { r, per, unattributed };
+      const files = filesOf(env, tool);
+      return attribute(env, files, await inSlot(env, tool, () => runAll(files.map((f) => fileIn(env, f)))));
     });
-    const mine = all.per.get(file) ?? [];
-    if (all.r.timedOut) return { ok: false, message: 'timed out' };
-    if (mine.length) return { ok: false, message: mine.join('\n') };
-    // A failed run that named no file (the tool itself broke) fails every file, with its output.
-    if (all.r.exitCode !== 0 && !all.per.size) return { ok: false, message: all.r.output || `exit code ${all.r.exitCode}` };
-    if (all.r.exitCode !== 0 && all.unattributed.length && ![...all.per.values()].some((x) => x.length)) return { ok: false, message: all.unattributed.join('\n') };
-    return { ok: true, message: okText };
+    return verdict(all, file, okText);
   };
+}
+
+/** Could `source` or `.` a file: then its verdict depends on where it is, not only on its bytes. */
+const MAY_SOURCE = /(^|[\s;&|({`])(source|\.)\s/m;
+
+/**
+ * shellcheck, as a batch (see batched) in two processes of about equal size, one per core (it is
+ * the longest single program of a run). Identical scripts (the same backup script on every
+ * database host) are checked once when the verdict can only depend on their bytes and name:
+ * nothing sourced, and no shellcheckrc between them and the bundle's root (shellcheck reads the
+ * nearest one); their copies get the same lines under their own path.
+ */
+async function shellcheckRuns(env: CheckEnv): Promise<Map<string, BatchRun>> {
+  const files = filesOf(env, 'shell');
+  const rcBetween = (abs: string) => {
+    for (let d = path.dirname(abs); d.startsWith(env.bundleDir); d = path.dirname(d)) {
+      if (existsSync(path.join(d, '.shellcheckrc')) || existsSync(path.join(d, 'shellcheckrc'))) return true;
+      if (d === env.bundleDir) break;
+    }
+    return false;
+  };
+  const bytes = await Promise.all(files.map((f) => fs.readFile(fileIn(env, f)).catch(() => null)));
+  const first = new Map<string, string>();
+  const copies = new Map<string, string[]>();
+  const size = new Map<string, number>();
+  files.forEach((f, i) => {
+    const b = bytes[i];
+    const key = b && !MAY_SOURCE.test(b.toString('utf8')) && !rcBetween(fileIn(env, f)) ? `${path.basename(f)}:${createHash('sha256').update(b).digest('hex')}` : null;
+    const rep = key ? first.get(key) : undefined;
+    if (rep) return void copies.get(rep)!.push(f);
+    if (key) first.set(key, f);
+    copies.set(f, []);
+    size.set(f, b?.length ?? 0);
+  });
+  const parts: string[][] = [[], []];
+  const load = [0, 0];
+  for (const f of [...size.keys()].sort((a, b) => size.get(b)! - size.get(a)!)) {
+    const k = load[0]! <= load[1]! ? 0 : 1;
+    parts[k]!.push(f);
+    load[k]! += size.get(f)! + 2000; // + start-up, roughly a small script's worth
+  }
+  const out = new Map<string, BatchRun>();
+  await Promise.all(
+    parts.filter((p) => p.length).map(async (part) => {
+      // -P SCRIPTDIR: `source` paths resolve beside each script, as they do when it runs.
+      const r = await inSlot(env, 'shell', () => exec('shellcheck', ['-x', '-P', 'SCRIPTDIR', '-S', 'style', '-f', 'gcc', ...part.map((f) => fileIn(env, f))], { cwd: env.bundleDir, timeout: 60000 }));
+      const lines = String(r.all ?? '').split('\n').flatMap((l) => {
+        const rep = part.find((f) => l.startsWith(`${fileIn(env, f)}:`));
+        return [l, ...(rep ? copies.get(rep)!.map((c) => fileIn(env, c) + l.slice(fileIn(env, rep).length)) : [])];
+      });
+      const members = part.flatMap((f) => [f, ...copies.get(f)!]);
+      const run = attribute(env, members, { exitCode: r.exitCode ?? 1, output: lines.join('\n'), timedOut: !!r.timedOut });
+      for (const f of members) out.set(f, run);
+    }),
+  );
+  return out;
 }
 
 const shell: Checker = {
   needs: ['shellcheck'],
   install: 'apt-get install shellcheck',
+  lane: 'self',
   async run(env, file) {
-    return batched(env, 'shell', async (files) => {
-      // -P SCRIPTDIR: `source` paths resolve beside each script, as they do when it runs.
-      const r = await execa('shellcheck', ['-x', '-P', 'SCRIPTDIR', '-S', 'style', '-f', 'gcc', ...files], { reject: false, all: true, cwd: env.bundleDir, timeout: 60000 });
-      return { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
-    }, 'shellcheck: clean')(file);
+    const runs = await once(env, 'batch:shell', () => shellcheckRuns(env));
+    const mine = runs.get(file);
+    if (!mine) throw new Error('not in the shellcheck batch');
+    return verdict(mine, file, 'shellcheck: clean');
   },
 };
 
@@ -329,9 +466,10 @@ const YAMLLINT_CONFIG = '{extends: default, rules: {line-length: disable, docume
 const yaml: Checker = {
   needs: ['yamllint'],
   install: 'apt-get install yamllint',
+  lane: 'self',
   async run(env, file) {
     return batched(env, 'yaml', async (files) => {
-      const r = await execa('yamllint', ['-s', '-f', 'parsable', '-d', YAMLLINT_CONFIG, ...files], { reject: false, all: true, timeout: 60000 });
+      const r = await exec('yamllint', ['-s', '-f', 'parsable', '-d', YAMLLINT_CONFIG, ...files], { timeout: 60000 });
       return { exitCode: r.exitCode ?? 1, output: String(r.all ?? ''), timedOut: !!r.timedOut };
     }, 'yamllint: clean')(file);
   },
@@ -350,37 +488,6 @@ const json: Checker = {
   },
 };
 
-const systemd: Checker = {
-  needs: ['systemd-analyze'],
-  install: 'apt-get install systemd',
-  async run(env, file) {
-    // Identical units (same name and bytes, e.g. the app unit on every app host) are verified once.
-    const text0 = await fs.readFile(fileIn(env, file), 'utf8');
-    const key = `systemd:${path.basename(file)}:${createHash('sha256').update(text0).digest('hex')}`;
-    const first = await once(env, key, async () => ({ file, outcome: await verifyUnit(env, file, text0) }));
-    return { ...first.outcome, message: first.outcome.message.replaceAll(first.file, file) };
-  },
-};
-
-async function verifyUnit(env: CheckEnv, file: string, text: string): Promise<CheckOutcome> {
-  {
-    // The bundle's PostgreSQL major may not be the one installed here: point at the installed one.
-    const pg = pgBinDir();
-    const copy = path.join(env.tmp, 'units', file.replaceAll('/', '_'), path.basename(file));
-    await fs.mkdir(path.dirname(copy), { recursive: true });
-    await fs.writeFile(copy, pg ? text.replace(/\/usr\/lib\/postgresql\/[0-9]+\/bin/g, pg) : text);
-    const r = await execa('systemd-analyze', ['verify', copy], { reject: false, all: true, timeout: 20000, env: { SYSTEMD_LOG_COLOR: '0' } });
-    const lines = String(r.all ?? '').split('\n').filter((l) => l.trim());
-    // Programs absent on this machine are the target host's business; anything else is a unit error.
-    const absent = lines.filter((l) => /is not executable: No such file or directory/.test(l));
-    const problems = lines.filter((l) => !absent.includes(l));
-    if (r.exitCode !== 0 && !problems.length && absent.length) {
-      return { ok: true, message: `systemd-analyze verify: valid (not installed here: ${absent.map((l) => l.replace(/.*Command (\S+).*/, '$1')).join(', ')})` };
-    }
-    return problems.length || r.exitCode !== 0 ? { ok: false, message: problems.join('\n').replaceAll(copy, file) || `exit code ${r.exitCode}` } : { ok: true, message: 'systemd-analyze verify: valid' };
-  }
-}
-
 export const CHECKERS: Record<CheckTool, Checker> = {
   nginx,
   haproxy,
@@ -395,7 +502,7 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   json,
   patroni: patroniChecker,
   etcd: etcdChecker,
-  systemd,
+  systemd: systemdChecker,
   k6: k6Checker,
   pgbackrest: pgbackrestChecker,
 };

@@ -11,8 +11,9 @@ import { UsageError } from '../errors.js';
 import type { Check } from '../render/bundle.js';
 import { MANIFEST_PATH, readManifestText, type Manifest } from '../write/manifest.js';
 import { makeSandbox } from './sandbox.js';
-import { CHECKERS, locate, type CheckEnv } from './checkers.js';
-import { cachedPass, checkKey, rememberPass } from './cache.js';
+import { CHECKERS, locate, rankOf, type CheckEnv } from './checkers.js';
+import { cacheEnabled, cachedPass, checkKey, rememberPass } from './cache.js';
+import { Slots } from './slots.js';
 
 export type Status = 'passed' | 'failed' | 'skipped';
 
@@ -72,66 +73,71 @@ export async function validateBundle(dir: string, opts: ValidateOptions): Promis
   const manifest = await readBundleManifest(dir);
   const tasks: Array<{ file: string; check: Check }> = [];
   for (const [file, entry] of Object.entries(manifest.files)) for (const check of entry.checks) tasks.push({ file, check });
-  // Slow starters first (a throwaway PostgreSQL, Python and Go tools, tsc), so the run ends sooner.
-  const FIRST: Partial<Record<Check['tool'], number>> = { sql: 0, 'pg-hba': 0, k6: 1, patroni: 2, etcd: 3, compose: 4, stack: 4, pgbackrest: 5 };
-  tasks.sort((a, b) => (FIRST[a.check.tool] ?? 9) - (FIRST[b.check.tool] ?? 9));
+  // Slow starters first (a throwaway PostgreSQL, shellcheck, tsc, Python and Go tools), so the run ends sooner.
+  tasks.sort((a, b) => rankOf(a.check.tool) - rankOf(b.check.tool));
 
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ha-gen-validate-'));
   await fs.chmod(tmp, 0o755);
   const sandbox = await makeSandbox(tmp, manifest.names);
-  const env: CheckEnv = { bundleDir: path.resolve(dir), tmp, sandbox, manifest, shared: new Map() };
+  // Programs, not checks, are bounded: a check waiting for a shared run holds no slot.
+  const slots = new Slots(Math.max(1, opts.concurrency ?? Math.max(4, os.availableParallelism() * 2)));
+  const env: CheckEnv = { bundleDir: path.resolve(dir), tmp, sandbox, manifest, shared: new Map(), slots };
   const results: CheckResult[] = new Array(tasks.length);
-  let next = 0;
   let done = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      const t = tasks[i]!;
-      const started = performance.now();
-      const checker = CHECKERS[t.check.tool] as (typeof CHECKERS)[keyof typeof CHECKERS] | undefined;
-      if (!checker) {
-        results[i] = { file: t.file, tool: t.check.tool, status: 'failed', message: `no checker for "${String(t.check.tool)}" in this ha-gen (a bundle from a newer version?)`, ms: 0 };
-        done++;
-        opts.onResult?.(results[i]!, done, tasks.length);
-        continue;
-      }
-      let status: Status;
-      let message = '';
-      let cached = false;
-      const found = await Promise.all(checker.needs.map((bin) => locate(env, bin)));
-      const missing = checker.needs.filter((_, k) => !found[k]);
-      if (missing.length) {
-        status = opts.requireTools ? 'failed' : 'skipped';
-        message = `${missing.join(', ')} not installed${opts.requireTools ? ' (HA_GEN_REQUIRE_TOOLS=1)' : ''}; ${checker.install}`;
-      } else {
-        const key = await cacheKeyFor(env, t.file, t.check, found as string[]);
-        const hit = key ? cachedPass(key) : null;
-        if (hit !== null) {
-          status = 'passed';
-          message = hit;
-          cached = true;
-        } else {
-          try {
-            const r = await checker.run(env, t.file, t.check);
-            status = r.ok ? 'passed' : 'failed';
-            message = r.message;
-            if (r.skipped) {
-              status = opts.requireTools ? 'failed' : 'skipped';
-            } else if (r.ok && key) rememberPass(key, r.message);
-          } catch (err) {
-            status = 'failed';
-            message = `checker error: ${(err as Error).message}`;
-          }
-        }
-      }
-      results[i] = { file: t.file, tool: t.check.tool, status, message, ms: Math.round(performance.now() - started), ...(cached ? { cached } : {}) };
-      done++;
-      opts.onResult?.(results[i]!, done, tasks.length);
+  const finish = (i: number, r: CheckResult) => {
+    results[i] = r;
+    done++;
+    opts.onResult?.(r, done, tasks.length);
+  };
+  /** What a check needs before it runs: its programs, and whether it passed before (cache.ts). */
+  const prepare = async (i: number) => {
+    const t = tasks[i]!;
+    const checker = CHECKERS[t.check.tool] as (typeof CHECKERS)[keyof typeof CHECKERS] | undefined;
+    if (!checker) {
+      finish(i, { file: t.file, tool: t.check.tool, status: 'failed', message: `no checker for "${String(t.check.tool)}" in this ha-gen (a bundle from a newer version?)`, ms: 0 });
+      return null;
     }
+    const found = await Promise.all(checker.needs.map((bin) => locate(env, bin)));
+    const missing = checker.needs.filter((_, k) => !found[k]);
+    if (missing.length) {
+      const message = `${missing.join(', ')} not installed${opts.requireTools ? ' (HA_GEN_REQUIRE_TOOLS=1)' : ''}; ${checker.install}`;
+      finish(i, { file: t.file, tool: t.check.tool, status: opts.requireTools ? 'failed' : 'skipped', message, ms: 0 });
+      return null;
+    }
+    const key = cacheEnabled() ? await cacheKeyFor(env, t.file, t.check, found as string[]) : null;
+    const hit = key ? cachedPass(key) : null;
+    if (hit !== null) {
+      finish(i, { file: t.file, tool: t.check.tool, status: 'passed', message: hit, ms: 0, cached: true });
+      return null;
+    }
+    return { checker, key };
+  };
+  const runTask = async (i: number, checker: (typeof CHECKERS)[keyof typeof CHECKERS], key: string | null) => {
+    const t = tasks[i]!;
+    const lane = checker.lane ?? 'cpu';
+    const inLane = <T>(fn: () => Promise<T>): Promise<T> => (lane === 'self' ? fn() : slots.run(rankOf(t.check.tool), fn));
+    await inLane(async () => {
+      const started = performance.now();
+      let status: Status;
+      let message: string;
+      try {
+        const r = await checker.run(env, t.file, t.check);
+        status = r.ok ? 'passed' : 'failed';
+        message = r.message;
+        if (r.skipped) {
+          status = opts.requireTools ? 'failed' : 'skipped';
+        } else if (r.ok && key) rememberPass(key, r.message);
+      } catch (err) {
+        status = 'failed';
+        message = `checker error: ${(err as Error).message}`;
+      }
+      finish(i, { file: t.file, tool: t.check.tool, status, message, ms: Math.round(performance.now() - started) });
+    });
   };
   try {
-    const n = Math.max(1, Math.min(opts.concurrency ?? Math.max(4, os.availableParallelism() * 2), tasks.length));
-    await Promise.all(Array.from({ length: n }, worker));
+    // Every check is prepared first, then all start in rank order: the slots go to the slow starters first.
+    const ready = await Promise.all(tasks.map((_, i) => prepare(i)));
+    await Promise.all(ready.map((r, i) => r && runTask(i, r.checker, r.key)));
   } finally {
     // shared resources (a throwaway PostgreSQL, certificates) are stopped and removed
     for (const v of env.shared.values()) {

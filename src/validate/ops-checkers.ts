@@ -3,12 +3,14 @@
  * tsc --checkJs with @types/k6 for the API) and pgbackrest.conf (pgBackRest parses the file for
  * real and rejects unknown options and bad values).
  */
-import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { exec } from './exec.js';
 import * as fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Check } from '../render/bundle.js';
-import type { Checker, CheckEnv } from './checkers.js';
+import type { Checker, CheckEnv, CheckOutcome } from './checkers.js';
+import { inSlot, once } from './checkers.js';
 
 /** A package's folder, from ha-gen's own installation or the bundle's folder. */
 function packageDir(env: CheckEnv, name: string): string | null {
@@ -35,7 +37,7 @@ export const k6Checker: Checker = {
     const abs = path.join(env.bundleDir, file);
     // 1. syntax and imports: every import must be a k6 module or a file that exists.
     const esbuildBin = path.join(esbuildDir!, 'bin', 'esbuild');
-    const eb = await execa(esbuildBin, [abs, '--bundle', '--format=esm', '--external:k6', '--external:k6/*', '--log-level=warning', `--outfile=${path.join(env.tmp, 'k6-out', file)}`], { reject: false, all: true, timeout: 20000 });
+    const eb = await exec(esbuildBin, [abs, '--bundle', '--format=esm', '--external:k6', '--external:k6/*', '--log-level=warning', `--outfile=${path.join(env.tmp, 'k6-out', file)}`], { timeout: 20000 });
     if (eb.exitCode !== 0 || String(eb.all ?? '').trim()) return { ok: false, message: `esbuild: ${String(eb.all ?? '').replaceAll(`${env.bundleDir}/`, '') || `exit code ${eb.exitCode}`}` };
     // 2. the k6 API: tsc checks the script against @types/k6.
     const dir = path.join(env.tmp, 'k6-tsc', file.replaceAll('/', '_'));
@@ -63,7 +65,7 @@ export const k6Checker: Checker = {
         files: [path.join(root, 'global.d.ts'), copy],
       }),
     );
-    const tsc = await execa(process.execPath, [path.join(tsDir!, 'bin', 'tsc'), '-p', dir, '--pretty', 'false'], { reject: false, all: true, timeout: 60000 });
+    const tsc = await exec(process.execPath, [path.join(tsDir!, 'bin', 'tsc'), '-p', dir, '--pretty', 'false'], { timeout: 60000 });
     const out = String(tsc.all ?? '').replaceAll(copy, file).trim();
     if (tsc.exitCode !== 0) return { ok: false, message: `tsc --checkJs (@types/k6): ${out || `exit code ${tsc.exitCode}`}` };
     return { ok: true, message: 'esbuild: imports resolve; tsc --checkJs with @types/k6: no errors' };
@@ -76,43 +78,53 @@ const OPTION_ERROR = /^(3[1-7])$/;
 export const pgbackrestChecker: Checker = {
   needs: ['pgbackrest'],
   install: 'apt-get install pgbackrest',
+  lane: 'self',
   async run(env: CheckEnv, file: string, check: Check) {
     const stanza = check.tool === 'pgbackrest' ? check.stanza : 'main';
-    const dir = path.join(env.tmp, 'pgbackrest', file.replaceAll('/', '_'));
-    const repo = path.join(dir, 'repo');
-    const empty = path.join(dir, 'pgdata');
-    await fs.mkdir(repo, { recursive: true });
-    await fs.mkdir(empty, { recursive: true });
-    const text = await fs.readFile(path.join(env.bundleDir, file), 'utf8');
-    const s3 = /^repo1-type=s3$/m.test(text);
-    // The repository and database paths only exist on the target: point them at empty folders here.
-    const base = [`--config=${path.join(env.bundleDir, file)}`, `--stanza=${stanza}`, `--log-path=${dir}`, '--log-level-file=off', '--log-level-console=warn', ...(s3 ? [] : [`--repo1-path=${repo}`])];
-    const lock = `--lock-path=${dir}`;
-    const pgPath = `--pg1-path=${empty}`;
-    const pgSocket = `--pg1-socket-path=${dir}`;
-    // Each command validates the options it reads; together they read every option the file sets.
-    // Command-line overrides only where the command accepts them (else pgBackRest refuses them).
-    const runs: string[][] = [
-      [...base, lock, pgPath, pgSocket, 'backup'],
-      [...base, lock, 'expire'],
-      [...base, lock, pgPath, 'archive-get', '000000010000000000000001', path.join(dir, 'wal')],
-      [...base, pgPath, pgSocket, 'check'],
-    ];
-    const problems: string[] = [];
-    for (const args of runs) {
-      const r = await execa('pgbackrest', args, {
-        reject: false,
-        all: true,
-        timeout: 20000,
-        env: { PGBACKREST_REPO1_S3_KEY: 'hagencheck', PGBACKREST_REPO1_S3_KEY_SECRET: 'hagencheck' },
-      });
-      const out = String(r.all ?? '');
-      const warn = out.split('\n').filter((l) => /WARN: configuration file contains/.test(l));
-      if (warn.length) problems.push(...warn);
-      if (OPTION_ERROR.test(String(r.exitCode))) problems.push(...out.split('\n').filter((l) => /ERROR/.test(l)));
-    }
-    const uniq = [...new Set(problems)];
-    return uniq.length ? { ok: false, message: uniq.join('\n') } : { ok: true, message: 'pgbackrest: every option is known and valid for backup, expire, archive-get and check' };
+    // Identical files (one per database host) with the same stanza are checked once: the verdict
+    // depends only on the bytes and the stanza (the paths it names are replaced by empty folders).
+    const abs = path.join(env.bundleDir, file);
+    const key = `pgbackrest:${stanza}:${createHash('sha256').update(await fs.readFile(abs)).digest('hex')}`;
+    const first = await once(env, key, async () => ({ file, outcome: await inSlot(env, 'pgbackrest', () => pgbackrestRun(env, file, stanza)) }));
+    if (first.file === file) return first.outcome;
+    const [from, to] = [first.file, file].map((f) => [path.join(env.bundleDir, f), path.join(env.tmp, 'pgbackrest', f.replaceAll('/', '_'))] as const);
+    return { ...first.outcome, message: first.outcome.message.replaceAll(from![0], to![0]).replaceAll(from![1], to![1]) };
   },
 };
+
+async function pgbackrestRun(env: CheckEnv, file: string, stanza: string): Promise<CheckOutcome> {
+  const dir = path.join(env.tmp, 'pgbackrest', file.replaceAll('/', '_'));
+  const repo = path.join(dir, 'repo');
+  const empty = path.join(dir, 'pgdata');
+  await fs.mkdir(repo, { recursive: true });
+  await fs.mkdir(empty, { recursive: true });
+  const text = await fs.readFile(path.join(env.bundleDir, file), 'utf8');
+  const s3 = /^repo1-type=s3$/m.test(text);
+  // The repository and database paths only exist on the target: point them at empty folders here.
+  const base = [`--config=${path.join(env.bundleDir, file)}`, `--stanza=${stanza}`, `--log-path=${dir}`, '--log-level-file=off', '--log-level-console=warn', ...(s3 ? [] : [`--repo1-path=${repo}`])];
+  const lock = `--lock-path=${dir}`;
+  const pgPath = `--pg1-path=${empty}`;
+  const pgSocket = `--pg1-socket-path=${dir}`;
+  // Each command validates the options it reads; together they read every option the file sets.
+  // Command-line overrides only where the command accepts them (else pgBackRest refuses them).
+  const runs: string[][] = [
+    [...base, lock, pgPath, pgSocket, 'backup'],
+    [...base, lock, 'expire'],
+    [...base, lock, pgPath, 'archive-get', '000000010000000000000001', path.join(dir, 'wal')],
+    [...base, pgPath, pgSocket, 'check'],
+  ];
+  const problems: string[] = [];
+  for (const args of runs) {
+    const r = await exec('pgbackrest', args, {
+      timeout: 20000,
+      env: { PGBACKREST_REPO1_S3_KEY: 'hagencheck', PGBACKREST_REPO1_S3_KEY_SECRET: 'hagencheck' },
+    });
+    const out = String(r.all ?? '');
+    const warn = out.split('\n').filter((l) => /WARN: configuration file contains/.test(l));
+    if (warn.length) problems.push(...warn);
+    if (OPTION_ERROR.test(String(r.exitCode))) problems.push(...out.split('\n').filter((l) => /ERROR/.test(l)));
+  }
+  const uniq = [...new Set(problems)];
+  return uniq.length ? { ok: false, message: uniq.join('\n') } : { ok: true, message: 'pgbackrest: every option is known and valid for backup, expire, archive-get and check' };
+}
 

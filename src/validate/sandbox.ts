@@ -3,7 +3,7 @@
  * (`unshare -m`, or `unshare -rm` without root) with our own /etc/hosts (Docker service names and
  * inventory hosts resolve to loopback), users the configs name, and tmpfs over /run and /var/log.
  */
-import { execa, type Options } from 'execa';
+import { exec, type ExecOptions } from './exec.js';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -22,7 +22,7 @@ export function namespaceMode(): Promise<'root' | 'user' | 'none'> {
   unshareMode ??= (async () => {
     const args = isRoot() ? ['-m', 'true'] : ['-rm', 'true'];
     try {
-      const r = await execa('unshare', args, { reject: false, timeout: 5000 });
+      const r = await exec('unshare', args, { timeout: 5000 });
       if (r.exitCode === 0) return isRoot() ? 'root' : 'user';
     } catch {
       /* no unshare */
@@ -71,9 +71,7 @@ export async function runIsolated(
   opts: { env?: Record<string, string>; cwd?: string; mkdirs?: string[]; timeoutMs?: number; input?: string } = {},
 ): Promise<ToolRun> {
   const mode = await namespaceMode();
-  const execOpts: Options = {
-    reject: false,
-    all: true,
+  const execOpts: ExecOptions = {
     timeout: opts.timeoutMs ?? 20000,
     env: { ...opts.env, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: sb.dir },
     extendEnv: false,
@@ -99,7 +97,7 @@ export async function runIsolated(
     cmd = 'unshare';
     args = [mode === 'root' ? '-m' : '-rm', '--propagation', 'private', 'sh', '-c', script];
   }
-  const r = await execa(cmd, args, execOpts);
+  const r = await exec(cmd, args, execOpts);
   return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), output: String(r.all ?? '').trim(), timedOut: !!r.timedOut };
 }
 
@@ -110,4 +108,27 @@ export async function which(bin: string): Promise<string | null> {
     if (existsSync(p)) return p;
   }
   return null;
+}
+
+/**
+ * Several commands in one namespace (one set-up instead of one each), in `streams` sequences side
+ * by side: each has its own output and exit code, as if run alone with runIsolated.
+ */
+export async function runIsolatedEach(sb: Sandbox, runs: string[][], opts: { env?: Record<string, string>; mkdirs?: string[]; timeoutMs?: number; streams?: number } = {}): Promise<ToolRun[]> {
+  const { streams: wanted = 1, timeoutMs = 20000 * runs.length, ...rest } = opts;
+  const dir = await fs.mkdtemp(path.join(sb.dir, 'each-'));
+  const at = (i: number, ext: string) => path.join(dir, `${i}.${ext}`);
+  const n = Math.max(1, Math.min(wanted, runs.length));
+  const streams = Array.from({ length: n }, (_, k) => runs.flatMap((argv, i) => (i % n === k ? [`${argv.map(q).join(' ')} > ${q(at(i, 'out'))} 2>&1; echo $? > ${q(at(i, 'rc'))}`] : [])).join('\n'));
+  const script = n === 1 ? streams[0]! : `${streams.map((s) => `(\n${s}\n) &`).join('\n')}\nwait`;
+  const r = await runIsolated(sb, ['sh', '-c', script], { ...rest, timeoutMs });
+  return Promise.all(
+    runs.map(async (_, i) => {
+      const rc = await fs.readFile(at(i, 'rc'), 'utf8').catch(() => null);
+      const output = (await fs.readFile(at(i, 'out'), 'utf8').catch(() => '')).trim();
+      // no exit code: the namespace could not be set up, or time ran out before this one ended
+      if (rc === null || !/^[0-9]+\s*$/.test(rc)) return { exitCode: r.timedOut ? 124 : r.exitCode || 1, output: output || r.output, timedOut: r.timedOut };
+      return { exitCode: Number(rc), output, timedOut: false };
+    }),
+  );
 }
