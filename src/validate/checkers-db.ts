@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Checker, CheckEnv, CheckOutcome } from './checkers.js';
 import { inSlot, once, pgBinDir } from './checkers.js';
-import { runIsolated, runIsolatedEach } from './sandbox.js';
+import { runEach, runIsolated, runIsolatedEach } from './sandbox.js';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
@@ -130,34 +130,57 @@ async function patroniJob(env: CheckEnv, file: string, pg: string): Promise<{ jo
 }
 
 /** The validator's verdict on every Patroni file (or why a file could not be checked), run once. */
-function patroniBatch(env: CheckEnv, pg: string): Promise<Map<string, { run?: PatroniRun; error?: Error; doc?: Record<string, any>; copy?: string }>> {
+interface PatroniVerdict {
+  error?: Error;
+  run?: PatroniRun;
+  /** postgres -C on the file's postgresql.parameters, when the validator passed it */
+  params?: { count: number; run: PatroniRun };
+}
+
+/** Patroni does not check PostgreSQL settings: postgres -C does, from a file made of them. */
+async function paramsConf(env: CheckEnv, copy: string, doc: Record<string, any>): Promise<{ conf: string; count: number }> {
+  const params = { ...(doc.bootstrap?.dcs?.postgresql?.parameters ?? {}), ...(doc.postgresql?.parameters ?? {}) } as Record<string, unknown>;
+  const conf = path.join(env.tmp, 'patroni', `${path.basename(copy)}.conf`);
+  await fs.writeFile(conf, Object.entries(params).map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`).join('\n') + '\n');
+  return { conf, count: Object.keys(params).length };
+}
+
+/** The verdicts on every Patroni file of the bundle (or why a file could not be checked), run once. */
+function patroniBatch(env: CheckEnv, pg: string): Promise<Map<string, PatroniVerdict>> {
   return once(env, 'patroni-batch', async () => {
     const files = Object.entries(env.manifest.files).filter(([, e]) => e.checks.some((c) => c.tool === 'patroni')).map(([f]) => f);
-    const res = new Map<string, { run?: PatroniRun; error?: Error; doc?: Record<string, any>; copy?: string }>();
-    const jobs: PatroniJob[] = [];
-    for (const f of files) {
-      try {
-        const p = await patroniJob(env, f, pg);
-        jobs.push(p.job);
-        res.set(f, { doc: p.doc, copy: p.copy });
-      } catch (err) {
-        res.set(f, { error: err as Error });
-      }
-    }
+    const res = new Map<string, PatroniVerdict>();
+    const prepared = await Promise.all(files.map((f) => patroniJob(env, f, pg).catch((err: Error) => err)));
+    const jobs: Array<{ job: PatroniJob; doc: Record<string, any>; copy: string }> = [];
+    files.forEach((f, i) => {
+      const p = prepared[i]!;
+      if (p instanceof Error) res.set(f, { error: p });
+      else jobs.push(p);
+    });
     if (!jobs.length) return res;
     const dir = path.join(env.tmp, 'patroni');
     const script = path.join(dir, 'batch.py');
     const jobsFile = path.join(dir, 'jobs.json');
     const resultsFile = path.join(dir, 'results.json');
     await fs.writeFile(script, PATRONI_BATCH);
-    await fs.writeFile(jobsFile, JSON.stringify(jobs));
+    await fs.writeFile(jobsFile, JSON.stringify(jobs.map((j) => j.job)));
     const r = await inSlot(env, 'patroni', () => runIsolated(env.sandbox, ['/usr/bin/python3', script, jobsFile, resultsFile], { env: dummyEnv(env), timeoutMs: 30000 }));
     const codes = JSON.parse(await fs.readFile(resultsFile, 'utf8').catch(() => '{}')) as Record<string, { exitCode: number; timedOut: boolean }>;
-    for (const j of jobs) {
-      const c = codes[j.file];
-      const output = (await fs.readFile(j.out, 'utf8').catch(() => '')).trim();
+    const passed: Array<{ file: string; conf: string; count: number }> = [];
+    for (const { job, doc, copy } of jobs) {
+      const c = codes[job.file];
+      const output = (await fs.readFile(job.out, 'utf8').catch(() => '')).trim();
       // No verdict: the batch itself failed (its output says why), or it timed out.
-      res.get(j.file)!.run = c ? { ...c, output } : { exitCode: r.exitCode || 1, output: output || r.output, timedOut: r.timedOut };
+      const run = c ? { ...c, output } : { exitCode: r.exitCode || 1, output: output || r.output, timedOut: r.timedOut };
+      res.set(job.file, { run });
+      if (!run.timedOut && run.exitCode === 0 && !run.output) passed.push({ file: job.file, ...(await paramsConf(env, copy, doc)) });
+    }
+    if (passed.length) {
+      const empty = path.join(dir, 'empty');
+      await fs.mkdir(empty, { recursive: true });
+      // one shell runs them all (one program started from here instead of one per file)
+      const runs = await inSlot(env, 'patroni', () => runEach(path.join(dir, 'params'), passed.map((p) => ({ argv: [`${pg}/postgres`, '-C', 'wal_level', '-c', `config_file=${p.conf}`, '-D', empty] })), { timeoutMs: 10000 * passed.length }));
+      passed.forEach((p, i) => (res.get(p.file)!.params = { count: p.count, run: runs[i]! }));
     }
     return res;
   });
@@ -172,19 +195,12 @@ export const patroniChecker: Checker = {
     if (!pg) return { ok: false, message: 'no PostgreSQL server binaries found', skipped: true };
     const mine = (await patroniBatch(env, pg)).get(file);
     if (!mine || mine.error) throw mine?.error ?? new Error('not in the Patroni batch');
-    const { run: r, doc, copy } = mine as { run: PatroniRun; doc: Record<string, any>; copy: string };
+    const r = mine.run!;
     if (r.timedOut) return { ok: false, message: 'patroni --validate-config: timed out' };
     if (r.exitCode !== 0 || r.output.trim()) return { ok: false, message: `patroni --validate-config: ${r.output || `exit code ${r.exitCode}`}` };
-    // Patroni does not check PostgreSQL settings: postgres -C does, from a file made of them.
-    const params = { ...(doc.bootstrap?.dcs?.postgresql?.parameters ?? {}), ...(doc.postgresql?.parameters ?? {}) } as Record<string, unknown>;
-    const conf = path.join(env.tmp, 'patroni', `${path.basename(copy)}.conf`);
-    const empty = path.join(env.tmp, 'patroni', 'empty');
-    await fs.mkdir(empty, { recursive: true });
-    await fs.writeFile(conf, Object.entries(params).map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`).join('\n') + '\n');
-    const c = await inSlot(env, 'patroni', () => exec(`${pg}/postgres`, ['-C', 'wal_level', '-c', `config_file=${conf}`, '-D', empty], { timeout: 10000 }));
-    const out = String(c.all ?? '');
-    if (c.exitCode !== 0 || /FATAL|ERROR|unrecognized/i.test(out)) return { ok: false, message: `postgresql.parameters rejected by postgres -C: ${out}` };
-    return { ok: true, message: `patroni --validate-config: valid; ${Object.keys(params).length} postgresql.parameters accepted by postgres -C` };
+    const { count, run: c } = mine.params!;
+    if (c.exitCode !== 0 || /FATAL|ERROR|unrecognized/i.test(c.output)) return { ok: false, message: `postgresql.parameters rejected by postgres -C: ${c.output}` };
+    return { ok: true, message: `patroni --validate-config: valid; ${count} postgresql.parameters accepted by postgres -C` };
   },
 };
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Check, CheckTool } from '../render/bundle.js';
 import type { Manifest } from '../write/manifest.js';
-import { runIsolated, runIsolatedEach, which, type Sandbox } from './sandbox.js';
+import { runEach, runIsolated, runIsolatedEach, which, type Sandbox } from './sandbox.js';
 import type { Slots } from './slots.js';
 import { etcdChecker, patroniChecker } from './checkers-db.js';
 import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
@@ -229,6 +229,8 @@ const pgConf: Checker = {
 
 interface PgCluster {
   psql(args: string[], input: string): Promise<{ exitCode: number; output: string }>;
+  /** Several files, each its own psql session, one after another (one shell started from here). */
+  psqlEach(runs: Array<{ args: string[]; file: string }>): Promise<ToolRun[]>;
   hbaPath: string;
   dispose(): Promise<void>;
 }
@@ -290,21 +292,41 @@ async function startPg(env: CheckEnv, dir: string): Promise<PgCluster> {
   const opts = [`-k ${dir}`, "-c listen_addresses=''", '-c port=5499', `-c hba_file=${hbaPath}`, '-c ssl=on', `-c ssl_cert_file=${dir}/server.crt`, `-c ssl_key_file=${dir}/server.key`, "-c synchronous_standby_names=''", '-c fsync=off', "-c archive_mode=off"].join(' ');
   const start = await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-l', `${dir}/log`, '-o', opts, '-w', '-t', '30', 'start']));
   if (start.exitCode !== 0) throw new Error(`throwaway PostgreSQL did not start: ${start.all} ${await fs.readFile(`${dir}/log`, 'utf8').catch(() => '')}`);
+  // One psql at a time (sessions must not overlap: pg_hba checks swap the hba file), and each
+  // short: no slot, or it would wait behind long programs.
   let chain: Promise<unknown> = Promise.resolve();
-  const psql = (args: string[], input: string) => {
-    // One psql at a time and each short: no slot, or it would wait behind long programs.
-    const p = chain.then(async () => {
-      const r = await run([`${bin}/psql`, '-X', '-q', '-h', dir, '-p', '5499', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', ...args], { input });
-      return { exitCode: r.exitCode ?? 1, output: String(r.all ?? '') };
-    });
+  const inChain = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn);
     chain = p.catch(() => undefined);
     return p;
   };
+  const psqlArgv = [`${bin}/psql`, '-X', '-q', '-h', dir, '-p', '5499', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1'];
+  const psql = (args: string[], input: string) =>
+    inChain(async () => {
+      const r = await run([...psqlArgv, ...args], { input });
+      return { exitCode: r.exitCode ?? 1, output: String(r.all ?? '') };
+    });
+  const psqlEach = (runs: Array<{ args: string[]; file: string }>) => inChain(() => runEach(path.join(env.tmp, 'psql'), runs.map((r) => ({ argv: [...psqlArgv, ...r.args], stdin: r.file })), { cwd: dir }));
   return {
     psql,
+    psqlEach,
     hbaPath,
     async dispose() {
-      await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
+      // Immediate shutdown is SIGQUIT to the postmaster, which removes postmaster.pid as it exits:
+      // what pg_ctl -m immediate -w does, but pg_ctl looks for the file every 100 ms, this every 5.
+      const pidFile = path.join(data, 'postmaster.pid');
+      const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+      let stopped = false;
+      try {
+        if (pid > 1) process.kill(pid, 'SIGQUIT');
+        for (let i = 0; pid > 1 && i < 2000 && !stopped; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+          stopped = !existsSync(pidFile);
+        }
+      } catch {
+        /* not ours to signal, or gone: pg_ctl decides */
+      }
+      if (!stopped) await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
       if (!dir.startsWith(env.tmp)) await fs.rm(dir, { recursive: true, force: true });
     },
   };
@@ -338,11 +360,19 @@ const sql: Checker = {
   install: 'apt-get install postgresql',
   lane: 'self',
   async run(env, file) {
-    const pg = await pgCluster(env);
-    const text = await fs.readFile(fileIn(env, file), 'utf8');
-    // psql variables the file expects (:'name' or :"name") get harmless values.
-    const vars = [...new Set([...text.matchAll(/:['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g)].map((m) => m[1]!))];
-    const r = await pg.psql(vars.flatMap((v) => ['-v', `${v}=hagen_check_${v.toLowerCase()}`]), text);
+    // Every SQL file of the bundle, in bundle order, each its own psql session (see psqlEach).
+    const all = await once(env, 'batch:sql', async () => {
+      const pg = await pgCluster(env);
+      const files = filesOf(env, 'sql');
+      const texts = await Promise.all(files.map((f) => fs.readFile(fileIn(env, f), 'utf8').catch((err: Error) => err)));
+      const readable = files.filter((_, i) => typeof texts[i] === 'string');
+      // psql variables the file expects (:'name' or :"name") get harmless values.
+      const varsOf = (text: string) => [...new Set([...text.matchAll(/:['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g)].map((m) => m[1]!))].flatMap((v) => ['-v', `${v}=hagen_check_${v.toLowerCase()}`]);
+      const runs = await pg.psqlEach(readable.map((f) => ({ args: varsOf(texts[files.indexOf(f)] as string), file: fileIn(env, f) })));
+      return new Map(files.map((f, i) => [f, typeof texts[i] === 'string' ? runs[readable.indexOf(f)]! : (texts[i] as Error)]));
+    });
+    const r = all.get(file);
+    if (!r || r instanceof Error) throw r ?? new Error('not in the SQL batch');
     return r.exitCode === 0 ? { ok: true, message: 'psql: ran without errors on a throwaway cluster' } : { ok: false, message: r.output };
   },
 };
@@ -478,6 +508,7 @@ const yaml: Checker = {
 const json: Checker = {
   needs: [],
   install: '',
+  lane: 'self', // no program
   async run(env, file) {
     try {
       JSON.parse(await fs.readFile(fileIn(env, file), 'utf8'));

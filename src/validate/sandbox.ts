@@ -3,7 +3,7 @@
  * (`unshare -m`, or `unshare -rm` without root) with our own /etc/hosts (Docker service names and
  * inventory hosts resolve to loopback), users the configs name, and tmpfs over /run and /var/log.
  */
-import { exec, type ExecOptions } from './exec.js';
+import { exec, stripFinalNewline, type ExecOptions } from './exec.js';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -110,25 +110,53 @@ export async function which(bin: string): Promise<string | null> {
   return null;
 }
 
+/** One command of runEach / runIsolatedEach, with stdin from a file when given. */
+export interface EachRun {
+  argv: string[];
+  stdin?: string;
+}
+
+/**
+ * A shell script running commands in `streams` sequences side by side, each command's output and
+ * exit code in its own file of dir; and, after it ran, each command's result.
+ */
+async function each(dir: string, runs: EachRun[], streams: number, run: (script: string) => Promise<ToolRun>): Promise<ToolRun[]> {
+  await fs.mkdir(dir, { recursive: true });
+  const at = (i: number, ext: string) => path.join(dir, `${i}.${ext}`);
+  const n = Math.max(1, Math.min(streams, runs.length));
+  const line = (r: EachRun, i: number) => `${r.argv.map(q).join(' ')}${r.stdin ? ` < ${q(r.stdin)}` : ''} > ${q(at(i, 'out'))} 2>&1; echo $? > ${q(at(i, 'rc'))}`;
+  const seqs = Array.from({ length: n }, (_, k) => runs.flatMap((r, i) => (i % n === k ? [line(r, i)] : [])).join('\n'));
+  const r = await run(n === 1 ? seqs[0]! : `${seqs.map((s) => `(\n${s}\n) &`).join('\n')}\nwait`);
+  return Promise.all(
+    runs.map(async (_, i) => {
+      const rc = await fs.readFile(at(i, 'rc'), 'utf8').catch(() => null);
+      const output = await fs.readFile(at(i, 'out'), 'utf8').catch(() => '');
+      // no exit code: the shell could not start (or set up the namespace), or time ran out first
+      if (rc === null || !/^[0-9]+\s*$/.test(rc)) return { exitCode: r.timedOut ? 124 : r.exitCode || 1, output: output || r.output, timedOut: r.timedOut };
+      return { exitCode: Number(rc), output, timedOut: false };
+    }),
+  );
+}
+
 /**
  * Several commands in one namespace (one set-up instead of one each), in `streams` sequences side
  * by side: each has its own output and exit code, as if run alone with runIsolated.
  */
 export async function runIsolatedEach(sb: Sandbox, runs: string[][], opts: { env?: Record<string, string>; mkdirs?: string[]; timeoutMs?: number; streams?: number } = {}): Promise<ToolRun[]> {
-  const { streams: wanted = 1, timeoutMs = 20000 * runs.length, ...rest } = opts;
+  const { streams = 1, timeoutMs = 20000 * runs.length, ...rest } = opts;
   const dir = await fs.mkdtemp(path.join(sb.dir, 'each-'));
-  const at = (i: number, ext: string) => path.join(dir, `${i}.${ext}`);
-  const n = Math.max(1, Math.min(wanted, runs.length));
-  const streams = Array.from({ length: n }, (_, k) => runs.flatMap((argv, i) => (i % n === k ? [`${argv.map(q).join(' ')} > ${q(at(i, 'out'))} 2>&1; echo $? > ${q(at(i, 'rc'))}`] : [])).join('\n'));
-  const script = n === 1 ? streams[0]! : `${streams.map((s) => `(\n${s}\n) &`).join('\n')}\nwait`;
-  const r = await runIsolated(sb, ['sh', '-c', script], { ...rest, timeoutMs });
-  return Promise.all(
-    runs.map(async (_, i) => {
-      const rc = await fs.readFile(at(i, 'rc'), 'utf8').catch(() => null);
-      const output = (await fs.readFile(at(i, 'out'), 'utf8').catch(() => '')).trim();
-      // no exit code: the namespace could not be set up, or time ran out before this one ended
-      if (rc === null || !/^[0-9]+\s*$/.test(rc)) return { exitCode: r.timedOut ? 124 : r.exitCode || 1, output: output || r.output, timedOut: r.timedOut };
-      return { exitCode: Number(rc), output, timedOut: false };
-    }),
-  );
+  const rs = await each(dir, runs.map((argv) => ({ argv })), streams, (script) => runIsolated(sb, ['sh', '-c', script], { ...rest, timeoutMs }));
+  return rs.map((r) => ({ ...r, output: r.output.trim() }));
+}
+
+/**
+ * Several commands through one shell (one program started from here instead of one each), one
+ * after another: each has its own output and exit code, as exec would give them.
+ */
+export async function runEach(dir: string, runs: EachRun[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ToolRun[]> {
+  const rs = await each(dir, runs, 1, async (script) => {
+    const r = await exec('sh', ['-c', script], { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs ?? 30000 * runs.length });
+    return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), output: r.all, timedOut: r.timedOut };
+  });
+  return rs.map((r) => ({ ...r, output: stripFinalNewline(r.output) }));
 }
