@@ -4,10 +4,10 @@
  * private network namespace (`unshare -n` inside the usual mount namespace) where the addresses a
  * file names are put on the loopback device, with throwaway listeners standing in for etcd.
  */
-import { exec } from './exec.js';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { exec } from './exec.js';
 import type { Checker, CheckEnv, CheckOutcome } from './checkers.js';
 import { inSlot, once, pgBinDir } from './checkers.js';
 import { runEach, runIsolated, runIsolatedEach } from './sandbox.js';
@@ -129,7 +129,6 @@ async function patroniJob(env: CheckEnv, file: string, pg: string): Promise<{ jo
   return { job: { file, config: copy, out: `${copy}.log`, setup, listen }, doc, copy };
 }
 
-/** The validator's verdict on every Patroni file (or why a file could not be checked), run once. */
 interface PatroniVerdict {
   error?: Error;
   run?: PatroniRun;

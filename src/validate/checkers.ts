@@ -1,12 +1,12 @@
 /** One checker per tool: which programs it needs and how it runs them on one file. */
 import { createHash } from 'node:crypto';
-import { exec } from './exec.js';
 import { existsSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Check, CheckTool } from '../render/bundle.js';
 import type { Manifest } from '../write/manifest.js';
+import { exec } from './exec.js';
 import { runEach, runIsolated, runIsolatedEach, which, type Sandbox } from './sandbox.js';
 import type { Slots } from './slots.js';
 import { etcdChecker, patroniChecker } from './checkers-db.js';

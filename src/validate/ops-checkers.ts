@@ -4,11 +4,11 @@
  * real and rejects unknown options and bad values).
  */
 import { createHash } from 'node:crypto';
-import { exec } from './exec.js';
 import * as fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Check } from '../render/bundle.js';
+import { exec } from './exec.js';
 import type { Checker, CheckEnv, CheckOutcome } from './checkers.js';
 import { inSlot, once } from './checkers.js';
 import { runEach } from './sandbox.js';

@@ -3,10 +3,10 @@
  * (`unshare -m`, or `unshare -rm` without root) with our own /etc/hosts (Docker service names and
  * inventory hosts resolve to loopback), users the configs name, and tmpfs over /run and /var/log.
  */
-import { exec, stripFinalNewline, type ExecOptions } from './exec.js';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { exec, stripFinalNewline, type ExecOptions } from './exec.js';
 
 export interface ToolRun {
   exitCode: number;

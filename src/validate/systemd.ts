@@ -8,11 +8,11 @@
  * verified alone again, so failures read exactly as they do alone.
  */
 import { createHash } from 'node:crypto';
-import { exec } from './exec.js';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { CheckEnv, Checker, CheckOutcome } from './checkers.js';
 import { inSlot, once, pgBinDir } from './checkers.js';
+import { exec } from './exec.js';
 
 interface Unit {
   /** The first bundle file with these bytes and this name (identical units are verified once). */
