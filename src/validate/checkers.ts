@@ -1,11 +1,12 @@
 /** One checker per tool: which programs it needs and how it runs them on one file. */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Check, CheckTool } from '../render/bundle.js';
 import type { Manifest } from '../write/manifest.js';
+import { onInterrupt } from '../write/interrupt.js';
 import { exec } from './exec.js';
 import { runEach, runIsolated, runIsolatedEach, which, type Sandbox } from './sandbox.js';
 import type { Slots } from './slots.js';
@@ -247,7 +248,8 @@ async function pgScratch(env: CheckEnv): Promise<string> {
   try {
     const st = await fs.statfs('/dev/shm');
     if (st.type === 0x01021994 && st.bavail * st.bsize >= 512 * 2 ** 20) {
-      const d = await fs.mkdtemp('/dev/shm/ha-gen-pg-');
+      // named after the run's folder, so a leftover can be traced to its run
+      const d = await fs.mkdtemp(`/dev/shm/ha-gen-pg-${path.basename(env.tmp)}-`);
       await fs.chmod(d, 0o755);
       return d;
     }
@@ -269,9 +271,32 @@ function pgCluster(env: CheckEnv): Promise<PgCluster> {
   }));
 }
 
+/** Stops the throwaway cluster and removes its folder now, synchronously (an interrupted run is exiting). */
+function stopPgNow(data: string, dir: string, env: CheckEnv): void {
+  const pidFile = path.join(data, 'postmaster.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  if (pid > 1) {
+    process.kill(pid, 'SIGQUIT');
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 400 && existsSync(pidFile); i++) Atomics.wait(pause, 0, 0, 5);
+  }
+  if (!dir.startsWith(env.tmp)) rmSync(dir, { recursive: true, force: true });
+}
+
 async function startPg(env: CheckEnv, dir: string): Promise<PgCluster> {
   const bin = pgBinDir()!;
   const data = path.join(dir, 'data');
+  // Ctrl+C mid-run: the server (pg_ctl daemonises it, so no child of ours) must not outlive us.
+  const offInterrupt = onInterrupt(() => stopPgNow(data, dir, env));
+  try {
+    return await startPgServer(env, dir, bin, data, offInterrupt);
+  } catch (err) {
+    offInterrupt();
+    throw err;
+  }
+}
+
+async function startPgServer(env: CheckEnv, dir: string, bin: string, data: string, offInterrupt: () => void): Promise<PgCluster> {
   await fs.mkdir(dir, { recursive: true });
   const c = await certs(env);
   await fs.copyFile(c.cert, path.join(dir, 'server.crt'));
@@ -328,6 +353,7 @@ async function startPg(env: CheckEnv, dir: string): Promise<PgCluster> {
       }
       if (!stopped) await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
       if (!dir.startsWith(env.tmp)) await fs.rm(dir, { recursive: true, force: true });
+      offInterrupt();
     },
   };
 }

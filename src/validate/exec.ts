@@ -1,10 +1,10 @@
 /**
- * Runs a program and collects its output: the part of execa validate used (reject: false, `all`,
- * timeout, env, input), on child_process.spawn directly. execa costs ~5 ms more of the main
- * thread per program (streams, signals, abort plumbing), and validate starts dozens of them while
- * the main thread is what hands out the work.
+ * Runs a program and collects its output, never throwing: the one shape of execa every checker
+ * uses (reject: false, `all`, timeout, env, input; stdin is /dev/null unless input is given).
+ * Measured against a bare child_process.spawn wrapper: no difference in validate's wall time
+ * (2.8 vs 3.0 s on the big bundle), so the library stays.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execa } from 'execa';
 
 export interface ExecResult {
   /** undefined when the program could not start or was ended by a signal */
@@ -25,60 +25,20 @@ export interface ExecOptions {
   input?: string;
 }
 
-// Programs still running when ha-gen exits are stopped (as execa's cleanup did).
-const running = new Set<ChildProcess>();
-let hooked = false;
-
 /** Like execa, one final newline is not part of the output. */
 export const stripFinalNewline = (s: string) => (s.endsWith('\r\n') ? s.slice(0, -2) : s.endsWith('\n') ? s.slice(0, -1) : s);
 
-export function exec(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  if (!hooked) {
-    hooked = true;
-    process.once('exit', () => {
-      for (const c of running) c.kill('SIGTERM');
-    });
-  }
-  return new Promise((resolve) => {
-    const env = opts.extendEnv === false ? opts.env : opts.env ? { ...process.env, ...opts.env } : process.env;
-    const out: Buffer[] = [];
-    const all: Buffer[] = [];
-    let timedOut = false;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    let child: ChildProcess;
-    const settle = (exitCode: number | undefined, extra = '') => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      running.delete(child);
-      const text = Buffer.concat(all).toString('utf8') + extra;
-      resolve({ exitCode, stdout: stripFinalNewline(Buffer.concat(out).toString('utf8')), all: stripFinalNewline(text), timedOut });
-    };
-    try {
-      child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    } catch (err) {
-      resolve({ exitCode: undefined, stdout: '', all: (err as Error).message, timedOut: false });
-      return;
-    }
-    running.add(child);
-    child.stdout!.on('data', (b: Buffer) => {
-      out.push(b);
-      all.push(b);
-    });
-    child.stderr!.on('data', (b: Buffer) => all.push(b));
-    if (opts.timeout) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }, opts.timeout);
-    }
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => undefined); // a program that exits without reading it
-      child.stdin!.end(opts.input);
-    }
-    child.on('error', (err) => settle(undefined, err.message));
-    child.on('close', (code) => settle(code ?? undefined));
+export async function exec(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const r = await execa(cmd, args, {
+    reject: false,
+    all: true,
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: opts.extendEnv ?? true,
+    timeout: opts.timeout,
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
   });
+  // a program that could not start: its error is the output
+  const all = String(r.all ?? '') || (r.exitCode === undefined && !r.timedOut ? (r.shortMessage ?? '') : '');
+  return { exitCode: r.exitCode ?? undefined, stdout: String(r.stdout ?? ''), all, timedOut: !!r.timedOut };
 }

@@ -4,11 +4,13 @@
  * checkers.ts, keyed by the `checks` the targets attached to their files (kept in the manifest).
  */
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Check } from '../render/bundle.js';
+import { onInterrupt } from '../write/interrupt.js';
 import { MANIFEST_PATH, readManifestText, type Manifest } from '../write/manifest.js';
 import { makeSandbox } from './sandbox.js';
 import { CHECKERS, locate, rankOf, type CheckEnv } from './checkers.js';
@@ -77,6 +79,7 @@ export async function validateBundle(dir: string, opts: ValidateOptions): Promis
   tasks.sort((a, b) => rankOf(a.check.tool) - rankOf(b.check.tool));
 
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ha-gen-validate-'));
+  const offInterrupt = onInterrupt(() => rmSync(tmp, { recursive: true, force: true }));
   await fs.chmod(tmp, 0o755);
   const sandbox = await makeSandbox(tmp, manifest.names);
   // Programs, not checks, are bounded: a check waiting for a shared run holds no slot.
@@ -145,6 +148,7 @@ export async function validateBundle(dir: string, opts: ValidateOptions): Promis
       await d?.dispose?.().catch(() => undefined);
     }
     await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    offInterrupt();
   }
   return results;
 }

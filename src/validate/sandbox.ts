@@ -20,7 +20,7 @@ let unshareMode: Promise<'root' | 'user' | 'none'> | undefined;
 /** Whether mount namespaces work here, tried once. */
 export function namespaceMode(): Promise<'root' | 'user' | 'none'> {
   unshareMode ??= (async () => {
-    const args = isRoot() ? ['-m', 'true'] : ['-rm', 'true'];
+    const args = isRoot() ? ['-mpf', '--kill-child', 'true'] : ['-rmpf', '--kill-child', 'true'];
     try {
       const r = await exec('unshare', args, { timeout: 5000 });
       if (r.exitCode === 0) return isRoot() ? 'root' : 'user';
@@ -95,7 +95,9 @@ export async function runIsolated(
     ];
     const script = `set -e; ${mounts.join('; ')}; exec ${argv.map(q).join(' ')}`;
     cmd = 'unshare';
-    args = [mode === 'root' ? '-m' : '-rm', '--propagation', 'private', 'sh', '-c', script];
+    // A PID namespace too: when unshare ends (a timeout, ha-gen interrupted), --kill-child ends
+    // its child and with it everything started inside (an etcd in the background, say).
+    args = [mode === 'root' ? '-mpf' : '-rmpf', '--kill-child', '--propagation', 'private', 'sh', '-c', script];
   }
   const r = await exec(cmd, args, execOpts);
   return { exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), output: String(r.all ?? '').trim(), timedOut: !!r.timedOut };

@@ -5,12 +5,21 @@
  * output folder has begun it is finished first, so the folder is never left half old, half new.
  * No imports: the CLI entry loads this on every run.
  */
-type Guard = { active: number; signal: NodeJS.Signals | null; swapping: boolean; installed: boolean };
+type Guard = { active: number; signal: NodeJS.Signals | null; swapping: boolean; installed: boolean; cleanups: Set<() => void> };
 // One guard per process, even when this module is bundled twice (dist/cli.js installs the handler,
 // dist/generate.js does the write): both copies find it under the same global symbol.
 const KEY = Symbol.for('ha-gen.writeGuard');
 const g = globalThis as unknown as Record<symbol, Guard | undefined>;
-export const writeGuard: Guard = (g[KEY] ??= { active: 0, signal: null, swapping: false, installed: false });
+export const writeGuard: Guard = (g[KEY] ??= { active: 0, signal: null, swapping: false, installed: false, cleanups: new Set() });
+
+/**
+ * Work that must not outlive an interrupted run (validate's throwaway PostgreSQL and temp folder):
+ * run synchronously before the process exits with 130. Returns the function that unregisters it.
+ */
+export function onInterrupt(fn: () => void): () => void {
+  writeGuard.cleanups.add(fn);
+  return () => writeGuard.cleanups.delete(fn);
+}
 
 export function installSignalHandlers(): void {
   if (writeGuard.installed) return;
@@ -19,6 +28,14 @@ export function installSignalHandlers(): void {
     if (writeGuard.active > 0) {
       writeGuard.signal ??= sig;
       return;
+    }
+    // last registered first, like nested finally blocks
+    for (const fn of [...writeGuard.cleanups].reverse()) {
+      try {
+        fn();
+      } catch {
+        /* exiting anyway */
+      }
     }
     process.stderr.write('\nha-gen: interrupted; nothing was written\n');
     process.exit(130);
