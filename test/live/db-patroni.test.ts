@@ -99,7 +99,7 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
 
   /** One leader, and both standbys streaming from it (pg_stat_replication on the leader, as the superuser). */
   async function settled(timeoutMs = 120_000): Promise<string> {
-    const leader = await waitSettled(addresses, 3, timeoutMs);
+    const leader = await waitSettled(addresses, 3, timeoutMs, { sync: true });
     const su = `host=127.0.0.30 port=5000 user=${env.PATRONI_SUPERUSER_USERNAME} dbname=postgres`;
     await waitFor('both standbys streaming from the leader', async () => (await psql(su, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", env.PATRONI_SUPERUSER_PASSWORD!)).out === '2', timeoutMs, 500).catch(async (e) => {
       console.error(`not settled: ${JSON.stringify(await clusterState(addresses))}`);

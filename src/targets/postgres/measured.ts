@@ -22,5 +22,6 @@ export const MEASURED_FAILOVER: { setup: string; figures: FailoverFigure[]; rpo:
     { fault: "kill -9 the leader's postmaster (restarted in place, no failover)", ours: [2.5, 4.4, 9.2], stock: [5.6, 7.3, 11.5], runs: '16 of 16', lostWrites: 0 },
   ],
   rpo: 'synchronous: true: 0 acknowledged writes lost in every run (kill, hang and postmaster kill). Asynchronous: up to maximum_lag_on_failover (1 MiB of WAL) can be lost.',
-  caveat: 'In 1 of 17 hang runs with these settings (and 4 of 11 kill/hang runs with stock timing) no standby took the lock within 75 s: writes stopped until the hung Patroni resumed and kept leading. No write was lost, but watch for it (patronictl list; a manual `patronictl failover` ends it).',
+  caveat:
+    'With synchronous: true Patroni promotes only the standby its /sync key names, and a new leader names one a loop or two (loop_wait 2 s) after it takes over. A leader lost inside that window leaves no standby allowed to take over: writes stop until it returns (no write is lost; `patronictl failover --force` ends it by hand). That is what stalled 1 of 17 hang runs (and 4 of 11 stock-timing runs): the DCS showed `sync_standby: null`. Faults a few seconds apart hit it; with synchronous: false any healthy standby may take over (at the cost of up to maximum_lag_on_failover of writes).',
 };

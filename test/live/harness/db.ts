@@ -188,14 +188,20 @@ export async function clusterState(addresses: string[]): Promise<Array<{ name: s
   return null;
 }
 
-export async function waitSettled(addresses: string[], members: number, timeoutMs: number): Promise<string> {
+/**
+ * One leader, every member streaming and, with `sync` (synchronous_mode), a synchronous standby
+ * recorded: Patroni promotes only the standby the /sync key names, and a new leader names one a
+ * loop or two after it took over. A leader lost before that leaves no standby allowed to take
+ * over (writes stop until it returns), so a fault injected earlier tests that window, not failover.
+ */
+export async function waitSettled(addresses: string[], members: number, timeoutMs: number, opts: { sync?: boolean } = {}): Promise<string> {
   return waitFor(
-    'one leader and every member streaming',
+    opts.sync ? 'one leader, every member streaming, a synchronous standby named' : 'one leader and every member streaming',
     async () => {
       const m = await clusterState(addresses);
       if (!m || m.length !== members) return null;
       const leaders = m.filter((x) => x.role === 'leader');
-      const ok = leaders.length === 1 && leaders[0]!.state === 'running' && m.filter((x) => x.role !== 'leader').every((x) => x.state === 'streaming' || x.state === 'running');
+      const ok = leaders.length === 1 && leaders[0]!.state === 'running' && m.filter((x) => x.role !== 'leader').every((x) => x.state === 'streaming' || x.state === 'running') && (!opts.sync || m.some((x) => x.role === 'sync_standby'));
       // and exactly one member answers /primary (no stale leader left)
       if (!ok) return null;
       let primaries = 0;
