@@ -45,15 +45,59 @@ export function planText(plan: Plan): string {
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|');
 
+/**
+ * Hosts shown one by one up to COLLAPSE_AT of a kind; past that, hosts with the same services
+ * (and region) are one entry, "N hosts: first … last". A diagram or table of thousands of
+ * identical app hosts tells nothing more, and GitHub stops drawing Mermaid past 50 000 characters.
+ */
+export const COLLAPSE_AT = 6;
+
+interface HostGroup {
+  /** the host itself, or "N hosts: first … last" */
+  label: string;
+  id: string;
+  hosts: Plan['hosts'];
+}
+
+function hostGroups(plan: Plan): HostGroup[] {
+  const id = (s: string) => s.replace(/[^A-Za-z0-9]/g, '_');
+  const bySig = new Map<string, Plan['hosts']>();
+  for (const h of plan.hosts) {
+    const sig = `${h.region ?? ''}|${h.services.map((x) => `${x.kind}:${x.name}`).join(',')}`;
+    let g = bySig.get(sig);
+    if (!g) bySig.set(sig, (g = []));
+    g.push(h);
+  }
+  const out: HostGroup[] = [];
+  const done = new Set<Plan['hosts'][number]>();
+  for (const h of plan.hosts) {
+    if (done.has(h)) continue;
+    const g = bySig.get(`${h.region ?? ''}|${h.services.map((x) => `${x.kind}:${x.name}`).join(',')}`)!;
+    if (g.length > COLLAPSE_AT) {
+      g.forEach((x) => done.add(x));
+      out.push({ label: `${g.length} hosts: ${g[0]!.name} … ${g[g.length - 1]!.name}`, id: `${id(g[0]!.name)}_and_${g.length - 1}`, hosts: g });
+    } else {
+      done.add(h);
+      out.push({ label: `${h.name}${h.address ? ` ${h.address}` : ''}`, id: id(h.name), hosts: [h] });
+    }
+  }
+  return out;
+}
+
 /** Mermaid flowchart: clients -> LB -> app -> DB endpoint -> members, storage and backups. */
 export function planMermaid(plan: Plan): string {
   const id = (s: string) => s.replace(/[^A-Za-z0-9]/g, '_');
   const lines = ['flowchart TD', '  clients([clients])'];
-  const byKind = (k: string) => plan.hosts.flatMap((h) => h.services.filter((s) => s.kind === k).map((s) => ({ host: h, svc: s })));
-  const node = (x: { host: { name: string }; svc: { name: string } }) => `${id(x.host.name)}__${id(x.svc.name)}`;
-  for (const h of plan.hosts) {
-    lines.push(`  subgraph ${id(h.name)}["${h.name}${h.address ? ` ${h.address}` : ''}"]`);
-    for (const s of h.services) lines.push(`    ${id(h.name)}__${id(s.name)}["${s.name}"]`);
+  const groups = hostGroups(plan);
+  const groupOf = new Map(groups.flatMap((g) => g.hosts.map((h) => [h, g] as const)));
+  // one node per service of a shown host or group
+  const byKind = (k: string) => {
+    const seen = new Set<string>();
+    return plan.hosts.flatMap((h) => h.services.filter((s) => s.kind === k).map((s) => `${groupOf.get(h)!.id}__${id(s.name)}`)).filter((n) => !seen.has(n) && !!seen.add(n));
+  };
+  for (const g of groups) {
+    lines.push(`  subgraph ${g.id}["${g.label}"]`);
+    for (const s of g.hosts[0]!.services) lines.push(`    ${g.id}__${id(s.name)}["${s.name}"]`);
     lines.push('  end');
   }
   const lbs = byKind('lb');
@@ -63,15 +107,15 @@ export function planMermaid(plan: Plan): string {
   const etcd = byKind('etcd');
   const storage = byKind('storage');
   const backup = byKind('backup');
-  for (const l of lbs) lines.push(`  clients --> ${node(l)}`);
-  for (const l of lbs) for (const a of apps) lines.push(`  ${node(l)} --> ${node(a)}`);
+  for (const l of lbs) lines.push(`  clients --> ${l}`);
+  for (const l of lbs) for (const a of apps) lines.push(`  ${l} --> ${a}`);
   const dbTargets = eps.length ? eps : dbs.slice(0, 1);
-  for (const a of apps) for (const d of dbTargets) lines.push(`  ${node(a)} --> ${node(d)}`);
-  for (const e of eps) for (const d of dbs) lines.push(`  ${node(e)} -.-> ${node(d)}`);
-  if (plan.database !== 'none') for (const d of dbs.slice(1)) if (plan.database === 'streaming') lines.push(`  ${node(dbs[0]!)} -- WAL --> ${node(d)}`);
-  for (const e of etcd) for (const d of dbs) lines.push(`  ${node(d)} -.- ${node(e)}`);
-  for (const s of storage) for (const a of apps) lines.push(`  ${node(a)} --- ${node(s)}`);
-  for (const b of backup.slice(0, 1)) lines.push(`  ${node(dbs[0]!)} -- archive + backups --> ${node(b)}`);
+  for (const a of apps) for (const d of dbTargets) lines.push(`  ${a} --> ${d}`);
+  for (const e of eps) for (const d of dbs) lines.push(`  ${e} -.-> ${d}`);
+  if (plan.database !== 'none') for (const d of dbs.slice(1)) if (plan.database === 'streaming') lines.push(`  ${dbs[0]!} -- WAL --> ${d}`);
+  for (const e of etcd) for (const d of dbs) lines.push(`  ${d} -.- ${e}`);
+  for (const st of storage) for (const a of apps) lines.push(`  ${a} --- ${st}`);
+  for (const b of backup.slice(0, 1)) lines.push(`  ${dbs[0]!} -- archive + backups --> ${b}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -80,8 +124,10 @@ export function planMarkdown(plan: Plan): string {
   const out: string[] = [];
   out.push('## Topology', '', '```mermaid', planMermaid(plan).trimEnd(), '```', '');
   out.push('| host | services (ports) |', '|---|---|');
-  for (const h of plan.hosts) {
-    out.push(`| ${mdCell(h.name)}${h.address ? ` (${h.address})` : ''} | ${h.services.map((s) => `${mdCell(s.name)}${s.ports.length ? ` (${s.ports.map((p) => p.port).join(', ')})` : ''}`).join('; ')} |`);
+  for (const g of hostGroups(plan)) {
+    const h = g.hosts[0]!;
+    const who = g.hosts.length > 1 ? `${mdCell(g.label)} (addresses in the spec file)` : `${mdCell(h.name)}${h.address ? ` (${h.address})` : ''}`;
+    out.push(`| ${who} | ${h.services.map((s) => `${mdCell(s.name)}${s.ports.length ? ` (${s.ports.map((p) => p.port).join(', ')})` : ''}`).join('; ')} |`);
   }
   out.push('', '## Failures it survives', '', '| failure | survived | RTO | RPO | how |', '|---|---|---|---|---|');
   for (const f of plan.failures) out.push(`| ${mdCell(f.failure)} | ${MARK[f.survived]} | ${mdCell(f.rto)} | ${mdCell(f.rpo)} | ${mdCell(f.how)} |`);

@@ -130,4 +130,26 @@ describe('formats', () => {
     expect(mm).toMatch(/db1__postgresql_17_main -- WAL --> db2__postgresql_17_main/);
     expect(md).toMatch(/```mermaid/);
   });
+
+  it('a large inventory: identical hosts are one entry, so the diagram stays drawable and the tables short', async () => {
+    const apps = Array.from({ length: 600 }, (_, i) => ({ name: `app${i + 3}`, address: `10.0.${3 + Math.floor(i / 200)}.${(i % 200) + 1}`, roles: ['app'] }));
+    const spec = parse({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'streaming' }, storage: 'nfs', hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db'] }, { name: 'db2', address: '10.0.2.11', roles: ['db'] }, ...apps]) });
+    const plan = buildPlan(spec);
+    const mm = planMermaid(plan);
+    const md = planMarkdown(plan);
+    // GitHub draws Mermaid up to 50 000 characters
+    expect(mm.length).toBeLessThan(5000);
+    expect(mm).toMatch(/subgraph app1_and_601\["602 hosts: app1 … app602"\]/);
+    expect(mm).toMatch(/lb1__nginx --> app1_and_601__/);
+    // the hosts that differ are still shown one by one
+    expect(mm).toMatch(/subgraph db2\["db2 10\.0\.2\.11"\]/);
+    expect(md).toMatch(/^\| 602 hosts: app1 … app602 \(addresses in the spec file\) \| /m);
+    expect(md).not.toMatch(/^\| app\d+ \(/m);
+    // and the bundle README's file table: one row for the app unit of 602 hosts
+    const { render } = await import('../../src/render/index.js');
+    const readme = render(spec, { version: '0', specFile: 'ha-gen.yaml' }).files.get('README.md')!.contents;
+    expect(readme.length).toBeLessThan(40_000);
+    expect(readme).toMatch(/^\| `hosts\/<host>\/etc\/systemd\/system\/[a-z-]+-app\.service` \| systemd unit on 602 hosts \(app1, app10, …\) \|$/m);
+    expect(readme).toContain('`hosts/db1/');
+  });
 });

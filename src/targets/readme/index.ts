@@ -1,6 +1,7 @@
 import source from '../../../templates/readme/README.md.hbs?raw';
 import type { Spec } from '../../spec/schema.js';
 import { TIER_SUMMARY } from '../../spec/presets.js';
+import { COLLAPSE_AT } from '../../plan/format.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
@@ -37,6 +38,35 @@ const WHAT: Array<[RegExp, string]> = [
   [/^\.env\.example$/, 'Names of the secrets kept in .env'],
   [/^\.gitignore$/, 'Keeps .env out of git'],
 ];
+
+/**
+ * One row per file, except that a file repeated on more than COLLAPSE_AT hosts (the app unit on
+ * every app host) is one row, `hosts/<host>/...`, with how many hosts and the first two.
+ */
+function fileRows(paths: string[]): Array<{ path: string; what: string }> {
+  const HOST = /(^|\/)hosts\/([^/]+)\//;
+  const key = (p: string) => p.replace(HOST, '$1hosts/<host>/');
+  const groups = new Map<string, string[]>();
+  for (const p of paths) {
+    const k = key(p);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(p);
+  }
+  const rows: Array<{ path: string; what: string }> = [];
+  const shown = new Set<string>();
+  for (const p of paths) {
+    const k = key(p);
+    const g = groups.get(k)!;
+    if (g.length <= COLLAPSE_AT) rows.push({ path: p, what: describeFile(p) });
+    else if (!shown.has(k)) {
+      shown.add(k);
+      const host = (x: string) => HOST.exec(x)![2];
+      rows.push({ path: k, what: `${describeFile(p)} on ${g.length} hosts (${host(g[0]!)}, ${host(g[1]!)}, …)` });
+    }
+  }
+  return rows;
+}
 
 export function describeFile(path: string): string {
   return WHAT.find(([re]) => re.test(path))?.[1] ?? 'generated file';
@@ -82,7 +112,7 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       storage: spec.storage.kind,
       availability: t.availability,
       downtime: t.downtime,
-      files: paths.filter((p) => p !== 'README.md').map((p) => ({ path: p, what: describeFile(p) })),
+      files: fileRows(paths.filter((p) => p !== 'README.md')),
       startSteps: startSteps,
       httpPort: spec.loadBalancer.httpPort,
       lbHealthPath: LB_HEALTH_PATH,
