@@ -126,6 +126,6 @@ echo "  median wall time: $(median "$work/validate-time.json" 0) ms (3 runs)"
 
 echo
 echo "== 4. peak memory: 'ha-gen generate' of the largest inventory ($(basename "$last"))"
-# into a new folder, like the series above
-(cd "$last" && mv ha-bundle "$work/old-bundle" && /usr/bin/time -v "${cli[@]}" generate 2>"$work/time.txt" >/dev/null)
+# into a new folder, like the series above (after the disk has written out the series' deletions)
+(cd "$last" && mv ha-bundle "$work/old-bundle" && sync && /usr/bin/time -v "${cli[@]}" generate 2>"$work/time.txt" >/dev/null)
 awk -F': ' '/Maximum resident set size/ { printf "  peak RSS %.1f MiB\n", $2 / 1024 } /Elapsed \(wall clock\)/ { print "  wall " $2 }' "$work/time.txt"
