@@ -242,11 +242,11 @@ async function writeBundleGuarded(
     }
     // 2. the generated files
     // Synchronous calls: thousands of small files, and a promise per syscall cost more than the I/O.
-    // Folders first, deepest only: one recursive mkdir per leaf creates its parents too.
+    // Folders first, each once, parents before children (sorted): no mkdir that fails and retries.
     const dirs = new Set([...bundle.files.keys()].map((rel) => path.posix.dirname(rel)).filter((d) => d !== '.'));
     const parents = new Set<string>();
     for (const d of dirs) for (let p = path.posix.dirname(d); p !== '.' && !parents.has(p); p = path.posix.dirname(p)) parents.add(p);
-    for (const d of dirs) if (!parents.has(d)) mkdirSync(path.join(staging, d), { recursive: true, mode: 0o755 });
+    for (const d of [...new Set([...parents, ...dirs])].sort()) mkdirSync(path.join(staging, d), { mode: 0o755 });
     // Folders are 0755 whatever the umask: deploy.sh unpacks hosts/<host>/ onto / of a host.
     if (umask & 0o755) for (const d of [...parents, ...dirs]) chmodSync(path.join(staging, d), 0o755);
     for (const [rel, file] of bundle.files) {
