@@ -4,21 +4,21 @@
  * folder as it was or fully new. The manifest records what ha-gen wrote (with hashes), so files
  * edited by hand or written by someone else are never overwritten or deleted without --force.
  */
-import { createHash } from 'node:crypto';
-import { chmodSync, constants as FS, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants as FS, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { homedir } from 'node:os';
 import type { Bundle } from '../render/bundle.js';
 import { InterruptedError, OwnershipError, UsageError } from '../errors.js';
-import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
+import { ENV_FILE } from '../targets/env/index.js';
 import { MANIFEST_PATH, readManifestText, type Manifest } from './manifest.js';
 import { mergeEnv } from './secrets.js';
+import { listTreeSync, notOurs, sha256 } from './tree.js';
 import { checkInterrupted, writeGuard } from './interrupt.js';
 
 export { MANIFEST_PATH } from './manifest.js';
 
-export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+export { sha256 } from './tree.js';
 
 const STAGING = '.ha-gen-staging-';
 const OLD = '.ha-gen-old-';
@@ -297,21 +297,6 @@ export interface Drift {
 }
 
 /** Every file below dir (relative, '/'-separated); symlinks are listed, never followed. Synchronous: thousands of small calls. */
-function listTreeSync(dir: string, rel = '', out = new Map<string, 'file' | 'symlink' | 'other'>()): Map<string, 'file' | 'symlink' | 'other'> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw err;
-  }
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) listTreeSync(dir, r, out);
-    else out.set(r, e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other');
-  }
-  return out;
-}
 
 /**
  * What `generate --check` reports: every difference between the folder and the bundle. Reads with
@@ -337,7 +322,7 @@ export async function checkDrift(outDir: string, bundle: Bundle): Promise<Drift[
     }
   }
   for (const [rel] of tree) {
-    if (bundle.files.has(rel) || rel === ENV_FILE || rel.startsWith('.git/') || rel.startsWith(`${MANIFEST_DIR}/`)) continue;
+    if (bundle.files.has(rel) || notOurs(rel)) continue;
     let disk = '';
     try {
       disk = readFileSync(path.join(out, rel), 'utf8');

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Bundle, BundleFile, Check } from '../render/bundle.js';
 import { MANIFEST_DIR } from '../targets/env/index.js';
+import { sha256 } from './tree.js';
 
 export const MANIFEST_PATH = `${MANIFEST_DIR}/manifest.json`;
 
@@ -21,7 +21,7 @@ export function buildManifest(files: Map<string, BundleFile>, bundle: Pick<Bundl
     names: bundle.names,
     secrets: bundle.secrets.map((s) => s.name),
     files: Object.fromEntries(
-      [...files.entries()].map(([p, f]) => [p, { sha256: createHash('sha256').update(f.contents).digest('hex'), mode: f.mode.toString(8).padStart(4, '0'), checks: f.checks }]),
+      [...files.entries()].map(([p, f]) => [p, { sha256: sha256(f.contents), mode: f.mode.toString(8).padStart(4, '0'), checks: f.checks }]),
     ),
   };
   return `${JSON.stringify(m, null, 2)}\n`;

@@ -15,8 +15,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
 import { MANIFEST_PATH } from './manifest.js';
+import { listTreeSync, notOurs, sha256 } from './tree.js';
 
 export interface RenderCacheEntry {
   /** sha256 and mode of the manifest the render produced. */
@@ -27,8 +27,6 @@ export interface RenderCacheEntry {
   /** resolveSpec warnings, printed again on every check as the full path would. */
   warnings: string[];
 }
-
-const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 
 function cacheDir(): string | null {
   if (process.env.HA_GEN_RENDER_CACHE === '0') return null;
@@ -110,23 +108,6 @@ export function folderMatches(out: string, expected: RenderCacheEntry): boolean 
       return false;
     }
   }
-  return noExtras(out, '', files);
-}
-
-/** The same rule as checkDrift: anything not generated is extra, except .env, .git/ and the manifest folder. */
-function noExtras(out: string, rel: string, files: Record<string, unknown>): boolean {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(path.join(out, rel), { withFileTypes: true });
-  } catch {
-    return false;
-  }
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) {
-      if (r === '.git' || r === MANIFEST_DIR) continue;
-      if (!noExtras(out, r, files)) return false;
-    } else if (!Object.hasOwn(files, r) && r !== ENV_FILE) return false;
-  }
+  for (const rel of listTreeSync(out).keys()) if (!Object.hasOwn(files, rel) && !notOurs(rel)) return false;
   return true;
 }

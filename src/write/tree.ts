@@ -1,0 +1,32 @@
+/**
+ * The output folder as the drift check sees it, shared by the full check (write/index.ts) and the
+ * render-cache check (write/render-cache.ts, loaded by dist/check.js: Node built-ins only).
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
+
+export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+export type TreeEntry = 'file' | 'symlink' | 'other';
+
+/** Every non-folder below dir, by '/'-path (a missing dir is empty). */
+export function listTreeSync(dir: string, rel = '', out = new Map<string, TreeEntry>()): Map<string, TreeEntry> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw err;
+  }
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) listTreeSync(dir, r, out);
+    else out.set(r, e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other');
+  }
+  return out;
+}
+
+/** Paths a drift check never calls extra: the secrets, git's folder and the manifest's folder. */
+export const notOurs = (rel: string) => rel === ENV_FILE || rel.startsWith('.git/') || rel.startsWith(`${MANIFEST_DIR}/`);
