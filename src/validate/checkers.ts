@@ -271,23 +271,32 @@ function pgCluster(env: CheckEnv): Promise<PgCluster> {
   }));
 }
 
-/** Stops the throwaway cluster and removes its folder now, synchronously (an interrupted run is exiting). */
-function stopPgNow(data: string, dir: string, env: CheckEnv): void {
+/**
+ * Immediate shutdown: SIGQUIT to the postmaster, which removes postmaster.pid as it exits (what
+ * `pg_ctl -m immediate -w stop` does, but pg_ctl looks for the file every 100 ms, this every 5).
+ * Synchronous, so an interrupted run can use it on its way out. True when the server is gone.
+ */
+function quitPg(data: string, waitMs = 2000): boolean {
   const pidFile = path.join(data, 'postmaster.pid');
-  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
-  if (pid > 1) {
-    process.kill(pid, 'SIGQUIT');
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (let i = 0; i < 400 && existsSync(pidFile); i++) Atomics.wait(pause, 0, 0, 5);
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (pid > 1) process.kill(pid, 'SIGQUIT');
+  } catch {
+    /* no server, or not ours to signal: the caller decides */
   }
-  if (!dir.startsWith(env.tmp)) rmSync(dir, { recursive: true, force: true });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < waitMs / 5 && existsSync(pidFile); i++) Atomics.wait(pause, 0, 0, 5);
+  return !existsSync(pidFile);
 }
 
 async function startPg(env: CheckEnv, dir: string): Promise<PgCluster> {
   const bin = pgBinDir()!;
   const data = path.join(dir, 'data');
   // Ctrl+C mid-run: the server (pg_ctl daemonises it, so no child of ours) must not outlive us.
-  const offInterrupt = onInterrupt(() => stopPgNow(data, dir, env));
+  const offInterrupt = onInterrupt(() => {
+    quitPg(data);
+    if (!dir.startsWith(env.tmp)) rmSync(dir, { recursive: true, force: true });
+  });
   try {
     return await startPgServer(env, dir, bin, data, offInterrupt);
   } catch (err) {
@@ -337,20 +346,7 @@ async function startPgServer(env: CheckEnv, dir: string, bin: string, data: stri
     psqlEach,
     hbaPath,
     async dispose() {
-      // Immediate shutdown is SIGQUIT to the postmaster, which removes postmaster.pid as it exits:
-      // what pg_ctl -m immediate -w does, but pg_ctl looks for the file every 100 ms, this every 5.
-      const pidFile = path.join(data, 'postmaster.pid');
-      const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
-      let stopped = false;
-      try {
-        if (pid > 1) process.kill(pid, 'SIGQUIT');
-        for (let i = 0; pid > 1 && i < 2000 && !stopped; i++) {
-          await new Promise((r) => setTimeout(r, 5));
-          stopped = !existsSync(pidFile);
-        }
-      } catch {
-        /* not ours to signal, or gone: pg_ctl decides */
-      }
+      const stopped = quitPg(data, 10_000);
       if (!stopped) await run(asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop']));
       if (!dir.startsWith(env.tmp)) await fs.rm(dir, { recursive: true, force: true });
       offInterrupt();
