@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GenerateOpts } from './cli/argv.js';
-import { colorLevel } from './cli/color-level.js';
+import { colorLevel, matchesLine } from './cli/color-level.js';
 import { folderMatches, readRenderCache, renderKey } from './write/render-cache.js';
 
 export function fastCheck(opts: GenerateOpts): number | null {
@@ -26,6 +26,6 @@ export function fastCheck(opts: GenerateOpts): number | null {
   const yellow = colorLevel(process.stderr) ? '\x1b[33mwarning:\x1b[39m' : 'warning:';
   for (const w of entry.warnings) process.stderr.write(`${yellow} ${w}\n`);
   const ok = colorLevel(process.stdout) ? '\x1b[32mok\x1b[39m' : 'ok';
-  process.stdout.write(`${ok} ${opts.out} matches ${opts.config} (${entry.files} files)\n`);
+  process.stdout.write(`${matchesLine(ok, opts.out, opts.config, entry.files)}\n`);
   return 0;
 }

@@ -6,6 +6,7 @@ import { renderKey, writeRenderCache } from '../write/render-cache.js';
 import { randomSecret } from '../write/secrets.js';
 import { renderSpec } from './pipeline.js';
 import { err, out, say, warn } from '../cli/output.js';
+import { matchesLine } from '../cli/color-level.js';
 
 /**
  * `rendererFile`: the file holding the render code (dist/generate.js) when this run may remember
@@ -23,7 +24,7 @@ export async function generateCommand(opts: { config: string; out: string; force
   if (opts.check) {
     const drift = await checkDrift(opts.out, bundle);
     if (!drift.length) {
-      say(`${out.green('ok')} ${opts.out} matches ${opts.config} (${bundle.files.size} files)`);
+      say(matchesLine(out.green('ok'), opts.out, opts.config, bundle.files.size));
       return 0;
     }
     for (const d of drift) process.stdout.write(d.diff.endsWith('\n') ? d.diff : `${d.diff}\n`);

@@ -53,6 +53,15 @@ describe('generate --check and the render cache', () => {
     await fs.writeFile(p, JSON.stringify(e));
   });
 
+  it('in colour (FORCE_COLOR) both paths print the same bytes', async () => {
+    const colour = { XDG_CACHE_HOME: cache, FORCE_COLOR: '1', NO_COLOR: undefined };
+    const a = await runCli(['generate', '--check'], { cwd: dir, env: colour });
+    const b = await runCli(['generate', '--check'], { cwd: dir, env: { ...colour, HA_GEN_RENDER_CACHE: '0' } });
+    expect(a.stdout).toContain('\x1b[32mok\x1b[39m');
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stderr).toBe(b.stderr);
+  });
+
   it('HA_GEN_RENDER_CACHE=0 writes no entry', async () => {
     const other = await tempDir('render-cache-off');
     const before = await entries();
