@@ -8,6 +8,16 @@ import { LB_KINDS, TLS_MODES } from '../../src/spec/schema.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import type { Spec } from '../../src/spec/schema.js';
 
+/** A Patroni inventory the unit and property tests share: one LB, two app hosts, three db+etcd hosts. */
+export const PATRONI_HOSTS: Spec['hosts'] = [
+  { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
+  { name: 'app1', address: '10.0.1.10', roles: ['app'] },
+  { name: 'app2', address: '10.0.1.11', roles: ['app'] },
+  { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },
+  { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] },
+  { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
+];
+
 export interface Preset {
   id: string;
   values: Record<string, unknown>;

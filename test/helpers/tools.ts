@@ -10,20 +10,15 @@
  *   // or inside a test / hook:
  *   if (!(await requireTool('psql'))) return;   // returns false (and warns) when absent and allowed
  */
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import * as path from 'node:path';
+import { pgBinDir } from '../../src/validate/checkers.js';
 
 /** True when HA_GEN_REQUIRE_TOOLS=1: every missing tool fails the suite. */
 export const REQUIRE_TOOLS = process.env.HA_GEN_REQUIRE_TOOLS === '1';
 
-/** PostgreSQL server programs are not on PATH on Debian: /usr/lib/postgresql/<major>/bin (newest first). */
-export function pgBinDir(): string | null {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return null;
-  const versions = readdirSync(base).filter((v) => /^[0-9]+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  for (const v of versions) if (existsSync(`${base}/${v}/bin/postgres`)) return `${base}/${v}/bin`;
-  return null;
-}
+/** PostgreSQL server programs are not on PATH on Debian: the same lookup validate uses. */
+export { pgBinDir };
 
 const PG_PROGRAMS = new Set(['postgres', 'initdb', 'pg_ctl', 'pg_ctlcluster', 'pg_basebackup', 'pg_controldata', 'pg_rewind']);
 const cache = new Map<string, string | null>();

@@ -10,6 +10,7 @@ import { SpecError } from '../../src/errors.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import { FORMS, jsonSchema, type FormName } from '../../src/spec/schema.js';
 import { render, type Bundle } from '../../src/render/index.js';
+import { PATRONI_HOSTS } from '../helpers/presets.js';
 
 /** Cases per property; FC_NUM_RUNS overrides (e.g. 1000 for a soak run). */
 export const NUM_RUNS = Math.max(1, Number(process.env.FC_NUM_RUNS ?? 15) || 15);
@@ -139,12 +140,7 @@ export function stringFields(): { fields: Field[]; unconstrained: string[] } {
 
 // ---- base specs ----------------------------------------------------------------------------------
 const inventory = (extra: Array<{ name: string; address: string; roles: string[]; region?: string }> = []) => [
-  { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
-  { name: 'app1', address: '10.0.1.10', roles: ['app'] },
-  { name: 'app2', address: '10.0.1.11', roles: ['app'] },
-  { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },
-  { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] },
-  { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
+  ...PATRONI_HOSTS,
   { name: 'nas1', address: 'nas1.internal', roles: ['storage'] },
   ...extra,
 ];

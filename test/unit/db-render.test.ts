@@ -5,16 +5,10 @@ import { render } from '../../src/render/index.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import { SpecError } from '../../src/errors.js';
 import { databaseReadmeSection } from '../../src/targets/postgres/readme.js';
+import { PATRONI_HOSTS } from '../helpers/presets.js';
 
 const ctx = { version: '0.0.0-test', specFile: 'ha-gen.yaml' };
-const inventory = [
-  { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
-  { name: 'app1', address: '10.0.1.10', roles: ['app'] },
-  { name: 'app2', address: '10.0.1.11', roles: ['app'] },
-  { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },
-  { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] },
-  { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
-];
+const inventory = PATRONI_HOSTS;
 function bundle(values: Record<string, unknown>) {
   const { spec, warnings } = resolveSpec([{ source: 'file', values: { tier: 'multi-server', storage: 'nfs', ...values } }]);
   return { b: render(spec, ctx), warnings };

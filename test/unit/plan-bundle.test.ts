@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { render } from '../../src/render/index.js';
+import { PATRONI_HOSTS } from '../helpers/presets.js';
 import { specSchema, type SpecInput } from '../../src/spec/schema.js';
 import { archiveSettings } from '../../src/targets/backup/index.js';
 import { cleanupTempDirs, hashTree, runCli, tempDir } from '../helpers/cli.js';
@@ -39,14 +40,7 @@ describe('operating files in the bundle', () => {
   it('hosts + patroni: runbook steps with the inventory\'s hosts and units, smoke checks every app host and the lag', () => {
     const f = files({
       version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni' }, storage: 'nfs',
-      hosts: [
-        { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
-        { name: 'app1', address: '10.0.1.10', roles: ['app'] },
-        { name: 'app2', address: '10.0.1.11', roles: ['app'] },
-        { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },
-        { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] },
-        { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
-      ],
+      hosts: PATRONI_HOSTS,
     });
     const runbook = f.get('RUNBOOK.md')!.contents;
     for (const step of ['## 1. Detect', '## 2. Assess', '## 3. Notify', '## 4. Fail over', '## 5. Verify', '## 6. Monitor', '## 7. Post-mortem']) expect(runbook).toContain(step);
