@@ -27,3 +27,29 @@ describe('file modes under any umask', () => {
     });
   }
 });
+
+describe("deploy.sh's copy onto a host", () => {
+  it('keeps the modes of folders the host already has (/, /etc) even when the local copy differs', async () => {
+    const dir = await tempDir('umask-deploy');
+    const r = spawnSync(process.execPath, [BIN, 'init', '--yes', '--platform', 'hosts'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const bundle = path.join(dir, 'ha-bundle');
+    // The unpack half of deploy.sh's tar pipe, exactly as generated, aimed at a stand-in root.
+    const script = await fs.readFile(path.join(bundle, 'deploy.sh'), 'utf8');
+    const unpack = /\| remote "(tar -C \/ -xf - [^"]*)"/.exec(script)?.[1];
+    expect(unpack).toBeDefined();
+    const host = (await fs.readdir(path.join(bundle, 'hosts')))[0]!;
+    const root = await tempDir('umask-deploy-root');
+    await fs.mkdir(path.join(root, 'etc'));
+    await fs.chmod(root, 0o755);
+    await fs.chmod(path.join(root, 'etc'), 0o755);
+    // a local copy whose folders a strict umask made private
+    await fs.chmod(path.join(bundle, 'hosts', host), 0o700);
+    await fs.chmod(path.join(bundle, 'hosts', host, 'etc'), 0o700);
+    const t = spawnSync('sh', ['-c', `tar -C "$1" -cf - . | ${unpack!.replace('-C /', '-C "$2"')}`, 'sh', path.join(bundle, 'hosts', host), root], { encoding: 'utf8' });
+    expect(t.status, t.stderr).toBe(0);
+    expect((await fs.stat(root)).mode & 0o777).toBe(0o755);
+    expect((await fs.stat(path.join(root, 'etc'))).mode & 0o777).toBe(0o755);
+    expect((await fs.readdir(path.join(root, 'etc'))).length).toBeGreaterThan(0);
+  });
+});
