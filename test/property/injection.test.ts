@@ -10,10 +10,10 @@ import { SpecError } from '../../src/errors.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import { render, type Bundle } from '../../src/render/index.js';
 import { structuralDiff } from './compare.js';
-import { CTX, countCase, fcParams, nastyFragment, nastyString, printCaseCounts, ranCases, renderableBases, reportedPath, setSlot, slotsOf, stringFields, type Field } from './support.js';
+import { CTX, countCase, fcParams, nastyFragment, nastyString, printCaseCounts, ranCases, renderBases, reportedPath, setSlot, slotsOf, stringFields, type Field } from './support.js';
 
 const { fields, unconstrained } = stringFields();
-const { ok: bases } = renderableBases();
+const bases = renderBases();
 
 const hostile = (f: Field) =>
   fc.oneof(

@@ -6,9 +6,9 @@
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { Bundle } from '../../src/render/bundle.js';
-import { renderableBases } from '../property/support.js';
+import { renderBases } from '../property/support.js';
 
-const { ok: bases } = renderableBases();
+const bases = renderBases();
 const all = bases.map((b) => [b.id, b.bundle] as const);
 const filesOf = (b: Bundle, re: RegExp) => [...b.files].filter(([p]) => re.test(p));
 const patroniFiles = (b: Bundle) => filesOf(b, /(^|\/)patroni[^/]*\.ya?ml$/);
