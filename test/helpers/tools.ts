@@ -11,6 +11,7 @@
  *   if (!(await requireTool('psql'))) return;   // returns false (and warns) when absent and allowed
  */
 import { accessSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pgBinDir } from '../../src/validate/checkers.js';
 
@@ -69,7 +70,25 @@ export class MissingToolError extends Error {
  * returns { skip: true, reason }.
  */
 export function skipUnlessTool(bins: string[], what?: string): { skip: boolean; reason?: string } {
-  const missing = bins.filter((b) => !toolAvailable(b));
+  return skipUnlessPresent(bins.filter((b) => !toolAvailable(b)), what);
+}
+
+/** Whether an npm package resolves from this project (a devDependency a checker runs, e.g. esbuild). */
+export function packageAvailable(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(`${name}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** skipUnlessTool for npm packages a checker needs instead of a program (k6: esbuild, typescript, @types/k6). */
+export function skipUnlessPackage(names: string[], what?: string): { skip: boolean; reason?: string } {
+  return skipUnlessPresent(names.filter((n) => !packageAvailable(n)), what);
+}
+
+function skipUnlessPresent(missing: string[], what?: string): { skip: boolean; reason?: string } {
   if (!missing.length) return { skip: false };
   if (REQUIRE_TOOLS) throw new MissingToolError(missing, what);
   const reason = `${what ? `${what}: ` : ''}SKIPPED because ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not installed (set HA_GEN_REQUIRE_TOOLS=1 to make this a failure)`;

@@ -1,6 +1,8 @@
 /**
  * The checkers of the operating files find real mistakes: pgBackRest rejects an unknown option or a
- * bad value in pgbackrest.conf; esbuild and tsc (with @types/k6) reject a broken k6 script.
+ * bad value in pgbackrest.conf; esbuild and tsc (with @types/k6) reject a broken k6 script. A part
+ * whose program or package is absent is skipped with a warning naming it (describe.skipIf), and fails
+ * instead under HA_GEN_REQUIRE_TOOLS=1; it never passes without running the checker.
  */
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -10,7 +12,7 @@ import { render } from '../../src/render/index.js';
 import { specSchema } from '../../src/spec/schema.js';
 import type { CheckEnv } from '../../src/validate/checkers.js';
 import { k6Checker, pgbackrestChecker } from '../../src/validate/ops-checkers.js';
-import { skipUnlessTool } from '../helpers/tools.js';
+import { skipUnlessPackage, skipUnlessTool } from '../helpers/tools.js';
 
 let dir: string;
 let env: CheckEnv;
@@ -49,21 +51,23 @@ describe.skipIf(skipUnlessTool(['pgbackrest'], 'pgbackrest.conf checker').skip)(
   });
 });
 
-describe('k6 script checker', () => {
+// The k6 checker runs no k6 binary: esbuild (syntax, imports) and tsc with @types/k6 (the API), from
+// node_modules. Absent: skipped loudly, or a failure under HA_GEN_REQUIRE_TOOLS=1.
+const K6_PACKAGES = ['esbuild', 'typescript', '@types/k6'];
+
+describe.skipIf(skipUnlessPackage(K6_PACKAGES, 'k6 script checker').skip)('k6 script checker', () => {
   it('passes the generated script', async () => {
     const r = await k6Checker.run(env, await put('k6ok/k6.js', original('loadtest/k6.js')), { tool: 'k6' });
-    if (r.skipped) {
-      skipUnlessTool(['__missing_npm_packages_esbuild_typescript_types_k6__'], `k6 checker: ${r.message}`);
-      return;
-    }
+    expect(r.skipped, `the checker skipped although ${K6_PACKAGES.join(', ')} resolve: ${r.message}`).toBeFalsy();
     expect(r.ok, r.message).toBe(true);
   }, 60_000);
   it('fails a misspelled k6 API and a missing import', async () => {
     const typo = await k6Checker.run(env, await put('k6bad/k6.js', original('loadtest/k6.js').replace('http.get(', 'http.gett(')), { tool: 'k6' });
-    if (typo.skipped) return;
+    expect(typo.skipped, typo.message).toBeFalsy();
     expect(typo.ok).toBe(false);
     expect(typo.message).toMatch(/gett/);
     const missing = await k6Checker.run(env, await put('k6bad2/k6.js', `import { x } from './nope.js';\n${original('loadtest/k6.js')}`), { tool: 'k6' });
+    expect(missing.skipped, missing.message).toBeFalsy();
     expect(missing.ok).toBe(false);
     expect(missing.message).toMatch(/esbuild.*nope/s);
   }, 90_000);
