@@ -1,7 +1,19 @@
 /**
  * The bundles the golden, CLI and real-tool tests render: every single-server compose combination
- * of load balancer and TLS, a swarm stack and a hosts inventory. `values` is what a user writes in
- * ha-gen.yaml (so tests can write it as a file) and resolves with resolveSpec().
+ * of load balancer and TLS, and one bundle for every other tier x platform the rules accept
+ * (multi-server and multi-region are refused on compose), together covering every database mode
+ * (none, streaming, patroni) on swarm and on hosts. Inventories stay small (3-7 hosts) so the golden
+ * files stay reviewable. `values` is what a user writes in ha-gen.yaml (so tests can write it as a
+ * file) and resolves with resolveSpec().
+ *
+ *   preset                         tier           platform  database   LB       storage  hosts
+ *   compose-<lb>-tls-<tls> (x9)    single-server  compose   none       each     local    -
+ *   swarm-single-server            single-server  swarm     none       nginx    local    -
+ *   hosts-inventory                single-server  hosts     none       haproxy  nfs      5
+ *   swarm-multi-server-streaming   multi-server   swarm     streaming  nginx    nfs      -
+ *   hosts-multi-server-patroni     multi-server   hosts     patroni    haproxy  nfs      7
+ *   swarm-multi-region-patroni     multi-region   swarm     patroni    haproxy  s3       - (2 regions)
+ *   hosts-multi-region-streaming   multi-region   hosts     streaming  caddy    s3       6 (2 regions x 3)
  */
 import { stringify } from 'yaml';
 import { LB_KINDS, TLS_MODES } from '../../src/spec/schema.js';
@@ -47,6 +59,64 @@ export const PRESETS: Preset[] = [
         { name: 'app2', address: '10.0.1.11', roles: ['app'] },
         { name: 'db1', address: '10.0.2.10', roles: ['db'] },
         { name: 'nfs1', address: '10.0.3.10', roles: ['storage'] },
+      ],
+    },
+  },
+  {
+    id: 'swarm-multi-server-streaming',
+    values: { version: 1, tier: 'multi-server', platform: 'swarm', loadBalancer: { kind: 'nginx' }, database: { ha: 'streaming' }, storage: 'nfs' },
+  },
+  {
+    // the README's example spec
+    id: 'hosts-multi-server-patroni',
+    values: {
+      version: 1,
+      tier: 'multi-server',
+      platform: 'hosts',
+      loadBalancer: { kind: 'haproxy' },
+      database: { ha: 'patroni', synchronous: true },
+      storage: 'nfs',
+      hosts: [
+        { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
+        { name: 'app1', address: '10.0.1.10', roles: ['app'] },
+        { name: 'app2', address: '10.0.1.11', roles: ['app'] },
+        { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },
+        { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] },
+        { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
+        { name: 'nfs1', address: '10.0.3.10', roles: ['storage'] },
+      ],
+    },
+  },
+  {
+    id: 'swarm-multi-region-patroni',
+    values: {
+      version: 1,
+      tier: 'multi-region',
+      platform: 'swarm',
+      loadBalancer: { kind: 'haproxy' },
+      database: { ha: 'patroni' },
+      storage: 's3',
+      regions: [{ name: 'us-east', primary: true }, { name: 'eu-west' }],
+    },
+  },
+  {
+    // three hosts per region, roles shared: LB + app, app + database, database + MinIO
+    id: 'hosts-multi-region-streaming',
+    values: {
+      version: 1,
+      tier: 'multi-region',
+      platform: 'hosts',
+      loadBalancer: { kind: 'caddy' },
+      database: { ha: 'streaming' },
+      storage: 's3',
+      regions: [{ name: 'us-east', primary: true }, { name: 'eu-west' }],
+      hosts: [
+        { name: 'use1', address: '10.0.1.10', roles: ['lb', 'app'], region: 'us-east' },
+        { name: 'use2', address: '10.0.1.11', roles: ['app', 'db'], region: 'us-east' },
+        { name: 'use3', address: '10.0.1.12', roles: ['db', 'storage'], region: 'us-east' },
+        { name: 'euw1', address: '10.1.1.10', roles: ['lb', 'app'], region: 'eu-west' },
+        { name: 'euw2', address: '10.1.1.11', roles: ['app', 'db'], region: 'eu-west' },
+        { name: 'euw3', address: '10.1.1.12', roles: ['db', 'storage'], region: 'eu-west' },
       ],
     },
   },
