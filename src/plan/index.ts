@@ -5,13 +5,39 @@
  */
 import type { Spec } from '../spec/schema.js';
 import { TIER_SUMMARY } from '../spec/presets.js';
-import { hostsWith } from '../spec/resolve.js';
-import { SpecError, type Issue } from '../errors.js';
-import { topologyOf, type PlanHost, type Topology } from './topology.js';
-import { DCS_TIMING } from '../targets/patroni/index.js';
+import { checkRules } from '../spec/rules.js';
+import { deploymentOf, flowsOf, type Deployment, type Exposure, type Flow } from '../model/index.js';
+import { hostLosses, worstHostLoss, type HostLoss } from '../model/failures.js';
+import { DCS_TIMING } from '../targets/patroni/timing.js';
 
-export { topologyOf } from './topology.js';
-export type { Topology, PlanHost, PlanService, PlanPort } from './topology.js';
+export type { Flow } from '../model/index.js';
+export type { HostLoss } from '../model/failures.js';
+
+export interface PlanPort {
+  port: number;
+  bind: string;
+  exposure: Exposure;
+  what: string;
+}
+
+export interface PlanService {
+  /** The name an operator types: compose service, swarm service or systemd unit. */
+  name: string;
+  kind: string;
+  what: string;
+  ports: PlanPort[];
+}
+
+export interface PlanHost {
+  /** Inventory name (hosts), placement group (swarm) or the one server (compose). */
+  name: string;
+  address?: string;
+  region?: string;
+  label?: string;
+  external?: boolean;
+  roles: string[];
+  services: PlanService[];
+}
 
 /** Patroni's DCS timing as generated (bootstrap.dcs). */
 export interface PatroniTiming {
@@ -33,7 +59,8 @@ export interface PlanOptions {
   patroni?: PatroniTiming;
 }
 
-export type Outcome = 'yes' | 'manual' | 'no';
+export type { Outcome } from '../model/failures.js';
+import type { Outcome } from '../model/failures.js';
 
 export interface FailureCase {
   failure: string;
@@ -63,7 +90,11 @@ export interface Plan {
   storage: Spec['storage']['kind'];
   regions: string[];
   hosts: PlanHost[];
-  ports: Array<{ host: string; service: string; port: number; exposure: string; what: string }>;
+  ports: Array<{ host: string; service: string; port: number; bind: string; exposure: string; what: string }>;
+  /** Every connection the deployment makes (contract: flows). */
+  flows: Flow[];
+  /** What losing each host does, from the flows. */
+  hostLosses: HostLoss[];
   failures: FailureCase[];
   availability: {
     guide: string;
@@ -115,48 +146,22 @@ export function downtimeText(a: number): string {
 
 const pct = (a: number) => `${(a * 100).toFixed(3).replace(/0+$/, '').replace(/\.$/, '')}%`;
 
-export function backupSchedule(spec: Spec): { backup: string; dump: string } {
-  const b = spec.backup;
-  const backup = b.full === 'daily' ? `full backup daily at ${b.time} UTC` : `full backup ${b.weekday} ${b.time} UTC, differential the other days at ${b.time}`;
-  return { backup, dump: `pg_dump daily at ${dumpTime(spec)} UTC, ${b.dumpDays} days kept` };
-}
-
-/** The logical dump runs one hour after the base backup. */
-export function dumpTime(spec: Spec): string {
-  const [h, m] = spec.backup.time.split(':').map(Number) as [number, number];
-  return `${String((h + 1) % 24).padStart(2, '0')}:${String(m).padStart(2, '0')}`;
-}
-
-/** Backup settings that cannot work: exit 2 from `plan` and `generate`. */
-export function backupIssues(spec: Spec): Issue[] {
-  const issues: Issue[] = [];
-  if (spec.backup.repository === 's3' && spec.storage.kind !== 's3') {
-    issues.push({ path: 'backup.repository', message: `"s3" stores backups in the bundle's MinIO, which exists only with storage s3 (storage is ${spec.storage.kind}); choose backup.repository local or storage s3` });
-  }
-  return issues;
-}
-
-export function assertBackupSpec(spec: Spec): void {
-  const issues = backupIssues(spec);
-  if (issues.length) throw new SpecError('the backup settings cannot work', issues);
-}
+export { backupSchedule, dumpTime } from './schedule.js';
+import { backupSchedule } from './schedule.js';
 
 function layer(component: string, members: number, perMember: number, needed = 1): AvailabilityTerm {
   const value = needed === 1 ? 1 - (1 - perMember) ** members : atLeast(members, needed, perMember);
   return { component, members, needed, perMember, value };
 }
 
-function counts(spec: Spec) {
-  if (spec.platform === 'hosts') {
-    const c = (r: Parameters<typeof hostsWith>[1]) => hostsWith(spec, r).length;
-    return { lb: c('lb'), app: c('app'), db: c('db'), etcd: c('etcd'), storage: c('storage'), assumedLb: false };
-  }
-  const swarm = spec.platform === 'swarm';
-  return { lb: swarm ? 2 : 1, app: spec.app.replicas, db: spec.database.ha === 'none' ? 1 : spec.database.replicas + 1, etcd: spec.database.ha === 'patroni' ? spec.database.etcdMembers : 0, storage: spec.storage.kind === 'glusterfs' ? 2 : 1, assumedLb: swarm };
+/** How many members each layer has, counted from the services the model places. */
+function counts(spec: Spec, dep: Deployment) {
+  const n = (k: string, id?: string) => dep.hosts.reduce((acc, h) => acc + h.services.filter((x) => x.kind === k && (!id || x.id === id)).length, 0);
+  return { lb: n('lb'), app: n('app'), db: n('db'), etcd: n('etcd'), storage: n('storage', 'storage'), assumedLb: spec.platform === 'swarm' };
 }
 
-function availability(spec: Spec): Plan['availability'] {
-  const c = counts(spec);
+function availability(spec: Spec, dep: Deployment): Plan['availability'] {
+  const c = counts(spec, dep);
   const assumptions = [
     `a server (VM) is up ${pct(A_SERVER)} of the time, a service process on it ${pct(A_PROCESS)}; failures are independent`,
     'redundant members take over within the detection times below (short next to a server\'s repair time)',
@@ -204,8 +209,8 @@ function failoverSeconds(t: PatroniTiming): number {
   return t.ttl + t.loopWait + DB_ENDPOINT_RISE_SECONDS;
 }
 
-function failures(spec: Spec, topo: Topology, patroni: PatroniTiming): FailureCase[] {
-  const c = counts(spec);
+function failures(spec: Spec, dep: Deployment, losses: HostLoss[], patroni: PatroniTiming): FailureCase[] {
+  const c = counts(spec, dep);
   const ha = spec.database.ha;
   const at = spec.backup.archiveTimeout;
   const out: FailureCase[] = [];
@@ -265,22 +270,17 @@ function failures(spec: Spec, topo: Topology, patroni: PatroniTiming): FailureCa
       rpo: '0',
     });
   }
-  // Losing a whole server: every role needs a second member on another server.
-  const spofs: string[] = [];
-  if (spec.platform === 'compose') spofs.push('everything runs on one Docker host');
-  else {
-    if (c.lb < 2) spofs.push(`one ${lbName} host`);
-    if (c.app < 2) spofs.push('one app host');
-    if (ha === 'none') spofs.push('one database server');
-    if (ha === 'patroni' && c.etcd < 3) spofs.push(`${c.etcd} etcd member(s)`);
-    if (spec.storage.kind === 'nfs' || spec.storage.kind === 's3') spofs.push(`one ${spec.storage.kind === 'nfs' ? 'NFS' : 'MinIO'} server`);
-  }
+  // Losing a whole server: computed from the model's links (model/failures.ts), host by host.
+  const worst = worstHostLoss(losses);
+  const names = worst.hosts.map((l) => l.host);
   out.push({
     failure: 'a whole server is lost',
-    survived: spofs.length ? 'no' : ha === 'streaming' ? 'manual' : 'yes',
-    how: spofs.length ? `single points of failure: ${spofs.join(', ')}` : ha === 'streaming' ? 'app and LB carry on; the database needs a person if it was the primary' : 'every role has a member on another server',
+    survived: worst.survived,
+    how: worst.survived === 'yes'
+      ? 'every connection to a service on any one server has another target that health checks, retries or a quorum find by themselves (per host: `plan --json` hostLosses)'
+      : `${worst.hosts.slice(0, 4).map((l) => `losing ${l.host}: ${l.effects.join('; ')}`).join('. ')}${names.length > 4 ? `. And ${names.length - 4} more hosts (plan --json: hostLosses)` : ''}`,
     symptom: 'the server stops answering ping/SSH; its services drop out of the load balancer and smoke.sh',
-    rto: spofs.length ? 'until the server is replaced or restored' : ha === 'patroni' ? `≤ ~${failoverSeconds(patroni)} s` : ha === 'streaming' ? 'minutes (promotion)' : `~${LB_DETECT_SECONDS} s`,
+    rto: worst.survived === 'no' ? 'until the server is replaced or restored' : worst.survived === 'manual' ? 'minutes: until a person switches over' : ha === 'patroni' ? `≤ ~${failoverSeconds(patroni)} s` : `~${LB_DETECT_SECONDS} s`,
     rpo: out[2]!.rpo,
   });
   if (spec.tier === 'multi-region') {
@@ -304,33 +304,26 @@ function failures(spec: Spec, topo: Topology, patroni: PatroniTiming): FailureCa
   return out;
 }
 
-function warnings(spec: Spec): string[] {
-  const w: string[] = [];
-  const c = counts(spec);
-  if (spec.database.ha === 'patroni') {
-    if (c.etcd === 2) w.push('two etcd members: quorum needs both, so losing either stops failover; use 3 or 5');
-    else if (c.etcd === 1) w.push('one etcd member is a single point of failure for Patroni; use 3');
-    else if (c.etcd > 1 && c.etcd % 2 === 0) w.push(`${c.etcd} etcd members tolerate no more failures than ${c.etcd - 1}; use an odd count`);
-  }
-  if (spec.storage.kind === 'local' && spec.platform !== 'compose') {
-    w.push('storage local on several servers: each server sees only its own uploads; use nfs, s3 or glusterfs');
-  }
-  if (spec.database.synchronous && spec.database.ha !== 'none' && c.db - 1 < 2) {
-    w.push('synchronous replication with one replica: when it is down, commits wait (streaming) or Patroni falls back to asynchronous; add a second replica');
-  }
-  if (spec.tier !== 'single-server' && spec.platform === 'hosts' && c.lb < 2) w.push(`one load balancer host: it is a single point of failure for tier ${spec.tier}; add a second lb host behind DNS or a floating address`);
-  if (spec.backup.repository === 'local' && c.db > 1) {
-    w.push(`backup.repository local with ${c.db} database servers: each keeps its own repository, so after a failover the new primary starts a new backup chain (its backup runs a full backup); use repository s3 for one chain across failovers`);
-  }
-  if (spec.backup.repository === 'local' && c.db === 1) w.push('backup.repository local keeps the backups on the database server itself: copy the repository off the server (or use repository s3 on another host), or a lost server takes its backups with it');
-  return w;
+function planWarnings(spec: Spec): string[] {
+  const r = checkRules(spec);
+  return [...r.warnings, ...r.costs];
 }
 
 export function buildPlan(spec: Spec, opts: PlanOptions = {}): Plan {
-  const topo = topologyOf(spec);
+  const dep = deploymentOf(spec);
   const patroni = opts.patroni ?? DEFAULT_PATRONI_TIMING;
   const sched = backupSchedule(spec);
-  const ports = topo.hosts.flatMap((h) => h.services.flatMap((s) => s.ports.map((p) => ({ host: h.name, service: s.name, port: p.port, exposure: p.exposure, what: p.what }))));
+  const hosts: PlanHost[] = dep.hosts.map((h) => ({
+    name: h.name,
+    ...(spec.platform === 'compose' ? {} : { address: h.address }),
+    ...(h.region ? { region: h.region } : {}),
+    ...(h.label ? { label: h.label } : {}),
+    ...(h.external ? { external: true } : {}),
+    roles: [...h.roles],
+    services: h.services.map((x) => ({ name: x.name, kind: x.kind, what: x.what, ports: x.ports.map((p) => ({ port: p.port, bind: p.bind, exposure: p.exposure, what: p.what })) })),
+  }));
+  const ports = hosts.flatMap((h) => h.services.flatMap((s) => s.ports.map((p) => ({ host: h.name, service: s.name, port: p.port, bind: p.bind, exposure: p.exposure, what: p.what }))));
+  const losses = hostLosses(dep);
   return {
     name: spec.name,
     tier: spec.tier,
@@ -339,10 +332,12 @@ export function buildPlan(spec: Spec, opts: PlanOptions = {}): Plan {
     database: spec.database.ha,
     storage: spec.storage.kind,
     regions: spec.tier === 'multi-region' ? spec.regions.map((r) => `${r.name}${r.primary ? ' (primary)' : ''}`) : [],
-    hosts: topo.hosts,
+    hosts,
     ports,
-    failures: failures(spec, topo, patroni),
-    availability: availability(spec),
+    flows: flowsOf(dep),
+    hostLosses: losses,
+    failures: failures(spec, dep, losses, patroni),
+    availability: availability(spec, dep),
     recovery: {
       rpoSeconds: spec.backup.archiveTimeout,
       archiveTimeout: spec.backup.archiveTimeout,
@@ -351,6 +346,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions = {}): Plan {
       retention: `${spec.backup.retentionFull} full, ${spec.backup.retentionDiff} differential backups (and the WAL to restore to any moment since the oldest)`,
       ...(spec.database.ha === 'patroni' ? { patroni: { ...patroni, failoverSeconds: failoverSeconds(patroni) } } : {}),
     },
-    warnings: warnings(spec),
+    // The rules' warnings and costs (spec/rules.ts): plan reports them, never re-derives them.
+    warnings: planWarnings(spec),
   };
 }

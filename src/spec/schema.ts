@@ -4,58 +4,17 @@
  * data in every output format (no quotes, braces, semicolons, whitespace or newlines).
  */
 import { z } from 'zod';
+import { BACKUP_REPOSITORIES, DB_HA, FORMS, HEALTHCHECK_TOOLS, DB_ENDPOINT_PLACEMENTS, LB_KINDS, LB_POLICIES, PLATFORMS, ROLES, SPEC_VERSION, STORAGE_KINDS, TIERS, TLS_MODES, WEEKDAYS, type FormName } from './enums.js';
 
-export const SPEC_VERSION = 1;
+// The version, value forms and enums live in enums.ts (no zod); re-exported here, where they always were.
+export * from './enums.js';
 
-// ---- value forms -------------------------------------------------------------------------------
-const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const ipv4Octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
-const ipv4 = `${ipv4Octet}(?:\\.${ipv4Octet}){3}`;
-
-export const FORMS = {
-  name: { re: /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/, text: 'lowercase letters, digits and "-", starting with a letter, at most 32 characters (e.g. home-registry)' },
-  hostName: { re: new RegExp(`^${label}$`), text: 'a DNS label: lowercase letters, digits and "-", at most 63 characters (e.g. db1)' },
-  fqdn: { re: new RegExp(`^(?=.{1,253}$)(?:${label}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`), text: 'a lowercase fully qualified domain name (e.g. registry.example.com)' },
-  ipv4: { re: new RegExp(`^${ipv4}$`), text: 'an IPv4 address (e.g. 10.0.1.10)' },
-  address: { re: new RegExp(`^(?:${ipv4}|(?=.{1,253}$)${label}(?:\\.${label})*)$`), text: 'an IPv4 address or a lowercase DNS name (e.g. 10.0.1.10 or db1.internal)' },
-  cidr: { re: new RegExp(`^${ipv4}/(?:3[0-2]|[12]?[0-9])$`), text: 'an IPv4 CIDR (e.g. 10.0.0.0/16)' },
-  image: {
-    // Docker's reference grammar, lowercase repository, optional tag and digest.
-    re: /^(?=.{1,255}$)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
-    text: 'a container image reference (e.g. ghcr.io/victorytek/home-registry:1.2.0)',
-  },
-  urlPath: { re: /^\/[A-Za-z0-9._~\/-]{0,200}$/, text: 'a URL path starting with "/" made of letters, digits and ._~/- (e.g. /health)' },
-  absPath: { re: /^\/(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._\/-]{0,255}$/, text: 'an absolute path of letters, digits and ._/- without "." or ".." segments (e.g. /etc/ssl/private/site.key)' },
-  dbIdent: { re: /^[a-z_][a-z0-9_]{0,62}$/, text: 'a lowercase SQL identifier: letters, digits and "_", not starting with a digit (e.g. home_inventory)' },
-  email: { re: /^[A-Za-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, text: 'an e-mail address (e.g. ops@example.com)' },
-  envName: { re: /^[A-Z][A-Z0-9_]{0,63}$/, text: 'an upper-case environment variable name (e.g. RUST_LOG)' },
-  envValue: { re: /^[A-Za-z0-9._:\/@+=,-]{0,256}$/, text: 'letters, digits and ._:/@+=,- only (no spaces, quotes or $)' },
-  size: { re: /^[1-9][0-9]{0,5}[kmg]$/, text: 'a size such as 50m, 512k or 2g' },
-} as const;
-
-export type FormName = keyof typeof FORMS;
-
+// ---- value forms as zod strings -----------------------------------------------------------------
 export const str = (form: FormName) =>
   z.string().regex(FORMS[form].re, { message: `must be ${FORMS[form].text}` });
 
 const port = (_what: string) =>
   z.number({ message: 'must be a port number from 1 to 65535' }).int({ message: 'must be a whole port number from 1 to 65535' }).min(1, { message: 'must be a port number from 1 to 65535' }).max(65535, { message: 'must be a port number from 1 to 65535' });
-
-// ---- enums ---------------------------------------------------------------------------------------
-export const TIERS = ['single-server', 'multi-server', 'multi-region'] as const;
-export const PLATFORMS = ['compose', 'swarm', 'hosts'] as const;
-export const LB_KINDS = ['nginx', 'haproxy', 'caddy'] as const;
-export const LB_POLICIES = ['least-conn', 'round-robin', 'ip-hash', 'random'] as const;
-export const TLS_MODES = ['none', 'files', 'acme'] as const;
-export const DB_HA = ['none', 'streaming', 'patroni'] as const;
-export const STORAGE_KINDS = ['local', 'nfs', 's3', 'glusterfs'] as const;
-export const ROLES = ['lb', 'app', 'db', 'etcd', 'storage'] as const;
-export const HEALTHCHECK_TOOLS = ['curl', 'wget', 'none'] as const;
-
-export type Tier = (typeof TIERS)[number];
-export type Platform = (typeof PLATFORMS)[number];
-export type LbKind = (typeof LB_KINDS)[number];
-export type Role = (typeof ROLES)[number];
 
 // ---- the spec ------------------------------------------------------------------------------------
 const appSchema = z
@@ -103,6 +62,7 @@ const databaseSchema = z
     keyFile: str('absPath').default('/etc/ssl/private/ha-gen-db.key').describe('Server private key (PEM, readable by postgres only) when database.tls is true.'),
     etcdMembers: z.number().int().min(1).max(7).default(3).describe('etcd members for Patroni on compose/swarm (3 survives one loss); on hosts the `etcd` hosts are the members.'),
     endpointPorts: z.object({ write: port('database.endpointPorts.write').default(5000), read: port('database.endpointPorts.read').default(5001), stats: port('database.endpointPorts.stats').default(7000) }).strict().prefault({}).describe('Ports of the database endpoint (HAProxy) for Patroni: writes to the leader, reads to replicas, stats page.'),
+    endpoint: z.enum(DB_ENDPOINT_PLACEMENTS).default('app-hosts').describe('Platform hosts with Patroni: where the database endpoint (HAProxy routing to the leader) runs. app-hosts: on every app host, and each app connects to its own host, so no other host\'s loss cuts it off from the leader; lb-hosts: on the lb hosts (the app connects to the first one: a single point of failure until a floating address is in front of them).'),
     watchdog: z.enum(['off', 'automatic', 'required']).default('automatic').describe('Patroni watchdog (softdog) that fences a hung Patroni\'s PostgreSQL: automatic uses /dev/watchdog when present; required refuses to lead without it.'),
   })
   .strict();
@@ -118,9 +78,6 @@ const storageSchema = z
     servers: z.array(str('address')).max(64).default([]).describe('GlusterFS servers (storage: glusterfs) when the inventory has no `storage` hosts (compose/swarm); default gluster1, gluster2, gluster3.'),
   })
   .strict();
-
-export const BACKUP_REPOSITORIES = ['local', 's3'] as const;
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 const backupSchema = z
   .object({

@@ -9,7 +9,8 @@ import { renderHaproxy } from './haproxy/index.js';
 import { renderCaddy } from './caddy/index.js';
 import { SECRETS } from './secrets.js';
 import { acmeUnitName, acmeUnits, needsTlsScript, renderTlsScript, tlsScriptPath } from './tls.js';
-import { addService, hostFile, type HostsPlan } from './hosts/plan.js';
+import { addSteps, hostFile, type HostsPlan } from './hosts/plan.js';
+import { bindOf, deploymentOf } from '../model/index.js';
 
 export const LB_PATHS = {
   nginx: { config: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
@@ -98,17 +99,11 @@ export function renderLbHost(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
   const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
   const cfgPath = hostFile(lb, LB_PATHS[kind].config);
   if (kind === 'nginx') b.add(cfgPath, renderNginx(model, h), { checks: [{ tool: 'nginx' }] });
-  if (kind === 'haproxy') b.add(cfgPath, renderHaproxy(model, h, { statsBind: lb.address }), { checks: [{ tool: 'haproxy' }] });
+  if (kind === 'haproxy') b.add(cfgPath, renderHaproxy(model, h, { statsBind: bindOf(deploymentOf(spec), lb.name, 'lb', spec.loadBalancer.statsPort) }), { checks: [{ tool: 'haproxy' }] });
   if (kind === 'caddy') b.add(cfgPath, renderCaddy(model, h), { checks: [{ tool: 'caddy' }] });
   b.add(hostFile(lb, `/etc/systemd/system/${kind}.service`), renderUnit(lbUnit(spec, kind), ctx), { checks: [{ tool: 'systemd' }] });
   if (kind === 'haproxy') b.secret(SECRETS.haproxyStats);
-  addService(plan, lb, {
-    unit: kind,
-    order: 60,
-    // socat: deploy/rolling-update.sh drains servers through HAProxy's stats socket.
-    packages: [kind, ...(kind === 'haproxy' ? ['socat'] : []), ...(needsTlsScript(spec) ? ['openssl'] : [])],
-    ...(kind === 'haproxy' ? { envFile: { path: envFilePath(spec.name, 'haproxy'), entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } } : {}),
-  });
+  if (kind === 'haproxy') addSteps(plan, lb, 'lb', { envFile: { path: envFilePath(spec.name, 'haproxy'), entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });
   if (!needsTlsScript(spec)) return;
   b.add(hostFile(lb, tlsScriptPath(spec.name)), renderTlsScript(spec, h, { reload: `systemctl reload ${kind}` }), { mode: 0o755, checks: [{ tool: 'shell' }] });
   if (spec.loadBalancer.tls !== 'acme') return;
@@ -116,10 +111,7 @@ export function renderLbHost(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
   const units = acmeUnits(spec);
   b.add(hostFile(lb, `/etc/systemd/system/${acme}.service`), renderUnit(units.service, ctx), { checks: [{ tool: 'systemd' }] });
   b.add(hostFile(lb, `/etc/systemd/system/${acme}.timer`), renderUnit(units.timer, ctx), { checks: [{ tool: 'systemd' }] });
-  addService(plan, lb, {
-    unit: `${acme}.timer`,
-    order: 61,
-    packages: ['certbot', 'openssl'],
+  addSteps(plan, lb, 'acme', {
     // The first certificate right away; if DNS does not point here yet, the timer tries again.
     after: [`systemctl start ${acme}.service || echo 'no certificate yet for ${spec.domain} (does its DNS point at this host?); ${acme}.timer retries twice a day, see journalctl -u ${acme}'`],
   });

@@ -56,20 +56,31 @@ describe('patroni on hosts', () => {
     expect(text(b, 'hosts/db1/etc/systemd/system/patroni.service')).toMatch(/^User=postgres$/m);
   });
 
-  it('the DB endpoint: its own HAProxy on the lb host, /primary on 5000, /replica with the primary as fallback on 5001, and DATABASE_URL points at it', () => {
-    const cfgText = text(b, 'hosts/lb1/etc/haproxy/haproxy-db.cfg');
-    expect(cfgText).toMatch(/bind 10\.0\.1\.5:5000/);
-    expect(cfgText).toMatch(/option httpchk OPTIONS \/primary/);
-    expect(cfgText).toMatch(/on-marked-down shutdown-sessions/);
-    expect(cfgText).toMatch(/use_backend db_replicas if \{ nbsrv\(db_replicas\) gt 0 \}\n\s+default_backend db_primary/);
-    expect(cfgText).toMatch(/server db3 10\.0\.2\.12:5432 check port 8008/);
-    expect(text(b, 'hosts/lb1/etc/systemd/system/haproxy-db.service')).toMatch(/ExecStart=\/usr\/sbin\/haproxy -Ws -f \/etc\/haproxy\/haproxy-db.cfg/);
-    expect(text(b, 'deploy.sh')).toMatch(/DATABASE_URL "postgres:\/\/app:\$\{APP_DB_PASSWORD\}@10\.0\.1\.5:5000\/home_inventory"/);
+  it('the DB endpoint (default app-hosts): its own HAProxy on every app host, /primary on 5000, /replica with the primary as fallback on 5001, stats on localhost; each app\'s DATABASE_URL names its own host', () => {
+    for (const [app, addr] of [['app1', '10.0.1.10'], ['app2', '10.0.1.11']] as const) {
+      const cfgText = text(b, `hosts/${app}/etc/haproxy/haproxy-db.cfg`);
+      expect(cfgText).toContain(`bind ${addr}:5000`);
+      expect(cfgText).toContain('bind 127.0.0.1:7000');
+      expect(cfgText).toMatch(/option httpchk OPTIONS \/primary/);
+      expect(cfgText).toMatch(/on-marked-down shutdown-sessions/);
+      expect(cfgText).toMatch(/use_backend db_replicas if \{ nbsrv\(db_replicas\) gt 0 \}\n\s+default_backend db_primary/);
+      expect(cfgText).toMatch(/server db3 10\.0\.2\.12:5432 check port 8008/);
+      expect(text(b, `hosts/${app}/etc/systemd/system/haproxy-db.service`)).toMatch(/ExecStart=\/usr\/sbin\/haproxy -Ws -f \/etc\/haproxy\/haproxy-db.cfg/);
+      expect(text(b, 'deploy.sh')).toContain(`DATABASE_URL "postgres://app:\${APP_DB_PASSWORD}@${addr}:5000/home_inventory"`);
+    }
+    expect(b.files.has('hosts/lb1/etc/haproxy/haproxy-db.cfg')).toBe(false);
+  });
+
+  it('database.endpoint lb-hosts: the endpoint on every lb host, and the app connects to the first (plan names that host)', () => {
+    const lbHosts = bundle({ platform: 'hosts', hosts: inventory, database: { ha: 'patroni', endpoint: 'lb-hosts' } }).b;
+    expect(text(lbHosts, 'hosts/lb1/etc/haproxy/haproxy-db.cfg')).toContain('bind 10.0.1.5:5000');
+    expect(text(lbHosts, 'deploy.sh')).toMatch(/DATABASE_URL "postgres:\/\/app:\$\{APP_DB_PASSWORD\}@10\.0\.1\.5:5000\/home_inventory"/);
+    expect(lbHosts.files.has('hosts/app1/etc/haproxy/haproxy-db.cfg')).toBe(false);
   });
 
   it('the README section gives the endpoint, the libpq alternative, the Dockerfile (containers) and measured RTO/RPO', () => {
     const md = databaseReadmeSection(resolveSpec([{ source: 'file', values: { tier: 'multi-server', storage: 'nfs', platform: 'hosts', hosts: inventory, database: { ha: 'patroni', synchronous: true } } }]).spec);
-    expect(md).toMatch(/`10\.0\.1\.5:5000`/);
+    expect(md).toMatch(/`10\.0\.1\.10:5000`, `10\.0\.1\.11:5000`/);
     expect(md).toMatch(/target_session_attrs=read-write/);
     expect(md).toMatch(/\| kill -9 the leader's Patroni \| \d+(\.\d)? \/ \d+(\.\d)? \/ \d+(\.\d)? s \(\d+ of \d+\) \|/);
     expect(md).toMatch(/RPO: synchronous: true: 0 acknowledged writes lost/);

@@ -1,9 +1,10 @@
 /** The plan model: availability arithmetic, failures per topology, warnings, backup rules. */
 import { describe, expect, it } from 'vitest';
 import { specSchema, type SpecInput } from '../../src/spec/schema.js';
-import { A_PROCESS, A_SERVER, atLeast, backupIssues, buildPlan, downtimeText } from '../../src/plan/index.js';
+import { A_PROCESS, A_SERVER, atLeast, buildPlan, downtimeText } from '../../src/plan/index.js';
+import { backupIssues, checkRules } from '../../src/spec/rules.js';
 import { planMarkdown, planMermaid, planText } from '../../src/plan/format.js';
-import { topologyOf } from '../../src/plan/topology.js';
+import { deploymentOf } from '../../src/model/index.js';
 
 const parse = (v: SpecInput) => specSchema.parse(v);
 const inv = (extra: Array<{ name: string; address: string; roles: string[] }> = []) => [
@@ -52,7 +53,7 @@ describe('failures survived', () => {
     expect(f.find((x) => x.failure === 'the database server is lost')?.survived).toBe('manual');
   });
 
-  it('hosts with 2 LBs, patroni on 3 etcd and glusterfs survive any one server, with an RTO from the Patroni timing', () => {
+  it('hosts with 2 LBs (DNS in front), patroni on 3 etcd and glusterfs: only the front door needs a person, and the RTO follows the Patroni timing', () => {
     const spec = parse({
       version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni' }, storage: 'glusterfs',
       hosts: inv([
@@ -63,29 +64,39 @@ describe('failures survived', () => {
     });
     const plan = buildPlan(spec, { patroni: { ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 } });
     const server = plan.failures.find((x) => x.failure === 'a whole server is lost')!;
-    expect(server.survived).toBe('yes');
-    expect(server.rto).toBe('≤ ~28 s');
+    // Two lb hosts without a floating address: clients that resolved the lost one fail until DNS moves them.
+    expect(server.survived).toBe('manual');
+    expect(server.how).toMatch(/losing lb1: clients: .*DNS/);
+    expect(server.how).toMatch(/losing lb2/);
+    expect(plan.hostLosses.filter((l) => l.survived !== 'yes').map((l) => l.host)).toEqual(['lb1', 'lb2']);
     expect(plan.recovery.patroni?.failoverSeconds).toBe(28);
   });
 
-  it('one lb host is named as the single point of failure', () => {
-    const spec = parse({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'streaming' }, storage: 'nfs', hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db'] }, { name: 'db2', address: '10.0.2.11', roles: ['db'] }])!.filter((h) => h.name !== 'lb2') });
+  it('one lb host and one NFS server are named as the single points of failure', () => {
+    const spec = parse({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'streaming' }, storage: 'nfs', hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db'] }, { name: 'db2', address: '10.0.2.11', roles: ['db'] }, { name: 'nfs1', address: '10.0.3.10', roles: ['storage'] }])!.filter((h) => h.name !== 'lb2') });
     const plan = buildPlan(spec);
-    expect(plan.failures.find((x) => x.failure === 'a whole server is lost')?.how).toMatch(/one nginx host.*one NFS server/);
+    const server = plan.failures.find((x) => x.failure === 'a whole server is lost')!;
+    expect(server.survived).toBe('no');
+    expect(server.how).toMatch(/losing lb1: .*losing nfs1: /);
+    // the streaming primary needs a person; its standby does not matter
+    expect(plan.hostLosses.find((l) => l.host === 'db1')?.survived).toBe('manual');
+    expect(plan.hostLosses.find((l) => l.host === 'db2')?.survived).toBe('yes');
     expect(plan.warnings.join('\n')).toMatch(/one load balancer host/);
   });
 });
 
 describe('warnings', () => {
-  it('two etcd members, storage local on several servers, synchronous with one replica', () => {
+  it('plan reports the rules\' warnings and costs (spec/rules.ts), worded once', () => {
     const spec = parse({
-      version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni', synchronous: true }, storage: 'local',
-      hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] }, { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] }]),
+      version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni', synchronous: true },
+      hosts: inv([{ name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] }, { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd', 'storage'] }]),
+      storage: 'nfs',
     });
-    const w = buildPlan(spec).warnings.join('\n');
-    expect(w).toMatch(/two etcd members/);
-    expect(w).toMatch(/storage local on several servers/);
-    expect(w).toMatch(/synchronous replication with one replica/);
+    const w = buildPlan(spec).warnings;
+    const r = checkRules(spec);
+    expect(w).toEqual([...r.warnings, ...r.costs]);
+    expect(w.join('\n')).toMatch(/synchronous replication with a single standby/);
+    expect(w.join('\n')).toMatch(/backup.repository local with 2 database servers/);
   });
 
   it('none of those for a sound inventory', () => {
@@ -120,7 +131,7 @@ describe('formats', () => {
     const text = planText(plan);
     const md = planMarkdown(plan);
     const mm = planMermaid(plan);
-    for (const h of topologyOf(spec).hosts) {
+    for (const h of deploymentOf(spec).hosts) {
       expect(text).toContain(h.name);
       expect(md).toContain(h.name);
       for (const s of h.services) expect(text).toContain(s.name);

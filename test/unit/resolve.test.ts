@@ -264,7 +264,7 @@ describe('warnings (accepted, but said)', () => {
 
 describe('checkRules directly', () => {
   it('a default spec has no errors and no warnings', () => {
-    expect(checkRules(base())).toEqual({ errors: [], warnings: [] });
+    expect(checkRules(base())).toMatchObject({ errors: [], warnings: [] });
   });
   it('uses the flag name given for a key', () => {
     const { errors } = checkRules(base({ app: { replicas: 1 } }), { 'app.replicas': '--app-replicas' });

@@ -13,8 +13,8 @@ import { toYaml } from '../../render/yaml.js';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { hostFile } from '../hosts/plan.js';
 import { IMAGES, pgDataPath } from '../compose/index.js';
-import { assertBackupSpec, dumpTime } from '../../plan/index.js';
-import { MINIO_PORT } from '../../plan/topology.js';
+import { dumpTime } from '../../plan/schedule.js';
+import { MINIO_PORT } from '../../model/constants.js';
 import backupSh from '../../../templates/backup/backup.sh.hbs?raw';
 import dumpSh from '../../../templates/backup/dump.sh.hbs?raw';
 import restoreSh from '../../../templates/backup/restore-pitr.sh.hbs?raw';
@@ -120,16 +120,10 @@ export const hostScripts = (spec: Spec) => ({
   restore: `/usr/local/sbin/${spec.name}-restore-pitr`,
 });
 
-/**
- * What deploy.sh must do on each database host for backups (for the hosts target's HostsPlan):
- * install pgbackrest, enable the timers, and with repository s3 write the keys' EnvironmentFile.
- */
-export function backupHostServices(spec: Spec): Array<{ unit: string; order: number; packages: string[]; envFile?: { path: string; entries: Array<{ name: string; value: string }> } }> {
-  const env = spec.backup.repository === 's3' ? { envFile: { path: envFilePath(spec.name, 'pgbackrest'), entries: [BACKUP_SECRETS.s3Key, BACKUP_SECRETS.s3Secret].map((s) => ({ name: s.name, value: `$${s.name}` })) } } : {};
-  return [
-    { unit: `${spec.name}-backup.timer`, order: 35, packages: ['pgbackrest'], ...env },
-    { unit: `${spec.name}-dump.timer`, order: 35, packages: [] },
-  ];
+/** The EnvironmentFile of the backup units on each database host (repository s3: the keys), for deploy.sh. */
+export function backupHostEnv(spec: Spec): { path: string; entries: Array<{ name: string; value: string }> } | undefined {
+  if (spec.backup.repository !== 's3') return undefined;
+  return { path: envFilePath(spec.name, 'pgbackrest'), entries: [BACKUP_SECRETS.s3Key, BACKUP_SECRETS.s3Secret].map((s) => ({ name: s.name, value: `$${s.name}` })) };
 }
 
 function onCalendar(time: string): string {
@@ -244,7 +238,6 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
 }
 
 export function renderBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
-  assertBackupSpec(spec);
   if (spec.backup.repository === 's3') b.secret(BACKUP_SECRETS.s3Key).secret(BACKUP_SECRETS.s3Secret);
   if (spec.platform === 'hosts') renderHostsBackup(spec, ctx, b);
   else renderContainerBackup(spec, ctx, b);

@@ -3,17 +3,18 @@ import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import { renderTemplate } from '../../render/templates.js';
 import { envFilePath, type Unit } from '../systemd/index.js';
-import { RESTAPI_PORT } from '../patroni/index.js';
+import { PATRONI_REST_PORT as RESTAPI_PORT, DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT } from '../../model/constants.js';
+
+export { DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT };
 import source from '../../../templates/db-endpoint/haproxy-db.cfg.hbs?raw';
 
-export const DB_ENDPOINT_CONFIG = '/etc/haproxy/haproxy-db.cfg';
-export const DB_ENDPOINT_UNIT = 'haproxy-db';
 
-export function renderDbEndpoint(spec: Spec, ctx: RenderContext, o: { bind: string; members: Array<{ name: string; host: string }>; docker?: boolean }): string {
+export function renderDbEndpoint(spec: Spec, ctx: RenderContext, o: { bind: string; statsBind: string; members: Array<{ name: string; host: string }>; docker?: boolean }): string {
   const p = spec.database.endpointPorts;
   return renderTemplate(source, {
     header: header(ctx).trimEnd(),
     bind: o.bind,
+    statsBind: o.statsBind,
     writePort: p.write,
     readPort: p.read,
     statsPort: p.stats,

@@ -6,11 +6,11 @@ import deploySource from '../../../templates/hosts/deploy.sh.hbs?raw';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { renderLbHost } from '../lb-units.js';
 import { SECRETS } from '../secrets.js';
-import { addService, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
+import { addSteps, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
 import { renderHostsStorage, uploadsDir } from '../storage/index.js';
 import { renderHostsDeploy } from '../deploy/index.js';
-import { backupHostServices } from '../backup/index.js';
+import { backupHostEnv } from '../backup/index.js';
 
 export const appUnitName = (spec: Spec) => `${spec.name}-app`;
 export const greenUnitName = (spec: Spec) => `${spec.name}-app-green`;
@@ -80,7 +80,8 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   // 2. database (and its endpoint for the app)
   renderDatabaseHosts(spec, ctx, b, plan);
   // scheduled backups (files rendered by the backup target) are enabled by deploy.sh on every db host
-  for (const db of topology(spec).db) for (const svc of backupHostServices(spec)) addService(plan, db, svc);
+  const backupEnv = backupHostEnv(spec);
+  if (backupEnv) for (const db of t.db) addSteps(plan, db, 'backup', { envFile: backupEnv });
 
   // 3. shared storage: server side on storage hosts, mounts on app hosts
   const storage = renderHostsStorage(spec, ctx, b, plan);
@@ -91,16 +92,13 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const envPath = envFilePath(spec.name, 'app');
   for (const app of t.app) {
     b.add(hostFile(app, `/etc/systemd/system/${unitName}.service`), renderUnit(appUnit(spec, app, { unit: unitName, hostPort: spec.app.port, mounted: storage.mounted }), ctx), { checks: [{ tool: 'systemd' }] });
-    addService(plan, app, {
-      unit: unitName,
-      order: 50,
-      packages: ['docker.io'],
+    addSteps(plan, app, 'app', {
       // A rolling update's image pin ends with the next full deploy: the spec's image is the truth again.
       before: [`rm -f /etc/systemd/system/${unitName}.service.d/50-image.conf`],
       envFile: {
         path: envPath,
         entries: [
-          { name: 'DATABASE_URL', value: appDatabaseUrl(spec) },
+          { name: 'DATABASE_URL', value: appDatabaseUrl(spec, app) },
           { name: SECRETS.jwt.name, value: `$${SECRETS.jwt.name}` },
           { name: 'PORT', value: String(spec.app.port) },
           ...Object.entries({ ...spec.app.env, ...storage.appEnv }).map(([name, value]) => ({ name, value })),
@@ -116,18 +114,20 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env');
 }
 
+/** deploy.sh: per host, the model's units, packages and start order, with the steps targets added. */
 function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan, envRel: string): void {
-  const hosts = spec.hosts.map((host) => {
-    const services = [...(plan.services.get(host.name) ?? [])].sort((a, b) => a.order - b.order || (a.unit < b.unit ? -1 : 1));
+  const hosts = plan.dep.hosts.filter((h) => !h.external).map((host) => {
+    const services = host.services; // sorted by start order in the model
+    const steps = services.flatMap((s) => plan.steps.get(host.name)?.get(s.id) ?? []);
     return {
       name: host.name,
       address: host.address,
       order: Math.min(...services.map((s) => s.order), 99),
-      units: services.map((s) => s.unit).filter(Boolean).join(' '),
-      before: services.flatMap((s) => s.before ?? []),
-      packages: [...new Set(services.flatMap((s) => s.packages ?? []))].sort().join(' '),
-      envFiles: services.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries })),
-      after: services.flatMap((s) => s.after ?? []),
+      units: services.flatMap((s) => (s.unit ? [s.unit] : [])).join(' '),
+      before: steps.flatMap((s) => s.before ?? []),
+      packages: [...new Set(services.flatMap((s) => s.packages))].sort().join(' '),
+      envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries })),
+      after: steps.flatMap((s) => s.after ?? []),
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));

@@ -1,9 +1,11 @@
 /**
- * Platform hosts: what runs where. Each target adds its services to a HostsPlan; the hosts target
- * then writes every host's folder (hosts/<host>/ mirrors the host's /) and one deploy.sh from it.
+ * Platform hosts: what deploy.sh does on each host. Which services run where, their units,
+ * packages and start order come from the deployment model; targets add only the steps their files
+ * need (a unit's EnvironmentFile, commands before or after it starts), keyed by the model's service.
  */
-import type { Host, Spec } from '../../spec/schema.js';
-import { hostsWith } from '../../spec/resolve.js';
+import type { Host, Role, Spec } from '../../spec/schema.js';
+import { deploymentOf, type Deployment } from '../../model/index.js';
+import { endpointHostsOf } from '../../model/hosts.js';
 
 export interface EnvEntry {
   /** Variable name in the unit's EnvironmentFile. */
@@ -12,31 +14,32 @@ export interface EnvEntry {
   value: string;
 }
 
-export interface HostService {
-  /** systemd unit name without .service (or with .mount); '' for setup steps that start no unit. */
-  unit: string;
-  /** Start order: lower first (storage 10, etcd 20, db 30, db endpoint 40, app 50, lb 60). */
-  order: number;
+export interface HostSteps {
   /** Secrets file the unit reads (EnvironmentFile=), written by deploy.sh with mode 0600. */
   envFile?: { path: string; entries: EnvEntry[] };
   /** Commands deploy.sh runs on the host after copying the files, before starting units (idempotent). */
   before?: string[];
   /** Commands deploy.sh runs on the host after the service is up (idempotent). */
   after?: string[];
-  /** Packages the host needs (Debian names), installed by deploy.sh. */
-  packages?: string[];
 }
 
 export interface HostsPlan {
-  services: Map<string, HostService[]>;
+  dep: Deployment;
+  /** host name -> service id -> steps, in the order targets added them. */
+  steps: Map<string, Map<string, HostSteps[]>>;
 }
 
 export function newHostsPlan(spec: Spec): HostsPlan {
-  return { services: new Map(spec.hosts.map((h) => [h.name, []])) };
+  return { dep: deploymentOf(spec), steps: new Map(spec.hosts.map((h) => [h.name, new Map()])) };
 }
 
-export function addService(plan: HostsPlan, host: Host, svc: HostService): void {
-  plan.services.get(host.name)!.push(svc);
+/** Steps for a service the model places on `host`; a service the model does not have there is a bug. */
+export function addSteps(plan: HostsPlan, host: Host, serviceId: string, steps: HostSteps): void {
+  const h = plan.dep.hosts.find((x) => x.name === host.name);
+  if (!h?.services.some((s) => s.id === serviceId)) throw new Error(`internal: the model has no service ${serviceId} on host ${host.name}`);
+  const m = plan.steps.get(host.name)!;
+  if (!m.has(serviceId)) m.set(serviceId, []);
+  m.get(serviceId)!.push(steps);
 }
 
 export const hostFile = (host: Host, absPath: string) => `hosts/${host.name}${absPath}`;
@@ -44,12 +47,10 @@ export const hostFile = (host: Host, absPath: string) => `hosts/${host.name}${ab
 /** pg_hba / allow-list form of an inventory address: a /32 for IPv4, the name otherwise. */
 export const hostCidr = (address: string) => (/^[0-9.]+$/.test(address) ? `${address}/32` : address);
 
-export function topology(spec: Spec) {
-  return {
-    lb: hostsWith(spec, 'lb'),
-    app: hostsWith(spec, 'app'),
-    db: hostsWith(spec, 'db'),
-    etcd: hostsWith(spec, 'etcd'),
-    storage: hostsWith(spec, 'storage'),
-  };
+/** The inventory's hosts per role, in the model's order. */
+export function topology(spec: Spec): Record<Role, Host[]> & { endpoint: Host[] } {
+  const dep = deploymentOf(spec);
+  const byName = new Map(spec.hosts.map((h) => [h.name, h]));
+  const of = (names: string[]) => names.map((n) => byName.get(n)!);
+  return { lb: of(dep.members.lb), app: of(dep.members.app), db: of(dep.members.db), etcd: of(dep.members.etcd), storage: of(dep.members.storage), endpoint: of(endpointHostsOf(dep)) };
 }

@@ -6,9 +6,9 @@ import type { Spec } from '../../spec/schema.js';
 import { headerLines, header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { LB_HEALTH_PATH } from '../lb-model.js';
+import { LB_HEALTH_PATH } from '../../model/constants.js';
 import { buildPlan, LB_DETECT_SECONDS, type Plan, type PlanOptions } from '../../plan/index.js';
-import { topologyOf, type Topology } from '../../plan/topology.js';
+import { scriptView, type ScriptView as Topology } from '../../model/view.js';
 import { planMarkdown } from '../../plan/format.js';
 import { renderBackup, hostScripts, backupImage, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
 import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
@@ -53,7 +53,7 @@ function model(spec: Spec, ctx: RenderContext, t: Topology, plan: Plan) {
     appService: t.appService,
     replicas: spec.app.replicas,
     dbPort: spec.database.port,
-    dbEndpoint: t.dbEndpoint,
+    dbEndpoints: t.dbEndpoints.map((e) => `${e.host}:${e.port}`),
     dbService: t.dbService,
     dbPrimaryService: t.db[0]!.name,
     dbMembers: dbMembers(t),
@@ -190,7 +190,7 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
 export function renderOps(spec: Spec, ctx: RenderContext, b: BundleBuilder, opts: PlanOptions = {}): void {
   renderBackup(spec, ctx, b);
   const plan = buildPlan(spec, opts);
-  const t = topologyOf(spec);
+  const t = scriptView(spec);
   renderScripts(spec, ctx, b, model(spec, ctx, t, plan));
   b.add('RUNBOOK.md', renderRunbook(spec, ctx, plan, t));
 }

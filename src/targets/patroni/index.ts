@@ -2,16 +2,12 @@
 import type { Spec } from '../../spec/schema.js';
 import { patroniPgParameters } from '../postgres/index.js';
 
-/** Failover timing (bootstrap.dcs). Rule: loop_wait + 2 * retry_timeout <= ttl. See DCS_TIMING_WHY. */
-export const DCS_TIMING = { ttl: 10, loop_wait: 2, retry_timeout: 4 } as const;
-/** Patroni's stock values, for the benchmark and the README comparison. */
-export const STOCK_TIMING = { ttl: 30, loop_wait: 10, retry_timeout: 10 } as const;
-export const DCS_TIMING_WHY =
-  'ttl 10 / loop_wait 2 / retry_timeout 4 (Patroni stock: 30 / 10 / 10): a dead or hung leader loses its key after 10 s, so a standby takes over in ~9-13 s instead of ~25-33 s; loop_wait + 2 * retry_timeout <= ttl keeps a slow etcd from demoting a healthy leader.';
+export { DCS_TIMING, STOCK_TIMING, DCS_TIMING_WHY } from './timing.js';
+import { DCS_TIMING } from './timing.js';
+import { ETCD_CLIENT_PORT, PATRONI_REST_PORT } from '../../model/constants.js';
 
-export const ETCD_CLIENT_PORT = 2379;
-export const ETCD_PEER_PORT = 2380;
-export const RESTAPI_PORT = 8008;
+export { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_REST_PORT as RESTAPI_PORT } from '../../model/constants.js';
+const RESTAPI_PORT = PATRONI_REST_PORT;
 
 export function versionAtLeast(v: string, min: string): boolean {
   const a = v.split('.').map(Number);

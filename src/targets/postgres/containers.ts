@@ -41,7 +41,7 @@ export function addPatroniContainerFiles(spec: Spec, ctx: RenderContext, b: Bund
   const em: EtcdMember[] = etcd.map((n) => ({ name: n, address: n, listen: '0.0.0.0' }));
   for (const m of em) b.add(`etcd/${m.name}.conf.yml`, renderEtcdConfig(spec, ctx, m, em, '/etcd-data'), { checks: [{ tool: 'etcd' }, { tool: 'yaml' }] });
   b.add('patroni/Dockerfile', renderTemplate(dockerfile, { header: header(ctx).trimEnd(), image: patroniImage(spec), pgMajor: v, patroniVersion: spec.database.patroniVersion }));
-  b.add('db-endpoint/haproxy-db.cfg', renderDbEndpoint(spec, ctx, { bind: '0.0.0.0', members: members.map((m) => ({ name: m, host: m })), docker: true }), { checks: [{ tool: 'haproxy' }] });
+  b.add('db-endpoint/haproxy-db.cfg', renderDbEndpoint(spec, ctx, { bind: '0.0.0.0', statsBind: '0.0.0.0', members: members.map((m) => ({ name: m, host: m })), docker: true }), { checks: [{ tool: 'haproxy' }] });
   b.resolveNames(...members, ...etcd, 'db-endpoint');
   return { members, etcd };
 }

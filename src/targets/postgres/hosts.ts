@@ -1,12 +1,14 @@
 /** PostgreSQL on platform hosts: Debian's server binaries under systemd, configs at Debian's paths. */
 import { archiveSettings } from '../backup/index.js';
-import type { Spec } from '../../spec/schema.js';
+import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { renderUnit, envFilePath, type Unit } from '../systemd/index.js';
 import { SECRETS } from '../secrets.js';
-import { addService, hostCidr, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
+import { addSteps, hostCidr, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
+import { bindOf, deploymentOf } from '../../model/index.js';
+import { pgPaths } from '../../model/constants.js';
 import { renderPostgresConf } from './index.js';
 import { PATRONI_SECRETS, REPLICATION_USER, REWIND_USER } from './secrets.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
@@ -18,12 +20,7 @@ import postBootstrapSh from '../../../templates/patroni/post-bootstrap.sh.hbs?ra
 import roleSql from '../../../templates/postgres/app-role.psql.hbs?raw';
 import hbaSource from '../../../templates/postgres/pg_hba.conf.hbs?raw';
 
-export const pgPaths = (v: number) => ({
-  bin: `/usr/lib/postgresql/${v}/bin`,
-  data: `/var/lib/postgresql/${v}/main`,
-  conf: `/etc/postgresql/${v}/main`,
-  socket: '/var/run/postgresql',
-});
+export { pgPaths };
 
 /** Where the streaming/Patroni helpers land on each database host. */
 export const dbHostFiles = (spec: Spec) => ({
@@ -41,16 +38,20 @@ export const dbHostFiles = (spec: Spec) => ({
   pgpass: `/var/lib/postgresql/.pgpass_${spec.name}`,
 });
 
-/** DATABASE_URL as deploy.sh writes it into the app's EnvironmentFile (the password from .env). */
-export function appDatabaseUrl(spec: Spec): string {
-  const t = topology(spec);
+/** DATABASE_URL as deploy.sh writes it into an app host's EnvironmentFile: where the model says that host's app connects. */
+export function appDatabaseUrl(spec: Spec, app: Host): string {
   const d = spec.database;
-  if (d.ha === 'patroni') {
-    // The checked endpoint on the (first) load balancer host: only the leader passes its check.
-    return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${t.lb[0]!.address}:${d.endpointPorts.write}/${d.name}`;
-  }
-  const primary = t.db[0]!;
-  return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${primary.address}:${d.port}/${d.name}`;
+  const ep = deploymentOf(spec).dbWrite[app.name];
+  if (!ep) throw new Error(`internal: the model has no database endpoint for app host ${app.name}`);
+  return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${ep.address}:${ep.port}/${d.name}`;
+}
+
+/** pg_hba client lines: every host whose flows connect to a database member for writes (the app hosts, or the endpoint hosts). */
+function dbClients(spec: Spec): string[] {
+  const dep = deploymentOf(spec);
+  const members = new Set(dep.members.db);
+  const from = dep.links.filter((l) => l.purpose === 'db-write' && l.targets.some((t) => members.has(t.to))).map((l) => l.from);
+  return dep.hosts.filter((h) => from.includes(h.name)).map((h) => hostCidr(h.address));
 }
 
 export function renderHba(
@@ -113,7 +114,7 @@ export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBui
   b.secret(SECRETS.appDb);
   if (streaming) b.secret(SECRETS.replication);
   const dbCidrs = t.db.map((h) => hostCidr(h.address));
-  const hba = renderHba(spec, ctx, { clients: t.app.map((a) => hostCidr(a.address)), replicationFrom: streaming ? dbCidrs : [] });
+  const hba = renderHba(spec, ctx, { clients: dbClients(spec), replicationFrom: streaming ? dbCidrs : [] });
   const unitName = `postgresql@${v}-main`;
   const initEnv = envFilePath(spec.name, 'db-init');
   t.db.forEach((db, i) => {
@@ -141,10 +142,7 @@ export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBui
       // An instance file overrides Debian's postgresql@.service template for this cluster only.
       b.add(hostFile(db, `/etc/systemd/system/${unitName}.service`), pgUnit(spec, ctx, { pre: `/bin/sh -c 'test -f ${p.data}/PG_VERSION || ${p.bin}/initdb -D ${p.data} --auth-local=peer --auth-host=scram-sha-256 --data-checksums'` }), { checks: [{ tool: 'systemd' }] });
       const entries = [{ name: SECRETS.appDb.name, value: `$${SECRETS.appDb.name}` }, ...(streaming ? [{ name: SECRETS.replication.name, value: `$${SECRETS.replication.name}` }] : [])];
-      addService(plan, db, {
-        unit: unitName,
-        order: 30,
-        packages: [`postgresql-${v}`],
+      addSteps(plan, db, 'db', {
         envFile: { path: initEnv, entries },
         after: [
           psqlFile(spec, f.appRoleSql, initEnv, ` -v app_user=${spec.database.user} -v app_db=${spec.database.name}`),
@@ -155,7 +153,7 @@ export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBui
       // A standby clones itself before its first start (and never again: the script is idempotent).
       const env = envFilePath(spec.name, 'replica');
       b.add(hostFile(db, `/etc/systemd/system/${unitName}.service`), pgUnit(spec, ctx, { pre: f.bootstrap, envFile: env, startTimeout: 'infinity' }), { checks: [{ tool: 'systemd' }] });
-      addService(plan, db, { unit: unitName, order: 35, packages: [`postgresql-${v}`], envFile: { path: env, entries: [{ name: SECRETS.replication.name, value: `$${SECRETS.replication.name}` }] } });
+      addSteps(plan, db, 'db', { envFile: { path: env, entries: [{ name: SECRETS.replication.name, value: `$${SECRETS.replication.name}` }] } });
     }
   });
 }
@@ -200,12 +198,11 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       ),
       { checks: [{ tool: 'systemd' }] },
     );
-    addService(plan, h, { unit: 'etcd', order: 20, packages: ['etcd-server', 'etcd-client'] });
   }
 
   // Patroni members: pg_hba lets the app reach the database only through the endpoint hosts.
   const dbCidrs = t.db.map((h) => hostCidr(h.address));
-  const hba = hbaLines(renderHba(spec, ctx, { clients: [...t.lb, ...t.app].map((h) => hostCidr(h.address)), replicationFrom: dbCidrs, rewindFrom: dbCidrs }));
+  const hba = hbaLines(renderHba(spec, ctx, { clients: dbClients(spec), replicationFrom: dbCidrs, rewindFrom: dbCidrs }));
   const etcdHosts = t.etcd.map((h) => h.address);
   const patroniEnv = envFilePath(spec.name, 'patroni');
   for (const db of t.db) {
@@ -217,20 +214,19 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
     b.add(hostFile(db, `${p.conf}/start.conf`), `${header(ctx).trimEnd()}\n# Debian's default cluster stays off: Patroni runs this host's PostgreSQL (${f.patroniData}).\ndisabled\n`);
     b.add(hostFile(db, '/etc/systemd/system/patroni.service'), renderUnit(patroniUnit(spec, patroniEnv), ctx), { checks: [{ tool: 'systemd' }] });
     b.add(hostFile(db, f.postBootstrap), renderPostBootstrap(spec, ctx, f.appRoleSql), { mode: 0o755, checks: [{ tool: 'shell' }] });
-    addService(plan, db, {
-      unit: 'patroni',
-      order: 30,
-      packages: ['patroni', `postgresql-${v}`],
+    addSteps(plan, db, 'db', {
       envFile: { path: patroniEnv, entries: [...Object.values(PATRONI_SECRETS), SECRETS.appDb].map((s) => ({ name: s.name, value: `$${s.name}` })) },
     });
   }
-  // The endpoint: an HAProxy on every lb host.
+  // The endpoint: an HAProxy on every host the model places it (every app host by default).
   const endpointEnv = envFilePath(spec.name, DB_ENDPOINT_UNIT);
-  for (const lb of t.lb) {
-    const bind = isIpv4(lb.address) ? lb.address : '0.0.0.0';
-    b.add(hostFile(lb, DB_ENDPOINT_CONFIG), renderDbEndpoint(spec, ctx, { bind, members: t.db.map((h) => ({ name: h.name, host: h.address })) }), { checks: [{ tool: 'haproxy' }] });
+  for (const lb of t.endpoint) {
+    const dep = deploymentOf(spec);
+    const bind = bindOf(dep, lb.name, 'db-endpoint', spec.database.endpointPorts.write);
+    const statsBind = bindOf(dep, lb.name, 'db-endpoint', spec.database.endpointPorts.stats);
+    b.add(hostFile(lb, DB_ENDPOINT_CONFIG), renderDbEndpoint(spec, ctx, { bind, statsBind, members: t.db.map((h) => ({ name: h.name, host: h.address })) }), { checks: [{ tool: 'haproxy' }] });
     b.add(hostFile(lb, `/etc/systemd/system/${DB_ENDPOINT_UNIT}.service`), renderUnit(dbEndpointUnit(spec), ctx), { checks: [{ tool: 'systemd' }] });
-    addService(plan, lb, { unit: DB_ENDPOINT_UNIT, order: 40, packages: ['haproxy'], envFile: { path: endpointEnv, entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });
+    addSteps(plan, lb, 'db-endpoint', { envFile: { path: endpointEnv, entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });
   }
 }
 

@@ -15,7 +15,7 @@ export interface FailoverFigure {
 }
 
 export const MEASURED_FAILOVER: { setup: string; figures: FailoverFigure[]; rpo: string; caveat: string } = {
-  setup: '3 Patroni 3.0.2 members + 3 etcd 3.4 + the generated HAProxy on loopback addresses of one 2-core machine, PostgreSQL 15, synchronous: true, a writer inserting every 100 ms through port 5000',
+  setup: '3 Patroni 3.0.2 members + 3 etcd 3.4 + the generated HAProxy on loopback addresses of one 2-core machine, PostgreSQL 15, synchronous: true, a writer inserting every 100 ms through the write endpoint',
   figures: [
     { fault: "kill -9 the leader's Patroni", ours: [9.0, 9.7, 10.7], stock: [23.7, 26.8, 28.2], runs: '13 of 13', lostWrites: 0 },
     { fault: "SIGSTOP the leader's Patroni (hung, then resumed)", ours: [11.1, 12.1, 13.0], stock: [29.0, 29.1, 29.2], runs: '16 of 17', lostWrites: 0 },

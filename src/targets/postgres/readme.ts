@@ -1,6 +1,7 @@
 /** The database part of the bundle README (markdown), for src/targets/readme to include. */
 import type { Spec } from '../../spec/schema.js';
-import { topology } from '../hosts/plan.js';
+import { deploymentOf } from '../../model/index.js';
+import { scriptView } from '../../model/view.js';
 import { DCS_TIMING, STOCK_TIMING, dcsKind } from '../patroni/index.js';
 import { patroniImage } from './containers.js';
 import { dbHostFiles } from './hosts.js';
@@ -25,13 +26,17 @@ export function databaseReadmeSection(spec: Spec): string {
     );
     return out.join('\n');
   }
-  const t = spec.platform === 'hosts' ? topology(spec) : null;
-  const endpoint = t ? `${t.lb[0]?.address ?? 'the lb host'}:${d.endpointPorts.write}` : `db-endpoint:${d.endpointPorts.write}`;
-  const members = t ? t.db.map((h) => `${h.address}:${d.port}`).join(',') : Array.from({ length: d.replicas + 1 }, (_, i) => `db${i + 1}:${d.port}`).join(',');
+  const view = scriptView(spec);
+  const dep = deploymentOf(spec);
+  const eps = view.dbEndpoints.map((e) => `\`${e.host}:${e.port}\``);
+  const onApp = spec.platform === 'hosts' && Object.entries(dep.dbWrite).every(([app, e]) => dep.hosts.find((h) => h.name === app)?.address === e.address);
+  const endpoint = `${eps.join(', ')}${onApp ? ' (each app host connects to the endpoint on its own address, so no other host\'s loss cuts it off from the leader)' : ''}`;
+  const members = view.db.map((m) => `${m.address}:${d.port}`).join(',');
+  const t = spec.platform === 'hosts' ? { db: view.db, etcd: view.etcd } : null;
   out.push(
     `Patroni ${d.patroniVersion} runs ${t ? t.db.length : d.replicas + 1} PostgreSQL members and fails over automatically; its leader lock lives in ${t ? t.etcd.length : d.etcdMembers} etcd member(s) (a majority must be up). DCS API: ${dcsKind(spec) === 'etcd' ? '`etcd` (v2, etcd started with enable-v2): Patroni before 3.0.3 with `etcd3` lets a hung leader take the leader key back when it resumes (patroni PR #2689), which lost acknowledged writes in our tests; set `database.patroniVersion` to 3.0.3 or later for etcd3' : '`etcd3`'}.`,
     '',
-    `**The app reaches the database only through the endpoint** \`${endpoint}\` (DATABASE_URL points there): an HAProxy that sends writes to the member whose Patroni REST API answers 200 on \`/primary\` (port ${d.endpointPorts.write}), reads to replicas via \`/replica\` with the primary as fallback (port ${d.endpointPorts.read}), and shuts sessions on a member marked down. Stats: port ${d.endpointPorts.stats} (user admin, HAPROXY_STATS_PASSWORD).`,
+    `**The app reaches the database only through the endpoint** ${endpoint} (DATABASE_URL points there): an HAProxy that sends writes to the member whose Patroni REST API answers 200 on \`/primary\` (port ${d.endpointPorts.write}), reads to replicas via \`/replica\` with the primary as fallback (port ${d.endpointPorts.read}), and shuts sessions on a member marked down. Stats: port ${d.endpointPorts.stats} (user admin, HAPROXY_STATS_PASSWORD).`,
     '',
     `Alternative without the endpoint: libpq multi-host, \`postgres://${d.user}:PASSWORD@${members}/${d.name}?target_session_attrs=read-write\` (the client tries each member and keeps the writable one). Use it only with a working watchdog (\`database.watchdog: required\`, softdog loaded): when Patroni dies or hangs its PostgreSQL stays writable, and clients that pick "the writable one" keep writing there; those writes are lost when it rejoins (we lost 105-260 rows that way).`,
     '',

@@ -5,11 +5,12 @@ import { COLLAPSE_AT } from '../../plan/format.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { LB_HEALTH_PATH } from '../lb-model.js';
+import { LB_HEALTH_PATH } from '../../model/constants.js';
 import { planReadmeSection } from '../ops/index.js';
 import { databaseReadmeSection } from '../postgres/readme.js';
 
-const WHAT: Array<[RegExp, string]> = [
+/** What each generated file is, for the README's file table; ports come from the spec. */
+const what = (spec: Spec): Array<[RegExp, string]> => [
   [/^docker-compose\.yml$/, 'Compose file: app instances, PostgreSQL, load balancer'],
   [/^stack\.yml$/, 'Swarm stack file'],
   [/nginx\.conf$/, 'nginx load balancer configuration (complete main file)'],
@@ -21,7 +22,7 @@ const WHAT: Array<[RegExp, string]> = [
   [/10-app-role\.sh$/, 'First-start hook of the postgres image that runs app-role.psql'],
   [/patroni\.yml$/, 'Patroni configuration of this member (passwords come from PATRONI_* variables)'],
   [/etcd\.conf\.yml$/, 'etcd member configuration (the DCS Patroni elects its leader in)'],
-  [/haproxy-db\.cfg$/, 'Database endpoint: HAProxy routing 5000 to the Patroni leader, 5001 to replicas'],
+  [/haproxy-db\.cfg$/, `Database endpoint: HAProxy routing ${spec.database.endpointPorts.write} to the Patroni leader, ${spec.database.endpointPorts.read} to replicas`],
   [/Dockerfile$/, 'Image build file'],
   [/replica-bootstrap\.sh$/, 'Clones a standby from the primary (pg_basebackup with a slot); idempotent'],
   [/promote\.sh$/, 'Promotes this standby to primary'],
@@ -43,7 +44,9 @@ const WHAT: Array<[RegExp, string]> = [
  * One row per file, except that a file repeated on more than COLLAPSE_AT hosts (the app unit on
  * every app host) is one row, `hosts/<host>/...`, with how many hosts and the first two.
  */
-function fileRows(paths: string[]): Array<{ path: string; what: string }> {
+function fileRows(spec: Spec, paths: string[]): Array<{ path: string; what: string }> {
+  const table = what(spec);
+  const describe = (p: string) => table.find(([re]) => re.test(p))?.[1] ?? 'generated file';
   const HOST = /(^|\/)hosts\/([^/]+)\//;
   const key = (p: string) => p.replace(HOST, '$1hosts/<host>/');
   const groups = new Map<string, string[]>();
@@ -58,19 +61,16 @@ function fileRows(paths: string[]): Array<{ path: string; what: string }> {
   for (const p of paths) {
     const k = key(p);
     const g = groups.get(k)!;
-    if (g.length <= COLLAPSE_AT) rows.push({ path: p, what: describeFile(p) });
+    if (g.length <= COLLAPSE_AT) rows.push({ path: p, what: describe(p) });
     else if (!shown.has(k)) {
       shown.add(k);
       const host = (x: string) => HOST.exec(x)![2];
-      rows.push({ path: k, what: `${describeFile(p)} on ${g.length} hosts (${host(g[0]!)}, ${host(g[1]!)}, …)` });
+      rows.push({ path: k, what: `${describe(p)} on ${g.length} hosts (${host(g[0]!)}, ${host(g[1]!)}, …)` });
     }
   }
   return rows;
 }
 
-export function describeFile(path: string): string {
-  return WHAT.find(([re]) => re.test(path))?.[1] ?? 'generated file';
-}
 
 export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, paths: string[]): void {
   const t = TIER_SUMMARY[spec.tier];
@@ -112,7 +112,7 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       storage: spec.storage.kind,
       availability: t.availability,
       downtime: t.downtime,
-      files: fileRows(paths.filter((p) => p !== 'README.md')),
+      files: fileRows(spec, paths.filter((p) => p !== 'README.md')),
       startSteps: startSteps,
       httpPort: spec.loadBalancer.httpPort,
       lbHealthPath: LB_HEALTH_PATH,

@@ -8,7 +8,7 @@ import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { renderUnit, envFilePath, type Unit } from '../systemd/index.js';
-import { addService, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
+import { addSteps, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
 import minioBootstrap from '../../../templates/storage/minio-bootstrap.sh.hbs?raw';
 import glusterVolume from '../../../templates/storage/gluster-volume.sh.hbs?raw';
 import mountClient from '../../../templates/storage/mount-client.sh.hbs?raw';
@@ -253,11 +253,11 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
   const appMount = (unit: Unit, pkg: string) => {
     for (const app of t.app) {
       b.add(hostFile(app, `/etc/systemd/system/${mountUnitName(spec)}`), renderUnit(unit, ctx), { checks: [{ tool: 'systemd' }] });
-      addService(plan, app, { unit: mountUnitName(spec), order: 15, packages: [pkg], before: [`install -d -m 0755 ${uploadsDir(spec)}`] });
+      addSteps(plan, app, 'uploads-mount', { before: [`install -d -m 0755 ${uploadsDir(spec)}`] });
     }
   };
   if (s.kind === 'local') {
-    for (const app of t.app) addService(plan, app, { unit: '', order: 15, before: [`install -d -o ${s.uid} -g ${s.uid} -m 0770 ${uploadsDir(spec)}`] });
+    for (const app of t.app) addSteps(plan, app, 'uploads-dir', { before: [`install -d -o ${s.uid} -g ${s.uid} -m 0770 ${uploadsDir(spec)}`] });
     return { appEnv: {}, mounted: false };
   }
   if (s.kind === 'nfs') {
@@ -273,10 +273,7 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
         line,
       ].join('\n');
       b.add(hostFile(server, exportsFile), text);
-      addService(plan, server, {
-        unit: 'nfs-server',
-        order: 10,
-        packages: ['nfs-kernel-server'],
+      addSteps(plan, server, 'storage', {
         before: [
           `getent group ${s.uid} >/dev/null || groupadd --system --gid ${s.uid} ${slug(spec)}_uploads`,
           `getent passwd ${s.uid} >/dev/null || useradd --system --uid ${s.uid} --gid ${s.uid} --no-create-home --shell /usr/sbin/nologin ${slug(spec)}_uploads`,
@@ -292,11 +289,11 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
     const servers = t.storage;
     const last = servers[servers.length - 1]!;
     for (const srv of servers) {
-      addService(plan, srv, { unit: 'glusterd', order: 10, packages: ['glusterfs-server'], before: [`install -d -m 0755 ${glusterBrick(spec)}`] });
+      addSteps(plan, srv, 'storage', { before: [`install -d -m 0755 ${glusterBrick(spec)}`] });
     }
     // Created from the last storage host: deployed after the others, so every glusterd answers the probe.
     addGlusterScripts(spec, ctx, b, `hosts/${last.name}/etc/${spec.name}`, t.app.map((a) => a.address).join(','));
-    addService(plan, last, { unit: '', order: 11, after: [`/etc/${spec.name}/gluster-volume.sh`] });
+    addSteps(plan, last, 'storage-volume', { after: [`/etc/${spec.name}/gluster-volume.sh`] });
     appMount(glusterMount(spec), 'glusterfs-client');
     return { appEnv: {}, mounted: true };
   }
@@ -331,14 +328,11 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
     { checks: [{ tool: 'systemd' }] },
   );
   const v = (n: string) => ({ name: n, value: `$${n}` });
-  addService(plan, host, {
-    unit: unitName,
-    order: 10,
-    packages: ['docker.io'],
+  addSteps(plan, host, 'storage', {
     envFile: { path: env, entries: [v(STORAGE_SECRETS.minioUser.name), v(STORAGE_SECRETS.minioPassword.name)] },
     before: [`install -d -m 0700 ${data}`],
     after: [`docker run --rm --network host --env-file ${env} --env-file ${bootEnv} -v ${dir}:/etc/minio-bootstrap:ro --entrypoint /bin/sh ${MINIO_IMAGE} /etc/minio-bootstrap/bootstrap.sh`],
   });
-  addService(plan, host, { unit: '', order: 10, envFile: { path: bootEnv, entries: [v(STORAGE_SECRETS.s3Key.name), v(STORAGE_SECRETS.s3Secret.name)] } });
+  addSteps(plan, host, 'storage-bootstrap', { envFile: { path: bootEnv, entries: [v(STORAGE_SECRETS.s3Key.name), v(STORAGE_SECRETS.s3Secret.name)] } });
   return { appEnv: s3AppEnv(spec, endpoint, (n) => `$${n}`), mounted: false };
 }

@@ -37,22 +37,22 @@ done
 case "$host" in
   lb1)
     address="10.0.1.5"
-    units=(haproxy-db haproxy)
+    units=(haproxy)
     packages=(haproxy socat)
     before_cmds=()
     after_cmds=()
     ;;
   app1)
     address="10.0.1.10"
-    units=(srv-home_registry-uploads.mount home-registry-app)
-    packages=(docker.io nfs-common)
+    units=(srv-home_registry-uploads.mount haproxy-db home-registry-app)
+    packages=(docker.io haproxy nfs-common)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
     after_cmds=()
     ;;
   app2)
     address="10.0.1.11"
-    units=(srv-home_registry-uploads.mount home-registry-app)
-    packages=(docker.io nfs-common)
+    units=(srv-home_registry-uploads.mount haproxy-db home-registry-app)
+    packages=(docker.io haproxy nfs-common)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
     after_cmds=()
     ;;
@@ -119,14 +119,14 @@ write_env_files() {
     lb1)
       {
         printf '%s=%s\n' HAPROXY_STATS_PASSWORD "$HAPROXY_STATS_PASSWORD"
-      } | install_env /etc/home-registry/haproxy-db.env "HAPROXY_STATS_PASSWORD"
-      {
-        printf '%s=%s\n' HAPROXY_STATS_PASSWORD "$HAPROXY_STATS_PASSWORD"
       } | install_env /etc/home-registry/haproxy.env "HAPROXY_STATS_PASSWORD"
       : ;;
     app1)
       {
-        printf '%s=%s\n' DATABASE_URL "postgres://app:${APP_DB_PASSWORD}@10.0.1.5:5000/home_inventory"
+        printf '%s=%s\n' HAPROXY_STATS_PASSWORD "$HAPROXY_STATS_PASSWORD"
+      } | install_env /etc/home-registry/haproxy-db.env "HAPROXY_STATS_PASSWORD"
+      {
+        printf '%s=%s\n' DATABASE_URL "postgres://app:${APP_DB_PASSWORD}@10.0.1.10:5000/home_inventory"
         printf '%s=%s\n' JWT_SECRET "$JWT_SECRET"
         printf '%s=%s\n' PORT "8210"
         printf '%s=%s\n' RUST_LOG "info"
@@ -134,7 +134,10 @@ write_env_files() {
       : ;;
     app2)
       {
-        printf '%s=%s\n' DATABASE_URL "postgres://app:${APP_DB_PASSWORD}@10.0.1.5:5000/home_inventory"
+        printf '%s=%s\n' HAPROXY_STATS_PASSWORD "$HAPROXY_STATS_PASSWORD"
+      } | install_env /etc/home-registry/haproxy-db.env "HAPROXY_STATS_PASSWORD"
+      {
+        printf '%s=%s\n' DATABASE_URL "postgres://app:${APP_DB_PASSWORD}@10.0.1.11:5000/home_inventory"
         printf '%s=%s\n' JWT_SECRET "$JWT_SECRET"
         printf '%s=%s\n' PORT "8210"
         printf '%s=%s\n' RUST_LOG "info"

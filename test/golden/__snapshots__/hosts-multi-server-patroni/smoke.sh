@@ -59,7 +59,10 @@ if (( ! lb_only )); then
   done
 
   # 3. database endpoint
-  if tcp_ok '10.0.1.5' 5000; then ok "database endpoint 10.0.1.5:5000"; else fail "database endpoint 10.0.1.5:5000: no TCP connection"; fi
+  endpoints=('10.0.1.10:5000' '10.0.1.11:5000')
+  for ep in "${endpoints[@]}"; do
+    if tcp_ok "${ep%:*}" "${ep##*:}"; then ok "database endpoint $ep"; else fail "database endpoint $ep: no TCP connection"; fi
+  done
 
   # 4. replication: the primary sees every standby streaming, lag below the limit
   primary=""

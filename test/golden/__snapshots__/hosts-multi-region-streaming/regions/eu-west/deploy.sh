@@ -51,7 +51,7 @@ case "$host" in
     ;;
   euw3)
     address="10.1.1.12"
-    units=(home-registry-minio home-registry-backup.timer home-registry-dump.timer postgresql@17-main)
+    units=(home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer)
     packages=(docker.io pgbackrest postgresql-17)
     before_cmds=('install -d -m 0700 /srv/home_registry/minio')
     after_cmds=('docker run --rm --network host --env-file /etc/home-registry/minio.env --env-file /etc/home-registry/minio-bootstrap.env -v /etc/home-registry/minio:/etc/minio-bootstrap:ro --entrypoint /bin/sh minio/minio:RELEASE.2025-04-22T22-12-26Z /etc/minio-bootstrap/bootstrap.sh')
@@ -122,13 +122,13 @@ write_env_files() {
       : ;;
     euw3)
       {
-        printf '%s=%s\n' AWS_ACCESS_KEY_ID "$AWS_ACCESS_KEY_ID"
-        printf '%s=%s\n' AWS_SECRET_ACCESS_KEY "$AWS_SECRET_ACCESS_KEY"
-      } | install_env /etc/home-registry/minio-bootstrap.env "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"
-      {
         printf '%s=%s\n' MINIO_ROOT_USER "$MINIO_ROOT_USER"
         printf '%s=%s\n' MINIO_ROOT_PASSWORD "$MINIO_ROOT_PASSWORD"
       } | install_env /etc/home-registry/minio.env "MINIO_ROOT_USER MINIO_ROOT_PASSWORD"
+      {
+        printf '%s=%s\n' AWS_ACCESS_KEY_ID "$AWS_ACCESS_KEY_ID"
+        printf '%s=%s\n' AWS_SECRET_ACCESS_KEY "$AWS_SECRET_ACCESS_KEY"
+      } | install_env /etc/home-registry/minio-bootstrap.env "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"
       {
         printf '%s=%s\n' REPLICATION_PASSWORD "$REPLICATION_PASSWORD"
       } | install_env /etc/home-registry/replica.env "REPLICATION_PASSWORD"
