@@ -42,6 +42,9 @@ export const pgPaths = (v: number) => ({
   socket: '/var/run/postgresql',
 });
 
+/** The official postgres image of a major version. */
+export const pgImage = (v: number) => `postgres:${v}`;
+
 /** Data folder of the official postgres image (18 moved it up one level). */
 export const pgImageData = (v: number) => (v >= 18 ? '/var/lib/postgresql' : '/var/lib/postgresql/data');
 
@@ -54,3 +57,7 @@ export const greenPort = (spec: Pick<Spec, 'app'>) => spec.app.port + 1;
 export const LB_HEALTH_PATH = '/lb-health';
 
 export const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
+
+/** ha-gen's TLS helper on an lb host (placeholder certificate, certbot hooks, HAProxy's one PEM). */
+export const tlsScriptPath = (name: string) => `/usr/local/sbin/${name}-tls`;
+export const acmeUnitName = (name: string) => `${name}-acme`;

@@ -1,10 +1,10 @@
 /** What a renderer produces: files keyed by bundle-relative path. Pure data, no I/O. */
+import type { LbKind } from '../spec/enums.js';
 
 /** How `ha-gen validate` checks a file; each target says it for the files it emits. */
 export type Check =
-  | { tool: 'nginx' }
-  | { tool: 'haproxy' }
-  | { tool: 'caddy' }
+  /** a load balancer's own config check (and haproxy for the database endpoint) */
+  | { tool: LbKind }
   | { tool: 'compose' }
   | { tool: 'stack' }
   | { tool: 'pg-conf' }

@@ -1,9 +1,7 @@
 import type { Spec } from '../spec/schema.js';
 import { BundleBuilder, type Bundle } from './bundle.js';
 import type { RenderContext } from './context.js';
-import { renderCompose } from '../targets/compose/index.js';
-import { renderSwarm } from '../targets/swarm/index.js';
-import { renderHosts } from '../targets/hosts/index.js';
+import { PLATFORM_TARGETS } from '../targets/platforms.js';
 import { renderMultiRegion } from '../targets/regions/index.js';
 import { renderOps } from '../targets/ops/index.js';
 import { renderEnvFiles } from '../targets/env/index.js';
@@ -18,17 +16,7 @@ export function render(spec: Spec, ctx: RenderContext): Bundle {
   // 1. the platform decides which services exist and renders their configs
   // Multi-region: one sub-bundle per region (regions/<name>/) plus the global layer.
   if (spec.tier === 'multi-region') renderMultiRegion(spec, ctx, b);
-  else switch (spec.platform) {
-    case 'compose':
-      renderCompose(spec, ctx, b);
-      break;
-    case 'swarm':
-      renderSwarm(spec, ctx, b);
-      break;
-    case 'hosts':
-      renderHosts(spec, ctx, b);
-      break;
-  }
+  else PLATFORM_TARGETS[spec.platform].render(spec, ctx, b, {});
   // backups, runbook, smoke/chaos/load tests for the services above
   renderOps(spec, ctx, b);
   // 2. files that describe the rest

@@ -1,42 +1,16 @@
 import type { Spec } from '../spec/schema.js';
 import { acmePaths, haproxyFilesPem } from './lb-model.js';
 
-/**
- * Mozilla Server Side TLS "intermediate" profile, guidelines v6.0 (TLS 1.2 + 1.3, ECDHE with AES-GCM
- * and ChaCha20; DHE suites dropped so no dhparam file is needed). One source for all three proxies.
- */
-export const MOZILLA_GUIDELINE = 'Mozilla intermediate, guidelines v6.0 (https://ssl-config.mozilla.org/)';
-export const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-];
-export const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
-/** Go (Caddy) names of the same TLS 1.2 suites; TLS 1.3 suites are not configurable in Go. */
-export const GO_CIPHERS = [
-  'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
-  'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
-  'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
-  'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
-  'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256',
-  'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
-];
-export const HSTS = 'max-age=63072000';
+export { MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES, GO_CIPHERS, HSTS } from './tls-profile.js';
 
 // ---- certificates for nginx and HAProxy (Caddy manages its own) -----------------------------------
 
 /** The helper script on the LB host (platform hosts) and its systemd units. */
-export const tlsScriptPath = (name: string) => `/usr/local/sbin/${name}-tls`;
-export const acmeUnitName = (name: string) => `${name}-acme`;
+export { tlsScriptPath, acmeUnitName } from '../model/constants.js';
+import { tlsScriptPath } from '../model/constants.js';
 
-/** Whether the LB needs the helper script: acme (nginx, HAProxy) or HAProxy with tls: files. */
-export function needsTlsScript(spec: Spec): boolean {
-  const { kind, tls } = spec.loadBalancer;
-  return (tls === 'acme' && kind !== 'caddy') || (tls === 'files' && kind === 'haproxy');
-}
+export { needsTlsScript } from './lb/index.js';
+import { loadBalancerOf, needsTlsScript } from './lb/index.js';
 
 /**
  * The LB host's TLS helper (POSIX sh): `placeholder` (ExecStartPre: a 2-day self-signed certificate
@@ -48,7 +22,8 @@ export function renderTlsScript(spec: Spec, headerText: string, opts: { reload: 
   const { kind, tls, acmeEmail } = spec.loadBalancer;
   const domain = spec.domain ?? 'localhost';
   const p = acmePaths(domain);
-  const haproxy = kind === 'haproxy';
+  // The helper's form follows the LB: one PEM (HAProxy) or certificate + key files served from a webroot (nginx).
+  const haproxy = loadBalancerOf(spec).tlsHelper?.singlePem ?? false;
   const certbot = opts.certbotBin ?? 'certbot';
   const L: string[] = ['#!/bin/sh', headerText.trimEnd()];
   L.push(
@@ -171,24 +146,26 @@ export function containerTls(spec: Spec, headerText: string, configFile: string)
   const out: ContainerTls = { lb: { volumes: [], dependsOn: {} }, services: {}, volumes: {} };
   // The haproxy image runs as an unprivileged user that can bind neither port 80 nor read a 0600 key:
   // start as root, HAProxy drops to its own user (global user/group) once ports and certificates are open.
-  if (kind === 'haproxy') out.lb.user = 'root';
-  if (!needsTlsScript(spec)) return out;
+  const lb = loadBalancerOf(spec);
+  if (lb.containerUser) out.lb.user = lb.containerUser;
+  const helper = lb.tlsHelper;
+  if (!needsTlsScript(spec) || !helper) return out;
   const scriptPath = `tls/${spec.name}-tls`;
   out.script = { path: scriptPath, contents: renderTlsScript(spec, headerText, { reload: ': the load balancer reloads itself when the file changes, see its command', certbotListen: '0.0.0.0' }) };
   const mount = `./${scriptPath}:${SCRIPT_IN_CONTAINER}:ro`;
-  const start = kind === 'nginx' ? 'exec nginx -g "daemon off;"' : `exec haproxy -W -db -f ${configFile}`;
+  const start = helper.startInContainer(configFile);
   out.lb.volumes.push(mount);
   if (tls === 'files') {
     out.lb.command = ['/bin/sh', '-c', `/bin/sh ${SCRIPT_IN_CONTAINER} combine && ${start}`];
     return out;
   }
   const p = acmePaths(spec.domain ?? 'localhost');
-  const certDir = kind === 'nginx' ? `/etc/nginx/tls/${spec.domain}` : '/etc/haproxy/certs';
-  const watched = kind === 'nginx' ? p.cert : p.combined;
-  const reload = kind === 'nginx' ? 'nginx -s reload' : 'kill -USR2 1';
+  const certDir = helper.certDir(spec.domain ?? 'localhost');
+  const watched = helper.watched(p);
+  const reload = helper.reloadInContainer;
   out.lb.command = ['/bin/sh', '-c', `touch /tmp/tls-seen; (while sleep 60; do if [ ${watched} -nt /tmp/tls-seen ]; then touch /tmp/tls-seen; ${reload}; fi; done) & ${start}`];
   out.lb.volumes.push(`lb-tls:${certDir}`);
-  if (kind === 'nginx') out.lb.volumes.push(`certbot-webroot:${p.webroot}:ro`);
+  if (helper.webroot) out.lb.volumes.push(`certbot-webroot:${p.webroot}:ro`);
   out.lb.dependsOn['tls-init'] = { condition: 'service_completed_successfully' };
   const common = { image: CERTBOT_IMAGE, security_opt: ['no-new-privileges:true'] };
   out.services['tls-init'] = { ...common, entrypoint: ['/bin/sh', SCRIPT_IN_CONTAINER, 'placeholder'], volumes: [`lb-tls:${certDir}`, mount], restart: 'no', network_mode: 'none' };
@@ -196,10 +173,10 @@ export function containerTls(spec: Spec, headerText: string, configFile: string)
     ...common,
     // Obtains the first certificate, then renews when due (certbot keeps it until 30 days before expiry).
     entrypoint: ['/bin/sh', '-c', `trap exit TERM; while :; do /bin/sh ${SCRIPT_IN_CONTAINER} obtain || echo 'no certificate yet: retrying in 12h'; sleep 12h & wait $$!; done`],
-    volumes: ['letsencrypt:/etc/letsencrypt', `lb-tls:${certDir}`, mount, ...(kind === 'nginx' ? [`certbot-webroot:${p.webroot}`] : [])],
+    volumes: ['letsencrypt:/etc/letsencrypt', `lb-tls:${certDir}`, mount, ...(helper.webroot ? [`certbot-webroot:${p.webroot}`] : [])],
     restart: 'unless-stopped',
     networks: ['edge'],
   };
-  out.volumes = { letsencrypt: {}, 'lb-tls': {}, ...(kind === 'nginx' ? { 'certbot-webroot': {} } : {}) };
+  out.volumes = { letsencrypt: {}, 'lb-tls': {}, ...(helper.webroot ? { 'certbot-webroot': {} } : {}) };
   return out;
 }

@@ -8,8 +8,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { exec } from './exec.js';
-import type { Checker, CheckEnv, CheckOutcome } from './checkers.js';
-import { inSlot, once, pgBinDir } from './checkers.js';
+import type { Checker, CheckEnv, CheckOutcome } from './common.js';
+import { inSlot, once, pgBinDir } from './common.js';
 import { runEach, runIsolated, runIsolatedEach } from './sandbox.js';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Check } from '../render/bundle.js';
 import { exec } from './exec.js';
-import type { Checker, CheckEnv, CheckOutcome } from './checkers.js';
-import { inSlot, once } from './checkers.js';
+import type { Checker, CheckEnv, CheckOutcome } from './common.js';
+import { inSlot, once } from './common.js';
 import { runEach } from './sandbox.js';
 
 /** A package's folder, from ha-gen's own installation or the bundle's folder. */

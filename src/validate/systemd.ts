@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CheckEnv, Checker, CheckOutcome } from './checkers.js';
-import { inSlot, once, pgBinDir } from './checkers.js';
+import type { CheckEnv, Checker, CheckOutcome } from './common.js';
+import { inSlot, once, pgBinDir } from './common.js';
 import { exec } from './exec.js';
 
 interface Unit {

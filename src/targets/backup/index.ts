@@ -12,7 +12,7 @@ import { renderTemplate } from '../../render/templates.js';
 import { toYaml } from '../../render/yaml.js';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { hostFile } from '../hosts/plan.js';
-import { IMAGES, pgDataPath } from '../compose/index.js';
+import { pgImage, pgImageData as pgDataPath } from '../../model/constants.js';
 import { dumpTime } from '../../plan/schedule.js';
 import { MINIO_PORT } from '../../model/constants.js';
 import backupSh from '../../../templates/backup/backup.sh.hbs?raw';
@@ -187,7 +187,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
       header(ctx).trimEnd(),
       '# The official PostgreSQL image plus pgBackRest (from the image\'s own PGDG apt source): the database',
       '# archives WAL with it and the backup service runs the schedule. Rebuild after changing pgbackrest.conf.',
-      `FROM ${IMAGES.postgres(v)}`,
+      `FROM ${pgImage(v)}`,
       'RUN apt-get update \\',
       ' && apt-get install -y --no-install-recommends pgbackrest \\',
       ' && rm -rf /var/lib/apt/lists/* \\',

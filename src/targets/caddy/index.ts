@@ -1,8 +1,10 @@
 import source from '../../../templates/caddy/Caddyfile.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
+import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
+import type { LoadBalancer } from '../lb/types.js';
 import { sizeToBytes } from '../haproxy/index.js';
-import { GO_CIPHERS, HSTS, MOZILLA_GUIDELINE } from '../tls.js';
+import { GO_CIPHERS, HSTS, MOZILLA_GUIDELINE } from '../tls-profile.js';
 
 const POLICY: Record<LbModel['policy'], string> = {
   'least-conn': 'least_conn',
@@ -56,3 +58,37 @@ export function renderCaddy(m: LbModel, header: string): string {
     healthPath: m.healthPath,
   });
 }
+
+const CONFIG = '/etc/caddy/Caddyfile';
+
+export const caddy: LoadBalancer = {
+  kind: 'caddy',
+  image: 'caddy:2.8',
+  packages: ['caddy'],
+  statsPage: false,
+  containerVolumes: { 'caddy-data': '/data', 'caddy-config': '/config' },
+  // Caddy obtains and renews its certificates itself.
+  tlsHelper: null,
+  hosts: { config: CONFIG, dir: '/etc/caddy' },
+  container: { file: 'caddy/Caddyfile', mount: '/etc/caddy/Caddyfile', dir: '/etc/caddy' },
+  render: (m, header) => renderCaddy(m, header),
+  testCommand: '/usr/bin/caddy validate --adapter caddyfile --config $config.next',
+  unit: (spec: Spec) => ({
+    Unit: [['Description', `caddy load balancer for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
+    Service: [
+      ['Type', 'notify'],
+      ['User', 'caddy'],
+      ['Group', 'caddy'],
+      // Holds the admin API socket (admin unix//run/caddy/admin.sock in the Caddyfile).
+      ['RuntimeDirectory', 'caddy'],
+      ['ExecStart', `/usr/bin/caddy run --environ --config ${CONFIG} --adapter caddyfile`],
+      ['ExecReload', `/usr/bin/caddy reload --config ${CONFIG} --adapter caddyfile --force`],
+      ['TimeoutStopSec', '5s'],
+      ['LimitNOFILE', 1048576],
+      ['AmbientCapabilities', 'CAP_NET_BIND_SERVICE'],
+      ['Restart', 'always'],
+      ['RestartSec', '1s'],
+    ],
+    Install: [['WantedBy', 'multi-user.target']],
+  }),
+};

@@ -3,9 +3,7 @@ import { header, type Endpoint, type RenderContext } from '../../render/context.
 import type { BundleBuilder } from '../../render/bundle.js';
 import { toYaml } from '../../render/yaml.js';
 import { lbModel } from '../lb-model.js';
-import { renderNginx } from '../nginx/index.js';
-import { renderHaproxy } from '../haproxy/index.js';
-import { renderCaddy } from '../caddy/index.js';
+import { LOAD_BALANCERS, loadBalancerOf } from '../lb/index.js';
 import { renderDatabaseCompose } from '../postgres/compose.js';
 import { composeVar, SECRETS } from '../secrets.js';
 import { containerTls } from '../tls.js';
@@ -14,19 +12,12 @@ import { renderComposeDeploy } from '../deploy/index.js';
 
 /** Images the bundle pins by major version; upgrade deliberately, not through `latest`. */
 export const IMAGES = {
-  nginx: 'nginx:1.27',
-  haproxy: 'haproxy:2.8',
-  caddy: 'caddy:2.8',
-  postgres: (v: number) => `postgres:${v}`,
-} as const;
-
-const LB_CONFIG: Record<Spec['loadBalancer']['kind'], { file: string; mount: string; dir: string }> = {
-  nginx: { file: 'nginx/nginx.conf', mount: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
-  haproxy: { file: 'haproxy/haproxy.cfg', mount: '/usr/local/etc/haproxy/haproxy.cfg', dir: '/usr/local/etc/haproxy' },
-  caddy: { file: 'caddy/Caddyfile', mount: '/etc/caddy/Caddyfile', dir: '/etc/caddy' },
+  ...(Object.fromEntries(Object.values(LOAD_BALANCERS).map((l) => [l.kind, l.image])) as Record<Spec['loadBalancer']['kind'], string>),
+  postgres: pgImage,
 };
 
-export const pgDataPath = (version: number) => (version >= 18 ? '/var/lib/postgresql' : '/var/lib/postgresql/data');
+export { pgImageData as pgDataPath } from '../../model/constants.js';
+import { pgImage } from '../../model/constants.js';
 
 export function appInstances(spec: Spec): Endpoint[] {
   return Array.from({ length: spec.app.replicas }, (_, i) => ({ name: `app${i + 1}`, host: `app${i + 1}`, port: spec.app.port }));
@@ -52,20 +43,18 @@ export function appEnvironment(spec: Spec, dbHost: string, dbPort: number): Reco
 /** Platform compose: one Docker host running every service (tier single-server). */
 export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
   const apps = appInstances(spec);
-  const lbKind = spec.loadBalancer.kind;
-  const lbConf = LB_CONFIG[lbKind];
+  const lb = loadBalancerOf(spec);
+  const lbKind = lb.kind;
+  const lbConf = lb.container;
   const model = lbModel(spec, { kind: 'static', servers: apps }, lbConf.dir);
   const h = header(ctx);
 
   b.secret(SECRETS.jwt).secret(SECRETS.pgSuper).secret(SECRETS.appDb);
   b.resolveNames(...apps.map((a) => a.host), 'db');
 
-  if (lbKind === 'nginx') b.add(lbConf.file, renderNginx(model, h), { checks: [{ tool: 'nginx' }] });
-  if (lbKind === 'haproxy') {
-    b.secret(SECRETS.haproxyStats);
-    b.add(lbConf.file, renderHaproxy(model, h, { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888' }), { checks: [{ tool: 'haproxy' }] });
-  }
-  if (lbKind === 'caddy') b.add(lbConf.file, renderCaddy(model, h), { checks: [{ tool: 'caddy' }] });
+  if (lb.statsPage) b.secret(SECRETS.haproxyStats);
+  // Inside its container the stats page listens everywhere; compose publishes it on 127.0.0.1 only.
+  b.add(lbConf.file, lb.render(model, h, { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888' }), { checks: [{ tool: lbKind }] });
 
   // Database services (none / streaming / Patroni) and the endpoint the app connects to.
   const db = renderDatabaseCompose(spec, ctx, b);
@@ -94,21 +83,21 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     };
   }
   Object.assign(services, db.services);
-  const lbImage = IMAGES[lbKind];
+  const lbImage = lb.image;
   const ports = [`${spec.loadBalancer.httpPort}:${spec.loadBalancer.httpPort}`];
   if (spec.loadBalancer.tls !== 'none') ports.push(`${spec.loadBalancer.httpsPort}:${spec.loadBalancer.httpsPort}`);
-  if (lbKind === 'haproxy') ports.push(`127.0.0.1:${spec.loadBalancer.statsPort}:${spec.loadBalancer.statsPort}`);
+  if (lb.statsPage) ports.push(`127.0.0.1:${spec.loadBalancer.statsPort}:${spec.loadBalancer.statsPort}`);
   const lbVolumes = [`./${lbConf.file}:${lbConf.mount}:ro`];
   if (spec.loadBalancer.tls === 'files') {
     lbVolumes.push(`${spec.loadBalancer.certFile}:${spec.loadBalancer.certFile}:ro`, `${spec.loadBalancer.keyFile}:${spec.loadBalancer.keyFile}:ro`);
   }
-  if (lbKind === 'caddy') lbVolumes.push('caddy-data:/data', 'caddy-config:/config');
+  lbVolumes.push(...Object.entries(lb.containerVolumes).map(([v, at]) => `${v}:${at}`));
   services[lbKind] = {
     image: lbImage,
     restart: 'unless-stopped',
     ports,
     volumes: lbVolumes,
-    ...(lbKind === 'haproxy' ? { environment: { HAPROXY_STATS_PASSWORD: composeVar(SECRETS.haproxyStats.name) } } : {}),
+    ...(lb.statsPage ? { environment: { HAPROXY_STATS_PASSWORD: composeVar(SECRETS.haproxyStats.name) } } : {}),
     // nginx resolves instance names once at start: the containers must exist (not be healthy).
     depends_on: Object.fromEntries(apps.map((a) => [a.name, { condition: 'service_started' }])),
     networks: ['edge'],
@@ -128,7 +117,7 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   Object.assign(services, storage.services);
   const volumes: Record<string, unknown> = { ...storage.volumes, ...Object.fromEntries(db.volumes.map((v) => [v, {}])) };
   for (const app of [...apps, ...green]) volumes[`${app.name}-data`] = {};
-  if (lbKind === 'caddy') Object.assign(volumes, { 'caddy-data': {}, 'caddy-config': {} });
+  for (const v of Object.keys(lb.containerVolumes)) volumes[v] = {};
   Object.assign(volumes, lbTls.volumes);
 
   const compose = {

@@ -8,13 +8,10 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { toYaml } from '../../render/yaml.js';
 import { lbModel } from '../lb-model.js';
-import { renderNginx } from '../nginx/index.js';
-import { renderHaproxy } from '../haproxy/index.js';
-import { renderCaddy } from '../caddy/index.js';
-import { LB_PATHS } from '../lb-units.js';
+import { loadBalancerOf } from '../lb/index.js';
 import { renderUnit } from '../systemd/index.js';
 import { hostFile, topology } from '../hosts/plan.js';
-import { appUnit, appUnitName, greenPort, greenUnitName } from '../hosts/index.js';
+import { appUnit, appUnitName, greenPort, greenUnitName } from '../app/index.js';
 import rollCompose from '../../../templates/deploy/rolling-update-compose.sh.hbs?raw';
 import rollSwarm from '../../../templates/deploy/rolling-update-swarm.sh.hbs?raw';
 import rollHosts from '../../../templates/deploy/rolling-update-hosts.sh.hbs?raw';
@@ -28,9 +25,7 @@ const SCRIPT = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
 const HEALTH_TIMEOUT = 90;
 
 function lbText(spec: Spec, ctx: RenderContext, model: ReturnType<typeof lbModel>, statsBind: string): string {
-  const h = header(ctx);
-  const kind = spec.loadBalancer.kind;
-  return kind === 'nginx' ? renderNginx(model, h) : kind === 'haproxy' ? renderHaproxy(model, h, { statsBind }) : renderCaddy(model, h);
+  return loadBalancerOf(spec).render(model, header(ctx), { statsBind });
 }
 
 function common(spec: Spec, ctx: RenderContext) {
@@ -71,11 +66,6 @@ export function renderSwarmDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
   addReadme(spec, ctx, b);
 }
 
-const TEST_CMD = {
-  nginx: '/usr/sbin/nginx -t -q -c $config.next',
-  haproxy: '/usr/sbin/haproxy -c -q -f $config.next',
-  caddy: '/usr/bin/caddy validate --adapter caddyfile --config $config.next',
-} as const;
 
 /** hosts: one app host at a time, drained first; green is a second unit on the next port. */
 export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, mounted: boolean): void {
@@ -92,8 +82,8 @@ export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
     haproxy: kind === 'haproxy',
     nginx: kind === 'nginx',
     grace: spec.app.stopGracePeriod,
-    config: LB_PATHS[kind].config,
-    testCmd: TEST_CMD[kind],
+    config: loadBalancerOf(spec).hosts.config,
+    testCmd: loadBalancerOf(spec).testCommand,
   };
   b.add('deploy/rolling-update.sh', renderTemplate(rollHosts, c), SCRIPT);
   // One template unit for every app host; the instance name is the host's address (`%i`), so
@@ -102,8 +92,8 @@ export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
   b.add(`deploy/blue-green/${greenUnitName(spec)}@.service`, green, { checks: [{ tool: 'systemd' }] });
   const upstreams = { kind: 'static' as const, servers: t.app.map((a) => ({ name: a.name, host: a.address, port: greenPort(spec) })) };
   for (const lb of t.lb) {
-    const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
-    b.add(`deploy/blue-green/${hostFile(lb, LB_PATHS[kind].config)}`, lbText(spec, ctx, model, lb.address), { checks: [{ tool: kind }] });
+    const model = lbModel(spec, upstreams, loadBalancerOf(spec).hosts.dir);
+    b.add(`deploy/blue-green/${hostFile(lb, loadBalancerOf(spec).hosts.config)}`, lbText(spec, ctx, model, lb.address), { checks: [{ tool: kind }] });
   }
   b.add('deploy/blue-green.sh', renderTemplate(bgHosts, c), SCRIPT);
   addReadme(spec, ctx, b);

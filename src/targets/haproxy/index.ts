@@ -1,8 +1,12 @@
 import source from '../../../templates/haproxy/haproxy.cfg.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
+import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
+import type { LoadBalancer, LbRenderOptions } from '../lb/types.js';
+import { tlsScriptPath } from '../../model/constants.js';
+import { envFilePath } from '../systemd/index.js';
 import { acmePaths, haproxyFilesPem } from '../lb-model.js';
-import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES } from '../tls.js';
+import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES } from '../tls-profile.js';
 
 const BALANCE: Record<LbModel['policy'], { balance: string; hashType?: string }> = {
   'least-conn': { balance: 'leastconn' },
@@ -18,7 +22,7 @@ export function sizeToBytes(size: string): number {
 }
 
 /** haproxy.cfg for the app load balancer, any platform. */
-export function renderHaproxy(m: LbModel, header: string, opts: { statsBind: string; certbotAddress?: string }): string {
+export function renderHaproxy(m: LbModel, header: string, opts: LbRenderOptions): string {
   const container = m.platform !== 'hosts';
   const b = BALANCE[m.policy];
   return renderTemplate(source, {
@@ -53,3 +57,52 @@ export function renderHaproxy(m: LbModel, header: string, opts: { statsBind: str
     statsPort: m.statsPort,
   });
 }
+
+const CONFIG = '/etc/haproxy/haproxy.cfg';
+
+export const haproxy: LoadBalancer = {
+  kind: 'haproxy',
+  image: 'haproxy:2.8',
+  // socat: deploy/rolling-update.sh drains servers through HAProxy's stats socket.
+  packages: ['haproxy', 'socat'],
+  statsPage: true,
+  containerVolumes: {},
+  containerUser: 'root',
+  tlsHelper: {
+    singlePem: true,
+    webroot: false,
+    certDir: () => '/etc/haproxy/certs',
+    watched: (p) => p.combined,
+    reloadInContainer: 'kill -USR2 1',
+    startInContainer: (configFile) => `exec haproxy -W -db -f ${configFile}`,
+  },
+  hosts: { config: CONFIG, dir: '/etc/haproxy' },
+  container: { file: 'haproxy/haproxy.cfg', mount: '/usr/local/etc/haproxy/haproxy.cfg', dir: '/usr/local/etc/haproxy' },
+  render: renderHaproxy,
+  testCommand: '/usr/sbin/haproxy -c -q -f $config.next',
+  unit: (spec: Spec) => {
+    const tls = spec.loadBalancer.tls;
+    const script = tlsScriptPath(spec.name);
+    return {
+      Unit: [['Description', `haproxy load balancer for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
+      Service: [
+        ['Type', 'notify'],
+        ['EnvironmentFile', envFilePath(spec.name, 'haproxy')],
+        ['RuntimeDirectory', 'haproxy'],
+        // acme: a self-signed placeholder lets HAProxy start before certbot has the first certificate;
+        // files: the spec's certificate and key become the one PEM HAProxy reads, at start and reload.
+        ...(tls === 'acme' ? ([['ExecStartPre', `${script} placeholder`]] as Array<[string, string]>) : []),
+        ...(tls === 'files' ? ([['ExecStartPre', `${script} combine`]] as Array<[string, string]>) : []),
+        ['ExecStartPre', `/usr/sbin/haproxy -c -q -f ${CONFIG}`],
+        ['ExecStart', `/usr/sbin/haproxy -Ws -f ${CONFIG} -p /run/haproxy.pid`],
+        ...(tls === 'files' ? ([['ExecReload', `${script} combine`]] as Array<[string, string]>) : []),
+        ['ExecReload', `/usr/sbin/haproxy -c -q -f ${CONFIG}`],
+        ['ExecReload', '/bin/kill -USR2 $MAINPID'],
+        ['KillMode', 'mixed'],
+        ['Restart', 'always'],
+        ['RestartSec', '1s'],
+      ],
+      Install: [['WantedBy', 'multi-user.target']],
+    };
+  },
+};

@@ -1,8 +1,11 @@
 import source from '../../../templates/nginx/nginx.conf.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
+import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
+import type { LoadBalancer } from '../lb/types.js';
+import { tlsScriptPath } from '../../model/constants.js';
 import { acmePaths } from '../lb-model.js';
-import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS } from '../tls.js';
+import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS } from '../tls-profile.js';
 
 const POLICY: Record<LbModel['policy'], string | undefined> = {
   'least-conn': 'least_conn',
@@ -45,3 +48,43 @@ export function renderNginx(m: LbModel, header: string): string {
     lbHealthPath: m.lbHealthPath,
   });
 }
+
+const CONFIG = '/etc/nginx/nginx.conf';
+
+export const nginx: LoadBalancer = {
+  kind: 'nginx',
+  image: 'nginx:1.27',
+  packages: ['nginx'],
+  statsPage: false,
+  containerVolumes: {},
+  tlsHelper: {
+    singlePem: false,
+    webroot: true,
+    certDir: (domain) => `/etc/nginx/tls/${domain}`,
+    watched: (p) => p.cert,
+    reloadInContainer: 'nginx -s reload',
+    startInContainer: () => 'exec nginx -g "daemon off;"',
+  },
+  hosts: { config: CONFIG, dir: '/etc/nginx' },
+  container: { file: 'nginx/nginx.conf', mount: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
+  render: (m, header) => renderNginx(m, header),
+  testCommand: '/usr/sbin/nginx -t -q -c $config.next',
+  unit: (spec: Spec) => ({
+    Unit: [['Description', `nginx load balancer for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
+    Service: [
+      ['Type', 'exec'],
+      // acme: a self-signed placeholder lets nginx start before certbot has the first certificate.
+      ...(spec.loadBalancer.tls === 'acme' ? ([['ExecStartPre', `${tlsScriptPath(spec.name)} placeholder`]] as Array<[string, string]>) : []),
+      ['ExecStartPre', `/usr/sbin/nginx -t -q -c ${CONFIG}`],
+      ['ExecStart', `/usr/sbin/nginx -c ${CONFIG} -g 'daemon off;'`],
+      ['ExecReload', `/usr/sbin/nginx -t -q -c ${CONFIG}`],
+      ['ExecReload', '/bin/kill -HUP $MAINPID'],
+      // SIGQUIT: finish in-flight requests, then exit.
+      ['KillSignal', 'SIGQUIT'],
+      ['TimeoutStopSec', spec.app.stopGracePeriod + 5],
+      ['Restart', 'always'],
+      ['RestartSec', '1s'],
+    ],
+    Install: [['WantedBy', 'multi-user.target']],
+  }),
+};

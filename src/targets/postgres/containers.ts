@@ -11,16 +11,16 @@ import { renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
 import { renderDbEndpoint } from '../db-endpoint/index.js';
 import dockerfile from '../../../templates/patroni/Dockerfile.hbs?raw';
 
-export const PG_IMAGE_DATA = (v: number) => (v >= 18 ? '/var/lib/postgresql' : '/var/lib/postgresql/data');
+export { pgImageData as PG_IMAGE_DATA } from '../../model/constants.js';
+import { pgImageData as PG_IMAGE_DATA } from '../../model/constants.js';
 export const CONTAINER_BIN = (v: number) => `/usr/lib/postgresql/${v}/bin`;
 export const CONTAINER_SOCKET = '/var/run/postgresql';
 export const ETCD_IMAGE = 'gcr.io/etcd-development/etcd:v3.5.17';
 export const HAPROXY_IMAGE = 'haproxy:2.8';
 
 export const patroniImage = (spec: Spec) => `${spec.name}-patroni:${spec.database.version}-${spec.database.patroniVersion}`;
-export const replicaNames = (spec: Spec) => (spec.database.replicas === 1 ? ['db-replica'] : Array.from({ length: spec.database.replicas }, (_, i) => `db-replica${i + 1}`));
-export const patroniMembers = (spec: Spec) => Array.from({ length: spec.database.replicas + 1 }, (_, i) => `db${i + 1}`);
-export const etcdMembers = (spec: Spec) => Array.from({ length: spec.database.etcdMembers }, (_, i) => `etcd${i + 1}`);
+export { replicaNames, patroniMembers, etcdMembers } from '../../model/containers.js';
+import { patroniMembers, etcdMembers } from '../../model/containers.js';
 
 /** Patroni's PATRONI_* variables from .env, for a container's environment. */
 export function patroniEnvironment(interp: (n: string) => string = composeVar): Record<string, string> {

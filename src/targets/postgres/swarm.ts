@@ -2,7 +2,7 @@
 import type { Spec } from '../../spec/schema.js';
 import type { RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
-import { configName, type SwarmStack } from '../swarm/index.js';
+import { configName, type SwarmStack } from '../swarm/stack.js';
 import { addAppRoleInit, renderPostgresConf } from './index.js';
 import { SECRETS } from '../secrets.js';
 import { addStreamingContainerFiles, PG_ARGS } from './compose.js';

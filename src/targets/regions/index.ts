@@ -7,10 +7,11 @@ import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import { BundleBuilder, type SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { hostsWith } from '../../spec/resolve.js';
 import { LB_HEALTH_PATH } from '../lb-model.js';
-import { renderSwarm } from '../swarm/index.js';
-import { renderHosts } from '../hosts/index.js';
+import { PLATFORM_TARGETS } from '../platforms.js';
+import { regionDbAddress, regionSpec } from '../../model/index.js';
+
+export { regionDbAddress, regionSpec };
 import publicationSrc from '../../../templates/regions/publication.psql.hbs?raw';
 import subscriptionSrc from '../../../templates/regions/subscription.psql.hbs?raw';
 import lagSubSrc from '../../../templates/regions/lag-subscriber.sql.hbs?raw';
@@ -27,13 +28,6 @@ const slug = (s: string) => s.replaceAll('-', '_');
 export const publicationName = (spec: Spec) => `${slug(spec.name)}_pub`;
 export const subscriptionName = (spec: Spec, region: string) => `${slug(spec.name)}_sub_${slug(region)}`;
 
-/** Where the other regions reach a region's database. */
-export function regionDbAddress(spec: Spec, r: Region): string {
-  if (r.dbAddress) return r.dbAddress;
-  const db = spec.hosts.find((h) => h.region === r.name && h.roles.includes('db'));
-  return spec.platform === 'hosts' && db ? db.address : `db.${r.name}.${spec.name}.internal`;
-}
-
 /** The public address of a region's load balancer, for DNS records. 192.0.2.x is TEST-NET-1 (RFC 5737): a placeholder to replace. */
 function regionLbAddress(spec: Spec, r: Region, i: number): { address: string; placeholder: boolean } {
   if (r.address) return { address: r.address, placeholder: false };
@@ -43,17 +37,6 @@ function regionLbAddress(spec: Spec, r: Region, i: number): { address: string; p
 }
 
 const regionDomain = (spec: Spec, r: Region) => r.domain ?? `${r.name}.${spec.domain ?? 'example.com'}`;
-
-/** The spec one region deploys: a multi-server deployment of its own hosts. */
-export function regionSpec(spec: Spec, r: Region): Spec {
-  const hosts = spec.hosts.filter((h) => h.region === r.name);
-  const sub: Spec = { ...spec, tier: 'multi-server', regions: [], hosts };
-  if (spec.platform === 'hosts') {
-    sub.app = { ...spec.app, replicas: hostsWith(sub, 'app').length };
-    sub.database = { ...spec.database, replicas: Math.max(0, hostsWith(sub, 'db').length - 1) };
-  }
-  return sub;
-}
 
 function psqlDefaults(vars: Record<string, string | number>): string {
   return Object.entries(vars)
@@ -72,13 +55,9 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
   for (const r of spec.regions) {
     const sub = regionSpec(spec, r);
     const sb = new BundleBuilder();
-    if (spec.platform === 'swarm') {
-      renderSwarm(sub, ctx, sb, { region: r.name, envRel: '../../.env' });
-    } else if (spec.platform === 'hosts') {
-      renderHosts(sub, ctx, sb, { envRel: '../../.env' });
-    } else {
-      throw new Error(`internal: platform ${spec.platform} cannot run tier multi-region`);
-    }
+    const platform = PLATFORM_TARGETS[spec.platform];
+    if (!platform.multiServer) throw new Error(`internal: platform ${spec.platform} cannot run tier multi-region`);
+    platform.render(sub, ctx, sb, { region: r.name, envRel: '../../.env' });
     const built = sb.build();
     for (const [path, f] of built.files) b.add(`regions/${r.name}/${path}`, f.contents, { mode: f.mode, checks: f.checks });
     built.secrets.forEach((s) => b.secret(s));

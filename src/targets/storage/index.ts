@@ -16,7 +16,8 @@ import nfsServer from '../../../templates/storage/nfs-server.sh.hbs?raw';
 
 /** Pinned: MinIO changes behaviour between releases; the image also ships `mc` for the bootstrap. */
 export const MINIO_IMAGE = 'minio/minio:RELEASE.2025-04-22T22-12-26Z';
-export const MINIO_PORT = 9000;
+export { MINIO_PORT } from '../../model/constants.js';
+import { MINIO_PORT, MINIO_CONSOLE_PORT, nameSlug, uploadsDir, unitNames } from '../../model/constants.js';
 
 export const STORAGE_SECRETS = {
   minioUser: { name: 'MINIO_ROOT_USER', help: 'MinIO root user (read by MinIO); only the bootstrap uses it.', value: 'minio-root' },
@@ -25,10 +26,9 @@ export const STORAGE_SECRETS = {
   s3Secret: { name: 'AWS_SECRET_ACCESS_KEY', help: 'Secret of the app\'s S3 access key (standard S3 SDK variable).' },
 } satisfies Record<string, SecretDef>;
 
-/** Host folders without "-", so the .mount unit's name needs no \x2d escaping. */
-const slug = (spec: Spec) => spec.name.replaceAll('-', '_');
-export const uploadsDir = (spec: Spec) => `/srv/${slug(spec)}/uploads`;
-export const mountUnitName = (spec: Spec) => `srv-${slug(spec)}-uploads.mount`;
+const slug = nameSlug;
+export { uploadsDir };
+export const mountUnitName = (spec: Spec) => unitNames(spec).uploadsMount;
 export const glusterVolumeName = (spec: Spec) => `${spec.name}-uploads`;
 const glusterBrick = (spec: Spec) => `/srv/glusterfs/${slug(spec)}/brick`;
 const NFS_CLIENT_OPTS = 'nfsvers=4.1,hard,timeo=600,retrans=2,noatime';
@@ -316,7 +316,7 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
         Service: [
           ['Type', 'exec'],
           ['ExecStartPre', `-/usr/bin/docker rm -f ${unitName}`],
-          ['ExecStart', `/usr/bin/docker run --rm --name ${unitName} --env-file ${env} -p ${host.address}:${MINIO_PORT}:${MINIO_PORT} -p 127.0.0.1:9001:9001 -v ${data}:/data ${MINIO_IMAGE} server /data --console-address :9001`],
+          ['ExecStart', `/usr/bin/docker run --rm --name ${unitName} --env-file ${env} -p ${host.address}:${MINIO_PORT}:${MINIO_PORT} -p 127.0.0.1:${MINIO_CONSOLE_PORT}:${MINIO_CONSOLE_PORT} -v ${data}:/data ${MINIO_IMAGE} server /data --console-address :9001`],
           ['ExecStop', `/usr/bin/docker stop -t 30 ${unitName}`],
           ['Restart', 'always'],
           ['RestartSec', '2s'],

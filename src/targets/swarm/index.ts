@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
@@ -6,35 +5,17 @@ import { toYaml } from '../../render/yaml.js';
 import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/swarm/deploy.sh.hbs?raw';
 import { lbModel } from '../lb-model.js';
-import { renderNginx } from '../nginx/index.js';
-import { renderHaproxy } from '../haproxy/index.js';
-import { renderCaddy } from '../caddy/index.js';
-import { IMAGES, appHealthcheck, appEnvironment } from '../compose/index.js';
+import { loadBalancerOf } from '../lb/index.js';
+import { appHealthcheck, appEnvironment } from '../compose/index.js';
 import { SECRETS } from '../secrets.js';
 import { renderDatabaseSwarm } from '../postgres/swarm.js';
 import { renderContainerStorage } from '../storage/index.js';
 import { renderSwarmDeploy } from '../deploy/index.js';
 import type { SecretDef } from '../../render/bundle.js';
 
-const LB = {
-  nginx: { file: 'nginx/nginx.conf', target: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
-  haproxy: { file: 'haproxy/haproxy.cfg', target: '/usr/local/etc/haproxy/haproxy.cfg', dir: '/usr/local/etc/haproxy' },
-  caddy: { file: 'caddy/Caddyfile', target: '/etc/caddy/Caddyfile', dir: '/etc/caddy' },
-} as const;
 
-/** Swarm configs are immutable: the name carries a hash of the content, so a change rolls the service. */
-export const configName = (spec: Spec, key: string, contents: string) => `${spec.name}_${key}_${createHash('sha256').update(contents).digest('hex').slice(0, 10)}`;
-
-export interface SwarmStack {
-  services: Record<string, unknown>;
-  volumes: Record<string, unknown>;
-  secrets: Record<string, unknown>;
-  /** Swarm secret key -> the .env variable deploy.sh creates it from. */
-  secretEnv: Record<string, string>;
-  configs: Record<string, unknown>;
-  /** node labels deploy.sh sets: label -> description */
-  labels: Array<{ label: string; what: string }>;
-}
+export { configName, type SwarmStack } from './stack.js';
+import { configName, type SwarmStack } from './stack.js';
 
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
 export interface SwarmOptions {
@@ -50,8 +31,9 @@ const swarmVar = (name: string) => `\${${name}:?${name} is not set}`;
 
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
 export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o: SwarmOptions = {}): SwarmStack {
-  const kind = spec.loadBalancer.kind;
-  const lb = LB[kind];
+  const lbm = loadBalancerOf(spec);
+  const kind = lbm.kind;
+  const lb = { file: lbm.container.file, target: lbm.container.mount, dir: lbm.container.dir };
   const h = header(ctx);
   const stack: SwarmStack = { services: {}, volumes: {}, secrets: {}, secretEnv: {}, configs: {}, labels: [] };
   b.secret(SECRETS.jwt).secret(SECRETS.appDb).secret(SECRETS.pgSuper);
@@ -104,34 +86,35 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
 
   // 3. load balancer: every lb-labelled node, config as a Swarm config
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app', port: spec.app.port, count: spec.app.replicas }, lb.dir);
-  const lbText = kind === 'nginx' ? renderNginx(model, h) : kind === 'haproxy' ? renderHaproxy(model, h, { statsBind: '0.0.0.0' }) : renderCaddy(model, h);
+  const lbText = lbm.render(model, h, { statsBind: '0.0.0.0' });
   b.add(lb.file, lbText, { checks: [{ tool: kind }] });
   const cfg = configName(spec, `${kind}_conf`, lbText);
   stack.configs[cfg] = { file: `./${lb.file}` };
   renderSwarmDeploy(spec, ctx, b, lb, cfg, (key, text) => configName(spec, key, text));
   const ports: Array<Record<string, unknown>> = [{ target: spec.loadBalancer.httpPort, published: spec.loadBalancer.httpPort, protocol: 'tcp', mode: 'host' }];
   if (spec.loadBalancer.tls !== 'none') ports.push({ target: spec.loadBalancer.httpsPort, published: spec.loadBalancer.httpsPort, protocol: 'tcp', mode: 'host' });
-  if (kind === 'haproxy') b.secret(SECRETS.haproxyStats);
+  if (lbm.statsPage) b.secret(SECRETS.haproxyStats);
   // tls: files — the certificate and key reach every LB task as Swarm secrets read from those paths
   // on the manager at deploy time (Swarm secrets are immutable: rotate under a new name).
   const tlsSecrets: Array<{ source: string; target: string; mode: number }> = [];
   if (spec.loadBalancer.tls === 'files') {
-    const certTarget = kind === 'haproxy' ? (lbText.match(/\sssl crt (\S+)/)?.[1] ?? spec.loadBalancer.certFile) : spec.loadBalancer.certFile;
+    const singlePem = lbm.tlsHelper?.singlePem ?? false;
+    const certTarget = singlePem ? (lbText.match(/\sssl crt (\S+)/)?.[1] ?? spec.loadBalancer.certFile) : spec.loadBalancer.certFile;
     // HAProxy reads the key from `<crt>.key` when the PEM holds only the certificate.
-    const keyTarget = kind === 'haproxy' ? `${certTarget}.key` : spec.loadBalancer.keyFile;
+    const keyTarget = singlePem ? `${certTarget}.key` : spec.loadBalancer.keyFile;
     stack.secrets.tls_cert = { file: spec.loadBalancer.certFile, name: `${spec.name}_tls_cert` };
     stack.secrets.tls_key = { file: spec.loadBalancer.keyFile, name: `${spec.name}_tls_key` };
     tlsSecrets.push({ source: 'tls_cert', target: certTarget, mode: 0o444 }, { source: 'tls_key', target: keyTarget, mode: 0o400 });
   }
   stack.services[kind] = {
-    image: IMAGES[kind],
+    image: lbm.image,
     // HAProxy starts as root to bind 80/443 and read the key, then drops to haproxy (config global).
-    ...(kind === 'haproxy' ? { user: 'root' } : {}),
+    ...(lbm.containerUser ? { user: lbm.containerUser } : {}),
     ports,
     configs: [{ source: cfg, target: lb.target }],
     ...(tlsSecrets.length ? { secrets: tlsSecrets } : {}),
-    ...(kind === 'haproxy' ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
-    ...(kind === 'caddy' ? { volumes: ['caddy-data:/data'] } : {}),
+    ...(lbm.statsPage ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
+    ...(Object.keys(lbm.containerVolumes).length ? { volumes: Object.entries(lbm.containerVolumes).map(([v, at]) => `${v}:${at}`) } : {}),
     networks: ['backend'],
     deploy: {
       // mode host publishing keeps the client address; one LB per lb-labelled node.
@@ -141,7 +124,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       restart_policy: { condition: 'any', delay: '2s' },
     },
   };
-  if (kind === 'caddy') stack.volumes['caddy-data'] = {};
+  for (const v of Object.keys(lbm.containerVolumes)) stack.volumes[v] = {};
   stack.labels.push({ label: 'lb=true', what: `runs the ${kind} load balancer (publishes the HTTP ports)` });
 
   if (o.region) {

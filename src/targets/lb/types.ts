@@ -1,0 +1,51 @@
+/** What every load balancer module provides (src/targets/<kind>/index.ts), registered in ./index.ts. */
+import type { LbKind, Spec } from '../../spec/schema.js';
+import type { LbModel } from '../lb-model.js';
+import type { Unit } from '../systemd/index.js';
+
+export interface LbRenderOptions {
+  /** Where a stats page listens (the model's bind for the stats port). */
+  statsBind: string;
+  /** compose: where certbot's HTTP-01 listener is reached (HAProxy forwards the challenge to it). */
+  certbotAddress?: string;
+}
+
+/** ha-gen's TLS helper script (placeholder certificate, certbot hooks), for LBs that do not do ACME themselves. */
+export interface LbTlsHelper {
+  /** The LB reads certificate and key from one PEM (HAProxy): the helper builds it, also for tls: files. */
+  singlePem: boolean;
+  /** certbot answers the challenge from a webroot the LB serves (nginx), or its own listener the LB forwards to. */
+  webroot: boolean;
+  /** Folder of the installed certificate in the container (a volume the certbot service writes). */
+  certDir(domain: string): string;
+  /** The file whose change means a new certificate, and how the LB reloads in its container. */
+  watched(paths: { cert: string; combined: string }): string;
+  reloadInContainer: string;
+  /** The LB's foreground command in its container, given the config file. */
+  startInContainer(configFile: string): string;
+}
+
+export interface LoadBalancer {
+  kind: LbKind;
+  /** Official image, pinned by major version (compose/swarm). */
+  image: string;
+  /** Debian packages on an lb host (platform hosts). */
+  packages: string[];
+  /** A password-protected stats page on loadBalancer.statsPort (HAPROXY_STATS_PASSWORD). */
+  statsPage: boolean;
+  /** The official image runs unprivileged and cannot bind 80 or read a 0600 key: start as root, drop in the config. */
+  containerUser?: string;
+  /** Named volumes the LB container keeps state in (Caddy: certificates and its autosaved config). */
+  containerVolumes: Record<string, string>;
+  tlsHelper: LbTlsHelper | null;
+  /** Debian's paths (hosts). */
+  hosts: { config: string; dir: string };
+  /** The bundle's file and where the container reads it (compose/swarm). */
+  container: { file: string; mount: string; dir: string };
+  /** The complete configuration file for a model. */
+  render(m: LbModel, header: string, o: LbRenderOptions): string;
+  /** The systemd unit on an lb host: ExecStart runs Debian's binary in the foreground. */
+  unit(spec: Spec): Unit;
+  /** Tests `$config.next` before a blue-green switch or a drain on hosts (deploy scripts). */
+  testCommand: string;
+}
