@@ -161,7 +161,8 @@ function counts(spec: Spec, dep: Deployment) {
 }
 
 function availability(spec: Spec, dep: Deployment): Plan['availability'] {
-  const c = counts(spec, dep);
+  // Multi-region: the layers are those of one region (each region is a complete deployment).
+  const c = counts(spec, dep.regions?.[0]?.deployment ?? dep);
   const assumptions = [
     `a server (VM) is up ${pct(A_SERVER)} of the time, a service process on it ${pct(A_PROCESS)}; failures are independent`,
     'redundant members take over within the detection times below (short next to a server\'s repair time)',
