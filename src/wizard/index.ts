@@ -5,6 +5,7 @@
 import type { Spec } from '../spec/schema.js';
 import { FORMS } from '../spec/schema.js';
 import { TIER_PRESETS, TIER_SUMMARY } from '../spec/presets.js';
+import { LOAD_BALANCERS } from '../targets/lb/index.js';
 
 export interface Choice<T extends string> {
   value: T;
@@ -119,11 +120,7 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
       name: 'lb',
       message: 'Which load balancer in front of the app?',
       default: 'nginx',
-      choices: [
-        { value: 'nginx', name: 'nginx', description: 'Fast and familiar; passive health checks only (open-source nginx)' },
-        { value: 'haproxy', name: 'haproxy', description: 'Active health checks, stats page, the fastest failover here' },
-        { value: 'caddy', name: 'caddy', description: 'Automatic HTTPS with the simplest config; active health checks' },
-      ],
+      choices: Object.values(LOAD_BALANCERS).map((l) => ({ value: l.kind, name: l.kind, description: l.summary })),
     }));
   }
   if (!has('database.ha')) {

@@ -63,6 +63,7 @@ const CONFIG = '/etc/caddy/Caddyfile';
 
 export const caddy: LoadBalancer = {
   kind: 'caddy',
+  summary: 'Automatic HTTPS with the simplest config; active health checks',
   image: 'caddy:2.8',
   packages: ['caddy'],
   statsPage: false,

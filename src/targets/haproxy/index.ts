@@ -62,6 +62,7 @@ const CONFIG = '/etc/haproxy/haproxy.cfg';
 
 export const haproxy: LoadBalancer = {
   kind: 'haproxy',
+  summary: 'Active health checks, stats page, the fastest failover here',
   image: 'haproxy:2.8',
   // socat: deploy/rolling-update.sh drains servers through HAProxy's stats socket.
   packages: ['haproxy', 'socat'],

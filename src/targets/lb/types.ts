@@ -27,6 +27,8 @@ export interface LbTlsHelper {
 
 export interface LoadBalancer {
   kind: LbKind;
+  /** One line for the wizard's choice. */
+  summary: string;
   /** Official image, pinned by major version (compose/swarm). */
   image: string;
   /** Debian packages on an lb host (platform hosts). */

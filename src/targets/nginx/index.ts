@@ -53,6 +53,7 @@ const CONFIG = '/etc/nginx/nginx.conf';
 
 export const nginx: LoadBalancer = {
   kind: 'nginx',
+  summary: 'Fast and familiar; passive health checks only (open-source nginx)',
   image: 'nginx:1.27',
   packages: ['nginx'],
   statsPage: false,
