@@ -5,12 +5,11 @@
 // Schema of the spec to schema/ for editors.
 import { build } from 'esbuild';
 import Handlebars from 'handlebars';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile, mkdir, readdir, stat, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { compileSpecParser, Unsupported } from './spec-fast.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(await readFile(resolve(root, 'package.json'), 'utf8'));
@@ -24,12 +23,37 @@ const rawPlugin = {
   },
 };
 
-async function listTemplates(dir) {
+/**
+ * `import { z } from 'zod'` in src/ gets a `z` of only the zod exports src/ names as `z.X`. zod's
+ * own `z` is a namespace object of every export (40-odd locales, JSON Schema import, ...), all of
+ * which V8 would compile on every run that checks a spec; named imports let esbuild leave out
+ * what is unused (zod's bundled size 465 KB -> 115 KB). Other named imports pass through.
+ */
+const zodPlugin = {
+  name: 'zod-used',
+  setup(b) {
+    b.onResolve({ filter: /^zod$/ }, (args) => (args.importer.startsWith(join(root, 'src')) ? { path: 'zod', namespace: 'zod-used' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'zod-used' }, async () => {
+      const zod = await import('zod');
+      const used = new Set();
+      for (const f of await listFiles(resolve(root, 'src'), '.ts')) for (const m of (await readFile(f, 'utf8')).matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) used.add(m[1]);
+      const names = [...used].filter((n) => n in zod).sort(); // not type-only names such as z.infer
+      const contents = [
+        `import { ${names.map((n, i) => `${n} as z${i}`).join(', ')} } from 'zod';`,
+        `export const z = { ${names.map((n, i) => `${n}: z${i}`).join(', ')} };`,
+        "export * from 'zod';",
+      ];
+      return { contents: contents.join('\n'), loader: 'js', resolveDir: root };
+    });
+  },
+};
+
+async function listFiles(dir, ext) {
   const out = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listTemplates(p)));
-    else if (e.name.endsWith('.hbs')) out.push(p);
+    if (e.isDirectory()) out.push(...(await listFiles(p, ext)));
+    else if (e.name.endsWith(ext)) out.push(p);
   }
   return out.sort();
 }
@@ -55,7 +79,7 @@ const templatesPlugin = {
     });
     b.onLoad({ filter: /.*/, namespace: 'precompiled' }, async () => {
       const opts = await compileOptions();
-      const files = await listTemplates(resolve(root, 'templates'));
+      const files = await listFiles(resolve(root, 'templates'), '.hbs');
       const imports = [];
       const entries = [];
       for (const [i, f] of files.entries()) {
@@ -79,104 +103,15 @@ const templatesPlugin = {
   },
 };
 
-// The spec schema with zod, as CommonJS so the ESM chunks can load it synchronously (resolveSpec is
-// synchronous) on the paths that need zod: a spec the fast parser does not accept (zod then
-// reports what is wrong), `init` and `schema`.
-const specCjs = join(dist, 'chunks', 'spec-schema.cjs');
-await build({
-  entryPoints: [resolve(root, 'src/spec/schema.ts')],
-  outfile: specCjs,
+// Stands for the build id until the build is done (write/render-cache.ts).
+const BUILD_ID_PLACEHOLDER = `ha-gen-build-id-${'0'.repeat(48)}`;
+
+const result = await build({
+  entryPoints: [{ in: resolve(root, 'src/main.ts'), out: 'cli' }],
+  outdir: dist,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  // HA_GEN_NO_MINIFY=1 keeps names readable in --cpu-prof profiles (docs/performance.md).
-  minify: !process.env.HA_GEN_NO_MINIFY,
-  legalComments: 'none',
-  plugins: [rawPlugin],
-  logLevel: 'warning',
-});
-
-/** A module value as JavaScript source, or undefined when it is not plain data (zod schemas, functions). */
-function dataSource(v) {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return JSON.stringify(v);
-  if (v instanceof RegExp) return v.toString();
-  if (Array.isArray(v)) {
-    const items = v.map(dataSource);
-    return items.every((x) => x !== undefined) ? `[${items.join(', ')}]` : undefined;
-  }
-  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-    const entries = Object.entries(v).map(([k, x]) => [k, dataSource(x)]);
-    return entries.every(([, x]) => x !== undefined) ? `{${entries.map(([k, x]) => `${JSON.stringify(k)}: ${x}`).join(', ')}}` : undefined;
-  }
-  return undefined;
-}
-
-/**
- * What the CLI imports instead of src/spec/schema.ts: its data exports as literals, `specSchema`
- * whose safeParse() runs the generated parser first, and every other export forwarded to the zod
- * module above, loaded on first use.
- */
-function specSchemaModule() {
-  const mod = createRequire(import.meta.url)(specCjs);
-  let parser;
-  try {
-    parser = compileSpecParser(mod.specSchema);
-  } catch (e) {
-    if (!(e instanceof Unsupported)) throw e;
-    console.warn(`scripts/build.mjs: spec fast path disabled (${e.message}); every spec is checked by zod`);
-    parser = 'const INVALID = Symbol("invalid spec");\nconst parseSpecFast = () => INVALID;';
-  }
-  const lines = [
-    "import { createRequire } from 'node:module';",
-    'let real;',
-    "const zod = () => (real ??= createRequire(import.meta.url)(/\\/chunks\\/[^/]*$/.test(import.meta.url) ? './spec-schema.cjs' : './chunks/spec-schema.cjs'));",
-    parser,
-    'const safeParse = (input, params) => {',
-    '  if (params === undefined) {',
-    '    const data = parseSpecFast(input);',
-    '    if (data !== INVALID) return { success: true, data };',
-    '  }',
-    '  return zod().specSchema.safeParse(input, params);',
-    '};',
-    'const parse = (input, params) => (params === undefined && (input = parseSpecFast(input)) !== INVALID ? input : zod().specSchema.parse(input, params));',
-    "const forward = (name, target) => new Proxy(target, { get: (_, p) => { const o = zod()[name]; const v = Reflect.get(o, p, o); return typeof v === 'function' ? v.bind(o) : v; }, has: (_, p) => p in zod()[name], apply: (_, self, args) => Reflect.apply(zod()[name], self, args), construct: (_, args) => Reflect.construct(zod()[name], args) });",
-  ];
-  for (const [name, value] of Object.entries(mod)) {
-    if (name === 'specSchema') {
-      lines.push("export const specSchema = new Proxy({}, { get: (_, p) => (p === 'safeParse' ? safeParse : p === 'parse' ? parse : Reflect.get(zod().specSchema, p, zod().specSchema)), has: (_, p) => p in zod().specSchema });");
-      continue;
-    }
-    const src = dataSource(value);
-    if (src !== undefined) lines.push(`export const ${name} = ${src};`);
-    else lines.push(`export const ${name} = forward(${JSON.stringify(name)}, ${typeof value === 'function' ? 'function () {}' : '{}'});`);
-  }
-  return lines.join('\n');
-}
-
-const specPlugin = {
-  name: 'spec-schema',
-  setup(b) {
-    b.onResolve({ filter: /\/schema\.js$/ }, (args) => {
-      const p = resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
-      return p === resolve(root, 'src/spec/schema.ts') ? { path: p, namespace: 'spec-schema' } : undefined;
-    });
-    b.onLoad({ filter: /.*/, namespace: 'spec-schema' }, () => ({ contents: specSchemaModule(), loader: 'js', resolveDir: resolve(root, 'src/spec') }));
-  },
-};
-
-// main.ts loads src/fast-generate.ts as dist/generate.js and src/check-fast.ts as dist/check.js,
-// each built on its own below.
-const fastGeneratePlugin = {
-  name: 'fast-generate',
-  setup(b) {
-    b.onResolve({ filter: /\/fast-generate\.js$/ }, (args) => (args.importer === resolve(root, 'src/main.ts') ? { path: './generate.js', external: true } : undefined));
-    b.onResolve({ filter: /\/check-fast\.js$/ }, (args) => (args.importer === resolve(root, 'src/main.ts') ? { path: './check.js', external: true } : undefined));
-  },
-};
-
-const common = {
-  bundle: true,
+  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
@@ -184,40 +119,32 @@ const common = {
   minify: !process.env.HA_GEN_NO_MINIFY,
   legalComments: 'none',
   metafile: true,
-  define: { __HA_GEN_VERSION__: JSON.stringify(pkg.version) },
-  // CommonJS dependencies (handlebars) call require(); give the ESM bundle one.
+  write: false,
+  define: { __HA_GEN_VERSION__: JSON.stringify(pkg.version), __HA_GEN_BUILD_ID__: JSON.stringify(BUILD_ID_PLACEHOLDER) },
+  // CommonJS dependencies (handlebars, commander) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __haGenRequire } from 'node:module'; const require = __haGenRequire(import.meta.url);" },
+  plugins: [rawPlugin, templatesPlugin, zodPlugin],
   logLevel: 'warning',
-};
-
-const result = await build({
-  ...common,
-  entryPoints: [{ in: resolve(root, 'src/main.ts'), out: 'cli' }],
-  outdir: dist,
-  chunkNames: 'chunks/[name]-[hash]',
-  splitting: true,
-  plugins: [rawPlugin, templatesPlugin, specPlugin, fastGeneratePlugin],
 });
-await build({
-  ...common,
-  entryPoints: [resolve(root, 'src/fast-generate.ts')],
-  outfile: join(dist, 'generate.js'),
-  plugins: [rawPlugin, templatesPlugin, specPlugin],
-});
-// Node built-ins only: no require() banner, nothing to link.
-await build({ ...common, banner: {}, entryPoints: [resolve(root, 'src/check-fast.ts')], outfile: join(dist, 'check.js') });
+// The render cache is keyed by the code that renders: the sha256 of every output file, written
+// where the placeholder stands.
+const outputs = result.outputFiles.toSorted((a, b) => (a.path < b.path ? -1 : 1));
+const buildId = outputs.reduce((h, f) => h.update(f.path.slice(dist.length)).update('\0').update(f.contents), createHash('sha256')).digest('hex');
+await mkdir(join(dist, 'chunks'), { recursive: true });
+for (const f of outputs) await writeFile(f.path, f.text.replaceAll(BUILD_ID_PLACEHOLDER, buildId));
 
-// Chunks of earlier builds: removed once they are a minute old (a CLI started just before this
+// Files of earlier builds: removed once they are a minute old (a CLI started just before this
 // build may still import its chunks; the names are content hashes, so an unchanged chunk stays),
 // and at once when npm builds the package (prepare/prepack), so a packed tarball holds no stale ones.
 const grace = ['prepare', 'prepack'].includes(process.env.npm_lifecycle_event ?? '') ? 0 : 60_000;
-const current = new Set([specCjs, join(dist, 'generate.js'), join(dist, 'check.js'), ...Object.keys(result.metafile.outputs).map((p) => resolve(root, p))]);
-const chunkDir = join(dist, 'chunks');
-for (const name of await readdir(chunkDir).catch(() => [])) {
-  const p = join(chunkDir, name);
-  if (current.has(p)) continue;
-  const st = await stat(p).catch(() => null);
-  if (st && Date.now() - st.mtimeMs >= grace) await rm(p, { force: true });
+const current = new Set(outputs.map((f) => f.path));
+for (const dir of [dist, join(dist, 'chunks')]) {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (!e.isFile() || e.name.startsWith('.') || current.has(p)) continue;
+    const st = await stat(p).catch(() => null);
+    if (st && Date.now() - st.mtimeMs >= grace) await rm(p, { force: true });
+  }
 }
 if (process.env.HA_GEN_BUILD_META) await writeFile(process.env.HA_GEN_BUILD_META, JSON.stringify(result.metafile));
 

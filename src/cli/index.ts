@@ -1,27 +1,12 @@
 /** Commander wiring only. Each command's work is imported when that command runs. */
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../version.js';
-import { DB_HA, LB_KINDS, PLATFORMS, STORAGE_KINDS, TIERS, TLS_MODES } from '../spec/schema.js';
+import { DB_HA, LB_KINDS, PLATFORMS, STORAGE_KINDS, TIERS, TLS_MODES } from '../spec/enums.js';
 import { run } from './run.js';
+import type { GenerateOpts } from '../commands/generate.js';
+import type { InitFlags } from '../commands/pipeline.js';
 
-export interface InitFlags {
-  yes?: boolean;
-  config: string;
-  out: string;
-  force?: boolean;
-  tier?: string;
-  platform?: string;
-  lb?: string;
-  db?: string;
-  storage?: string;
-  appImage?: string;
-  appPort?: string;
-  healthPath?: string;
-  appReplicas?: string;
-  domain?: string;
-  tls?: string;
-  name?: string;
-}
+export type { GenerateOpts, InitFlags };
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 
@@ -70,7 +55,16 @@ export function buildProgram(): Command {
     .option('-f, --force', 'overwrite files ha-gen did not write or that were edited by hand')
     .option('--check', 'write nothing; exit 1 with a unified diff when the folder differs from what the spec renders')
     .addHelpText('after', examples('ha-gen generate', 'ha-gen generate -c prod.yaml -o deploy/prod', 'ha-gen generate --check   # exit 1 and a diff on drift'))
-    .action(async (opts: { config: string; out: string; force?: boolean; check?: boolean }) => {
+    .action(async (opts: GenerateOpts) => {
+      if (opts.check) {
+        // A spec rendered before and an unchanged folder: answered without loading the renderer.
+        const { fastCheck } = await import('../check-fast.js');
+        const code = fastCheck(opts);
+        if (code !== null) {
+          lastExit.code = code;
+          return;
+        }
+      }
       const { generateCommand } = await import('../commands/generate.js');
       lastExit.code = await generateCommand(opts);
     });

@@ -5,26 +5,30 @@ import { checkDrift, MANIFEST_PATH, sha256, writeBundle } from '../write/index.j
 import { renderKey, writeRenderCache } from '../write/render-cache.js';
 import { randomSecret } from '../write/secrets.js';
 import { renderSpec } from './pipeline.js';
-import { err, out, say, warn } from '../cli/output.js';
-import { matchesLine } from '../cli/color-level.js';
+import { err, matchesLine, out, say, warn } from '../cli/output.js';
 
-/**
- * `rendererFile`: the file holding the render code (dist/generate.js) when this run may remember
- * what the spec rendered to, for `generate --check` (write/render-cache.ts).
- */
-export async function generateCommand(opts: { config: string; out: string; force?: boolean; check?: boolean }, rendererFile?: string): Promise<number> {
+/** The options of `ha-gen generate` (cli/index.ts). */
+export interface GenerateOpts {
+  config: string;
+  out: string;
+  force?: boolean;
+  check?: boolean;
+}
+
+export async function generateCommand(opts: GenerateOpts): Promise<number> {
   const bytes = await readSpecFile(opts.config);
   const values = parseSpecText(bytes.toString('utf8'), opts.config);
   const { spec, warnings } = resolveSpec([{ source: 'file', values }]);
   warnings.forEach(warn);
   const bundle = renderSpec(spec, opts.config);
-  const key = rendererFile ? renderKey(rendererFile, opts.config, bytes) : null;
+  // remembered for a later `generate --check` of the same spec (write/render-cache.ts)
+  const key = renderKey(opts.config, bytes);
   const manifest = bundle.files.get(MANIFEST_PATH);
   if (key && manifest) writeRenderCache(key, { manifest: sha256(manifest.contents), manifestMode: manifest.mode, files: bundle.files.size, warnings });
   if (opts.check) {
     const drift = await checkDrift(opts.out, bundle);
     if (!drift.length) {
-      say(matchesLine(out.green('ok'), opts.out, opts.config, bundle.files.size));
+      say(matchesLine(opts.out, opts.config, bundle.files.size));
       return 0;
     }
     for (const d of drift) process.stdout.write(d.diff.endsWith('\n') ? d.diff : `${d.diff}\n`);

@@ -1,11 +1,10 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { InitFlags } from '../cli/index.js';
 import { UsageError } from '../errors.js';
 import { resolveSpec } from '../spec/resolve.js';
 import { checkOutDir, planWrite, writeBundle } from '../write/index.js';
 import { randomSecret } from '../write/secrets.js';
-import { checkLayerValues, flagsToLayer, renderSpec, specToYaml } from './pipeline.js';
+import { checkLayerValues, flagsToLayer, renderSpec, specToYaml, type InitFlags } from './pipeline.js';
 import { summary } from './generate.js';
 import { say, warn } from '../cli/output.js';
 

@@ -2,11 +2,30 @@
 import * as path from 'node:path';
 import { Document } from 'yaml';
 import { SpecError, type Issue } from '../errors.js';
-import type { InitFlags } from '../cli/index.js';
 import { zodIssues, type Layer } from '../spec/resolve.js';
 import { specSchema, type Spec } from '../spec/schema.js';
 import { render, type Bundle } from '../render/index.js';
 import { VERSION } from '../version.js';
+
+/** The flags of `ha-gen init` (cli/index.ts). */
+export interface InitFlags {
+  yes?: boolean;
+  config: string;
+  out: string;
+  force?: boolean;
+  tier?: string;
+  platform?: string;
+  lb?: string;
+  db?: string;
+  storage?: string;
+  appImage?: string;
+  appPort?: string;
+  healthPath?: string;
+  appReplicas?: string;
+  domain?: string;
+  tls?: string;
+  name?: string;
+}
 
 const FLAG_KEYS: Array<[keyof InitFlags, string, string, 'string' | 'int']> = [
   ['tier', 'tier', '--tier', 'string'],

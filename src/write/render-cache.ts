@@ -2,14 +2,14 @@
  * What a spec renders to, remembered by `generate` so `generate --check` can skip the render.
  *
  * render() is a pure function of the spec file's bytes, the --config name (it appears in headers)
- * and the code of dist/generate.js, so those (and the Node version) form the key. The entry holds
+ * and the built code (BUILD_ID below), so those (and the Node version) form the key. The entry holds
  * the sha256 of the manifest the render produced, which lists every file's sha256 and mode. A
  * check with a known key compares the folder against that manifest: when the manifest on disk is
  * byte-for-byte the expected one and every file, mode and extra matches it, the render would find
  * no drift either. Any difference (or no entry) falls back to the full render, which prints the
  * diff. The cache lives in the user's cache folder, written only by ha-gen, never in the bundle:
  * a hand-edited manifest cannot vouch for itself. HA_GEN_RENDER_CACHE=0 turns it off.
- * Node built-ins only: dist/check.js loads this on every `generate --check`.
+ * Node built-ins only: the cached `generate --check` (check-fast.ts) loads this without the renderer.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -33,15 +33,17 @@ function cacheDir(): string | null {
   return path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'ha-gen', 'render-v1');
 }
 
-/** The key for rendering `specBytes` read from --config `config` with the renderer in `rendererFile`. */
-export function renderKey(rendererFile: string, config: string, specBytes: Buffer): string | null {
-  try {
-    const h = createHash('sha256');
-    for (const part of ['ha-gen render-v1', process.version, sha256(readFileSync(rendererFile)), config]) h.update(part).update('\0');
-    return h.update(specBytes).digest('hex');
-  } catch {
-    return null;
-  }
+// The sha256 of every built file of dist/, written in by scripts/build.mjs after the build; run
+// from source (tests) there is none, and no cache.
+declare const __HA_GEN_BUILD_ID__: string | undefined;
+const BUILD_ID = typeof __HA_GEN_BUILD_ID__ === 'string' ? __HA_GEN_BUILD_ID__ : undefined;
+
+/** The key for rendering `specBytes` read from --config `config`; null when there is no cache. */
+export function renderKey(config: string, specBytes: Buffer): string | null {
+  if (!BUILD_ID || !cacheDir()) return null;
+  const h = createHash('sha256');
+  for (const part of ['ha-gen render-v1', process.version, BUILD_ID, config]) h.update(part).update('\0');
+  return h.update(specBytes).digest('hex');
 }
 
 export function readRenderCache(key: string): RenderCacheEntry | null {
