@@ -24,10 +24,10 @@ export async function initCommand(flags: InitFlags): Promise<number> {
     answers = await wizard.askQuestions(flagLayer.values, await wizard.inquirerPrompter());
   } else {
     // platform hosts needs an inventory: write the wizard's example for the user to edit
-    const inv = (await import('../wizard/index.js')).defaultInventory(flagLayer.values);
-    if (inv) {
-      answers = inv;
-      inventoryNote = `${flags.config} gets an example inventory of ${inv.hosts.length} hosts: edit their names and addresses, then run \`ha-gen generate\``;
+    const ex = (await import('../wizard/index.js')).defaultExamples(flagLayer.values);
+    if (ex) {
+      answers = ex.values;
+      inventoryNote = `${flags.config}: ${ex.note}`;
     }
   }
 

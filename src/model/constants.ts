@@ -15,6 +15,8 @@ export const GLUSTERD_PORT = 24007;
 export const GLUSTER_BRICK_PORT = 49152;
 /** certbot's standalone HTTP-01 listener on an lb host (localhost only; the LB proxies to it). */
 export const CERTBOT_PORT = 8888;
+/** VRRP is IP protocol 112, not a port: flows with proto vrrp carry it in `port`. */
+export const VRRP_PROTOCOL = 112;
 
 /** The database endpoint (HAProxy in front of Patroni) on platform hosts. */
 export const DB_ENDPOINT_UNIT = 'haproxy-db';

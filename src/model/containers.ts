@@ -4,7 +4,7 @@
  * is what the stack's constraints make true when no node carries two labels of the same role.
  */
 import type { Role, Spec } from '../spec/schema.js';
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, MINIO_PORT, NFS_PORT, GLUSTERD_PORT, PATRONI_REST_PORT } from './constants.js';
+import { VRRP_PROTOCOL, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MINIO_PORT, NFS_PORT, GLUSTERD_PORT, PATRONI_REST_PORT } from './constants.js';
 import { dbWhat, lbPorts, storageWhat } from './services.js';
 import type { Deployment, Link, LinkTarget, ModelHost, ModelService } from './types.js';
 
@@ -43,8 +43,17 @@ export function containersDeployment(spec: Spec): Deployment {
   // 1. load balancer
   const lbHosts = swarm ? Array.from({ length: SWARM_LB_NODES }, (_, i) => place(`lb-${i + 1}`, ['lb'], 'lb=true')) : [place('', [])];
   for (const h of lbHosts) svc(h, { id: 'lb', name: `${prefix}${kind}`, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, swarm ? '0.0.0.0' : '127.0.0.1'), order: 60 });
+  // Swarm: keepalived on every lb node moves the floating address (VRRP multicast: node addresses are not in the spec).
+  const fa = swarm ? spec.loadBalancer.floatingAddress : undefined;
+  for (const h of fa ? lbHosts : []) {
+    svc(h, { id: 'vrrp', name: `${prefix}keepalived`, kind: 'vrrp', what: `holds the floating address ${fa} while this node's ${kind} answers its health path`, ports: [], order: 65 });
+    links.push({ from: h.name, purpose: 'vrrp', proto: 'vrrp', targets: lbHosts.filter((o) => o !== h).map((o) => target(o, VRRP_PROTOCOL)), failover: 'auto', optional: true, what: 'VRRP adverts between the lb nodes (multicast)' });
+  }
   const frontPorts = [{ purpose: 'http' as const, port: spec.loadBalancer.httpPort }, ...(spec.loadBalancer.tls === 'none' ? [] : [{ purpose: 'https' as const, port: spec.loadBalancer.httpsPort }])];
-  for (const f of frontPorts) links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: lbHosts.map((h) => target(h, f.port)), failover: lbHosts.length > 1 ? 'dns' : 'none', what: `clients to the front door (${f.purpose.toUpperCase()})` });
+  for (const f of frontPorts) {
+    if (fa) links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: [{ to: 'floating', address: fa, port: f.port }], failover: 'auto', what: `clients to the front door (${f.purpose.toUpperCase()}) on the floating address` });
+    else links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: lbHosts.map((h) => target(h, f.port)), failover: lbHosts.length > 1 ? 'dns' : 'none', what: `clients to the front door (${f.purpose.toUpperCase()})` });
+  }
 
   // 2. app instances
   const appPorts = [{ port: spec.app.port, proto: 'tcp' as const, bind: '0.0.0.0', exposure: 'internal' as const, what: `app, health ${spec.app.healthPath}` }];
@@ -129,7 +138,8 @@ export function containersDeployment(spec: Spec): Deployment {
     members: { lb: byRole('lb'), app: byRole('app'), db: byRole('db'), etcd: byRole('etcd'), storage: byRole('storage') },
     links,
     dbWrite,
-    front: lbHosts.map((h) => ({ host: h.name, address: 'localhost' })),
+    front: fa ? [{ host: 'floating', address: fa }] : lbHosts.map((h) => ({ host: h.name, address: 'localhost' })),
+    floating: fa ? [{ address: fa, holders: lbHosts.map((h) => h.name) }] : [],
     names: { lb: `${prefix}${kind}`, app: swarm ? `${prefix}app` : 'app', db: `${prefix}${members[0]}`, backup: `${prefix}backup` },
   };
 }

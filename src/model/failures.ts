@@ -16,8 +16,10 @@ export interface HostLoss {
 
 const RANK: Record<Outcome, number> = { yes: 0, manual: 1, no: 2 };
 
-function effect(l: Link, lost: string): { outcome: Outcome; text: string } | null {
-  const targets = l.targets.filter((t) => t.to === lost);
+function effect(dep: Deployment, l: Link, lost: string): { outcome: Outcome; text: string } | null {
+  // A floating address is lost only with the last host that can hold it.
+  const isLost = (t: Link['targets'][number]) => t.to === lost || (t.to === 'floating' && (dep.floating.find((f) => f.address === t.address)?.holders ?? []).every((h) => h === lost));
+  const targets = l.targets.filter(isLost);
   if (!targets.length || l.from === lost) return null;
   const remaining = l.targets.length - targets.length;
   const on = `${l.purpose} ${targets.map((t) => `${t.address}:${t.port}`).join(', ')}`;
@@ -51,7 +53,7 @@ export function hostLosses(dep: Deployment): HostLoss[] {
     let survived: Outcome = 'yes';
     const by = new Map<string, string[]>();
     for (const l of dep.links) {
-      const e = effect(l, h.name);
+      const e = effect(dep, l, h.name);
       if (!e) continue;
       if (!by.has(e.text)) by.set(e.text, []);
       by.get(e.text)!.push(l.from);

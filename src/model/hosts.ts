@@ -1,7 +1,7 @@
 /** Platform hosts: the inventory's hosts, the services each runs, and every connection between them. */
 import type { Host, Role, Spec } from '../spec/schema.js';
 import {
-  CERTBOT_PORT, DB_ENDPOINT_UNIT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, GLUSTERD_PORT, GLUSTER_BRICK_PORT,
+  LB_HEALTH_PATH, VRRP_PROTOCOL, CERTBOT_PORT, DB_ENDPOINT_UNIT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, GLUSTERD_PORT, GLUSTER_BRICK_PORT,
   MINIO_CONSOLE_PORT, MINIO_PORT, NFS_PORT, PATRONI_REST_PORT, isIpv4, unitNames,
 } from './constants.js';
 import { lbPorts, lbPackages, needsTlsScript, storageWhat } from './services.js';
@@ -27,15 +27,25 @@ export function hostsDeployment(spec: Spec): Deployment {
   const links: Link[] = [];
   const to = (h: Host, port: number) => ({ to: h.name, address: h.address, port });
 
-  // 1. load balancers
+  // 1. load balancers, and the floating address keepalived moves between them
+  const fa = spec.loadBalancer.floatingAddress;
+  const floating = fa ? [{ address: fa, holders: lb.map((h) => h.name) }] : [];
   for (const h of lb) {
+    if (fa) {
+      add(h, { id: 'vrrp', name: 'keepalived', unit: 'keepalived', kind: 'vrrp', what: `holds the floating address ${fa} while this host's ${kind} answers ${LB_HEALTH_PATH}`, ports: [], packages: ['keepalived', 'curl'], order: 65 });
+      const peers = lb.filter((o) => o !== h);
+      if (peers.length) links.push({ from: h.name, purpose: 'vrrp', proto: 'vrrp', targets: peers.map((o) => to(o, VRRP_PROTOCOL)), failover: 'auto', optional: true, what: 'VRRP adverts between the lb hosts (unicast)' });
+    }
     add(h, { id: 'lb', name: kind, unit: kind, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, bindOf(h)), packages: lbPackages(spec), order: 60 });
     if (spec.loadBalancer.tls === 'acme' && needsTlsScript(spec)) {
       add(h, { id: 'acme', name: `${u.acme}.timer`, unit: `${u.acme}.timer`, kind: 'acme', what: 'certbot: first certificate and renewals (ACME HTTP-01 behind the LB)', ports: [{ port: CERTBOT_PORT, proto: 'tcp', bind: '127.0.0.1', exposure: 'localhost', what: 'certbot HTTP-01 (the LB proxies /.well-known/acme-challenge/)' }], packages: ['certbot', 'openssl'], order: 61 });
     }
   }
   const front = spec.loadBalancer.tls === 'none' ? [{ purpose: 'http' as const, port: spec.loadBalancer.httpPort }] : [{ purpose: 'http' as const, port: spec.loadBalancer.httpPort }, { purpose: 'https' as const, port: spec.loadBalancer.httpsPort }];
-  for (const f of front) links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: lb.map((h) => to(h, f.port)), failover: lb.length > 1 ? 'dns' : 'none', what: `clients to the front door (${f.purpose.toUpperCase()})` });
+  for (const f of front) {
+    if (fa) links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: [{ to: 'floating', address: fa, port: f.port }], failover: 'auto', what: `clients to the front door (${f.purpose.toUpperCase()}) on the floating address` });
+    else links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: lb.map((h) => to(h, f.port)), failover: lb.length > 1 ? 'dns' : 'none', what: `clients to the front door (${f.purpose.toUpperCase()})` });
+  }
   for (const h of lb) links.push({ from: h.name, purpose: 'app', proto: 'tcp', targets: app.map((a) => to(a, spec.app.port)), failover: 'auto', what: `${kind} to the app instances (health ${spec.app.healthPath})` });
 
   // 2. app hosts
@@ -66,7 +76,8 @@ export function hostsDeployment(spec: Spec): Deployment {
       links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: others.map((o) => to(o, PATRONI_REST_PORT)), failover: 'auto', optional: true, what: 'Patroni members check each other before a failover' });
     }
     for (const h of epHosts) {
-      const b = bindOf(h);
+      // On the lb hosts behind a floating address the endpoint also answers on that address.
+      const b = fa && !app.includes(h) ? '0.0.0.0' : bindOf(h);
       add(h, {
         id: 'db-endpoint', name: DB_ENDPOINT_UNIT, unit: DB_ENDPOINT_UNIT, kind: 'db-endpoint', what: 'database endpoint: HAProxy sends writes to the Patroni leader (/primary check)',
         ports: [
@@ -80,10 +91,12 @@ export function hostsDeployment(spec: Spec): Deployment {
       links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: db.map((m) => to(m, PATRONI_REST_PORT)), failover: 'auto', what: 'the endpoint checks /primary and /replica on every member' });
     }
     for (const h of app) {
-      // On the app host itself when the endpoint runs there; else the first lb host (no floating address yet).
+      // On the app host itself when the endpoint runs there; else the lb hosts' floating address, or the first lb host.
       const ep = epHosts.includes(h) ? h : epHosts[0]!;
-      dbWrite[h.name] = { address: ep.address, port: d.endpointPorts.write };
-      links.push({ from: h.name, purpose: 'db-write', proto: 'tcp', targets: [to(ep, d.endpointPorts.write)], failover: ep === h ? 'auto' : 'none', what: 'the app connects to its database endpoint (DATABASE_URL)' });
+      const viaFloating = !epHosts.includes(h) && fa;
+      const target = viaFloating ? { to: 'floating', address: fa, port: d.endpointPorts.write } : to(ep, d.endpointPorts.write);
+      dbWrite[h.name] = { address: target.address, port: d.endpointPorts.write };
+      links.push({ from: h.name, purpose: 'db-write', proto: 'tcp', targets: [target], failover: ep === h || viaFloating ? 'auto' : 'none', what: 'the app connects to its database endpoint (DATABASE_URL)' });
     }
   } else {
     db.forEach((h, i) => {
@@ -155,7 +168,8 @@ export function hostsDeployment(spec: Spec): Deployment {
     members: Object.fromEntries(ROLES.map((r) => [r, byRole[r].map((h) => h.name)])) as Record<Role, string[]>,
     links,
     dbWrite,
-    front: lb.map((h) => ({ host: h.name, address: h.address })),
+    front: fa ? [{ host: 'floating', address: fa }] : lb.map((h) => ({ host: h.name, address: h.address })),
+    floating,
     names: { lb: kind, app: u.app, db: d.ha === 'patroni' ? 'patroni' : u.postgres, backup: u.backup },
   };
 }

@@ -16,7 +16,7 @@ type Region = Spec['regions'][number];
 /** The spec one region deploys: a multi-server deployment of its own hosts. */
 export function regionSpec(spec: Spec, r: Region): Spec {
   const hosts = spec.hosts.filter((h) => h.region === r.name);
-  const sub: Spec = { ...spec, tier: 'multi-server', regions: [], hosts };
+  const sub: Spec = { ...spec, tier: 'multi-server', regions: [], hosts, loadBalancer: { ...spec.loadBalancer, floatingAddress: r.floatingAddress } };
   if (spec.platform === 'hosts') {
     sub.app = { ...spec.app, replicas: hosts.filter((h) => h.roles.includes('app')).length };
     sub.database = { ...spec.database, replicas: Math.max(0, hosts.filter((h) => h.roles.includes('db')).length - 1) };
@@ -43,9 +43,10 @@ function renamed(dep: Deployment, region: string): Deployment {
     ...dep,
     hosts: dep.hosts.map((h) => ({ ...h, name: n(h.name), region })),
     members: Object.fromEntries(Object.entries(dep.members).map(([k, v]) => [k, v.map(n)])) as Deployment['members'],
-    links: dep.links.map((l) => ({ ...l, from: n(l.from), targets: l.targets.map((t) => ({ ...t, to: n(t.to) })) })),
+    links: dep.links.map((l) => ({ ...l, from: n(l.from), targets: l.targets.map((t) => ({ ...t, to: t.to === 'floating' ? t.to : n(t.to) })) })),
     dbWrite: Object.fromEntries(Object.entries(dep.dbWrite).map(([k, v]) => [n(k), v])),
-    front: dep.front.map((f) => ({ ...f, host: n(f.host) })),
+    front: dep.front.map((f) => ({ ...f, host: f.host === 'floating' ? f.host : n(f.host) })),
+    floating: dep.floating.map((f) => ({ ...f, holders: f.holders.map(n) })),
   };
 }
 
@@ -80,6 +81,7 @@ function multiRegion(spec: Spec): Deployment {
     links,
     dbWrite: Object.assign({}, ...all.map((d) => d.dbWrite)) as Deployment['dbWrite'],
     front: all.flatMap((d) => d.front),
+    floating: all.flatMap((d) => d.floating),
     names: first.names,
     regions,
   };

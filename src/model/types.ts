@@ -12,7 +12,7 @@ export interface ModelPort {
   what: string;
 }
 
-export type ServiceKind = 'lb' | 'acme' | 'app' | 'db' | 'db-endpoint' | 'etcd' | 'storage' | 'storage-client' | 'backup';
+export type ServiceKind = 'lb' | 'vrrp' | 'acme' | 'app' | 'db' | 'db-endpoint' | 'etcd' | 'storage' | 'storage-client' | 'backup';
 
 export interface ModelService {
   /** Stable key within the host: targets attach deploy steps to it. */
@@ -54,7 +54,7 @@ export type Purpose = (typeof PURPOSES)[number];
 export type Failover = 'auto' | 'dns' | 'manual' | 'none';
 
 export interface LinkTarget {
-  /** A host name of the model. */
+  /** A host name of the model, or "floating": the floating address, held by one of its holders at a time. */
   to: string;
   address: string;
   port: number;
@@ -98,6 +98,8 @@ export interface Deployment {
   dbWrite: Record<string, { address: string; port: number }>;
   /** Where operators and smoke.sh reach the front door. */
   front: Array<{ host: string; address: string }>;
+  /** Floating addresses (keepalived/VRRP) and the hosts that can hold each. */
+  floating: Array<{ address: string; holders: string[] }>;
   /** Names scripts use (compose service, swarm service or unit). */
   names: { lb: string; app: string; db: string; backup: string };
   regions?: Array<{ name: string; primary: boolean; deployment: Deployment }>;

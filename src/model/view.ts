@@ -19,7 +19,10 @@ export interface ScriptView {
   platform: Spec['platform'];
   name: string;
   lbService: string;
+  /** Where clients reach the front door: the floating address(es), then every lb host (smoke.sh checks each). */
   lbAddresses: string[];
+  /** The lb hosts themselves (where an operator logs in). */
+  lbHosts: Member[];
   appService: string;
   apps: Member[];
   dbService: string;
@@ -45,7 +48,8 @@ export function scriptView(spec: Spec, dep: Deployment = deploymentOf(spec)): Sc
       const h = dep.hosts.find((x) => x.name === n)!;
       return { name: h.name, address: h.address, host: h.name };
     };
-    return { ...base, lbAddresses: dep.front.map((f) => f.address), apps: dep.members.app.map(member), db: dep.members.db.map(member), etcd: dep.members.etcd.map(member) };
+    const lbHosts = dep.members.lb.map(member);
+    return { ...base, lbAddresses: [...new Set([...dep.front.map((f) => f.address), ...lbHosts.map((h) => h.address)])], lbHosts, apps: dep.members.app.map(member), db: dep.members.db.map(member), etcd: dep.members.etcd.map(member) };
   }
   const swarm = spec.platform === 'swarm';
   const prefix = swarm ? `${spec.name}_` : '';
@@ -53,6 +57,7 @@ export function scriptView(spec: Spec, dep: Deployment = deploymentOf(spec)): Sc
   return {
     ...base,
     lbAddresses: ['localhost'],
+    lbHosts: [],
     apps: apps.map((n) => ({ name: n, address: n, host: n })),
     db: containerDb(spec).map((m) => ({ name: `${prefix}${m}`, address: m, host: m })),
     etcd: spec.database.ha === 'patroni' ? etcdMembers(spec).map((e) => ({ name: `${prefix}${e}`, address: e, host: e })) : [],

@@ -120,7 +120,8 @@ export interface Plan {
 /** Per-member availability assumptions of the composite estimate. */
 export const A_SERVER = 0.995;
 export const A_PROCESS = 0.999;
-export const A_GLOBAL_DNS = 0.9999;
+/** Health-checked global DNS (Route 53 and Cloudflare's load balancer both promise 100 % for answering). */
+export const A_GLOBAL_DNS = 0.99999;
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
@@ -176,8 +177,9 @@ function availability(spec: Spec, dep: Deployment): Plan['availability'] {
     terms.push(layer('PostgreSQL', spec.database.ha === 'none' ? 1 : c.db, A_PROCESS));
   } else {
     const m = A_SERVER * A_PROCESS;
-    if (c.assumedLb) assumptions.push('swarm: 2 nodes labelled lb=true, with DNS or a floating address in front of them (not generated)');
-    else if (c.lb > 1) assumptions.push(`${c.lb} load balancer hosts with DNS or a floating address in front of them (not generated)`);
+    const floating = (dep.regions?.[0]?.deployment ?? dep).floating.length > 0;
+    const who = c.assumedLb ? 'swarm: 2 nodes labelled lb=true' : `${c.lb} load balancer hosts`;
+    if (c.lb > 1) assumptions.push(floating ? `${who} behind a floating address that keepalived moves to a healthy one in ~4 s` : `${who} behind DNS (no floating address: clients that resolved a lost one fail until DNS moves them)`);
     terms.push(layer(`${spec.loadBalancer.kind} load balancer`, c.lb, m));
     terms.push(layer('app instances', c.app, m));
     if (spec.database.ha === 'none') terms.push(layer('PostgreSQL', 1, m));

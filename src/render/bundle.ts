@@ -16,6 +16,7 @@ export type Check =
   | { tool: 'yaml' }
   | { tool: 'systemd' }
   | { tool: 'json' }
+  | { tool: 'keepalived' }
   | { tool: 'k6' }
   | { tool: 'pgbackrest'; stanza: string };
 
@@ -34,6 +35,8 @@ export interface SecretDef {
   help: string;
   /** Fixed value (a user name); absent means a random secret is generated. */
   value?: string;
+  /** Length of a random value when the consumer limits it (VRRP PASS: 8); default 40. */
+  length?: number;
 }
 
 export interface Bundle {

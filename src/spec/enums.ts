@@ -30,6 +30,7 @@ export const FORMS = {
   envName: { re: /^[A-Z][A-Z0-9_]{0,63}$/, text: 'an upper-case environment variable name (e.g. RUST_LOG)' },
   envValue: { re: /^[A-Za-z0-9._:\/@+=,-]{0,256}$/, text: 'letters, digits and ._:/@+=,- only (no spaces, quotes or $)' },
   size: { re: /^[1-9][0-9]{0,5}[kmg]$/, text: 'a size such as 50m, 512k or 2g' },
+  interfaceName: { re: /^[a-z][a-z0-9_.-]{0,14}$/, text: 'a network interface name: lowercase letters, digits and _.-, at most 15 characters (e.g. eth0)' },
 } as const;
 
 export type FormName = keyof typeof FORMS;

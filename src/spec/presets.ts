@@ -8,17 +8,20 @@ export const TIER_PRESETS: Record<Tier, SpecInput> = {
     database: { ha: 'none' },
     storage: { kind: 'local' },
   },
+  // Patroni (automatic failover, 3 members, 3 etcd) and a replicated GlusterFS volume over 3 servers:
+  // no single server whose loss stops the service. streaming and nfs stay selectable; plan says what they cost.
   'multi-server': {
     platform: 'swarm',
     app: { replicas: 3 },
-    database: { ha: 'streaming' },
-    storage: { kind: 'nfs' },
+    database: { ha: 'patroni', replicas: 2 },
+    storage: { kind: 'glusterfs' },
   },
   'multi-region': {
     platform: 'swarm',
     app: { replicas: 3 },
     database: { ha: 'patroni', replicas: 2 },
-    storage: { kind: 's3' },
+    // One MinIO per region was a single point of failure in each region; uploads stay per region (plan warns).
+    storage: { kind: 'glusterfs' },
     regions: [
       { name: 'us-east', primary: true },
       { name: 'eu-west', primary: false },

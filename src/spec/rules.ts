@@ -57,6 +57,10 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
     warnings.push(`regions are only used by tier multi-region; ignored for ${spec.tier}`);
   }
 
+  const fa = spec.loadBalancer.floatingAddress;
+  if (fa && spec.platform === 'compose') warnings.push('loadBalancer.floatingAddress is for several lb hosts (hosts, swarm); ignored for compose');
+  if (fa && spec.tier === 'multi-region') warnings.push('loadBalancer.floatingAddress is per region in multi-region: set regions[].floatingAddress; ignored');
+  if (spec.platform === 'hosts' && fa && spec.hosts.some((h) => h.address === fa)) errors.push({ path: at('loadBalancer.floatingAddress'), message: `"${fa}" is a host's own address; the floating address must be a free address in the lb hosts' network` });
   checkStorage(spec, errors, warnings, at);
 
   if (spec.platform === 'hosts') checkInventory(spec, errors, warnings, lbPorts);
@@ -85,10 +89,15 @@ export function backupIssues(spec: Spec): Issue[] {
 }
 
 /** What a working spec costs (shown by `plan`, not at every generate): choices that leave a single point of failure or a gap. */
-function costWarnings(spec: Spec, warnings: string[]): void {
+function costWarnings(spec: Spec, costs: string[]): void {
+  const warnings = costs;
   const hosts = spec.platform === 'hosts';
   const lbs = hosts ? hostsWith(spec, 'lb').length : spec.platform === 'swarm' ? 2 : 1;
   const dbs = hosts ? hostsWith(spec, 'db').length : spec.database.ha === 'none' ? 1 : spec.database.replicas + 1;
+  const floating = spec.tier === 'multi-region' ? spec.regions.every((r) => r.floatingAddress) : !!spec.loadBalancer.floatingAddress;
+  if (spec.platform !== 'compose' && lbs > 1 && !floating) {
+    costs.push('no floating address: clients reach the lb hosts through DNS, and when one dies the clients that resolved it fail until DNS stops returning it (browsers try another record, many API clients do not). Set loadBalancer.floatingAddress (keepalived moves it in ~4 s) where the lb hosts share L2; in public clouds, which drop VRRP, put the provider\'s load balancer or a health-checked DNS failover record (on /lb-health) in front');
+  }
   if (spec.tier !== 'single-server' && hosts && lbs < 2) warnings.push(`one load balancer host: it is a single point of failure for tier ${spec.tier}; add a second lb host behind DNS or a floating address`);
   if (spec.backup.repository === 'local' && dbs > 1) {
     warnings.push(`backup.repository local with ${dbs} database servers: each keeps its own repository, so after a failover the new primary starts a new backup chain (its backup runs a full backup); use repository s3 for one chain across failovers`);
@@ -166,8 +175,8 @@ function checkRoles(spec: Spec, errors: Issue[], warnings: string[]): void {
     else if (etcd % 2 === 0) errors.push({ path: 'hosts', message: `${etcd} etcd hosts: an even count tolerates no more failures than ${etcd - 1} and ${etcd === 2 ? 'two members lose quorum when either dies' : 'wastes a member'}; use 3 or 5` });
     else if (etcd === 1) warnings.push('a single etcd host is a single point of failure for Patroni (the guide\'s setup): with it down no failover can happen; use 3 etcd hosts');
   }
-  if (spec.storage.kind === 'glusterfs' && count('storage') < 2) {
-    errors.push({ path: 'hosts', message: `storage glusterfs needs at least 2 hosts with the role "storage" (replicated volume); found ${count('storage')}` });
+  if (spec.storage.kind === 'glusterfs' && count('storage') < 3) {
+    errors.push({ path: 'hosts', message: `storage glusterfs needs at least 3 hosts with the role "storage" (a replica 3 volume: with 2 copies a partition splits the brain, and Gluster then refuses writes or keeps two versions); found ${count('storage')}` });
   }
   if (spec.storage.kind === 's3' && count('storage') < 1) {
     errors.push({ path: 'hosts', message: 'storage s3 needs a host with the role "storage" to run MinIO on' });
@@ -183,8 +192,8 @@ function checkRoles(spec: Spec, errors: Issue[], warnings: string[]): void {
 /** Shared storage and multi-region settings that the inventory checks do not cover. */
 function checkStorage(spec: Spec, errors: Issue[], warnings: string[], at: (p: string) => string): void {
   const s = spec.storage;
-  if (s.kind === 'glusterfs' && spec.platform !== 'hosts' && s.servers.length === 1) {
-    errors.push({ path: at('storage.servers'), message: 'lists 1 server; a replicated GlusterFS volume needs at least 2 (3 avoids split-brain)' });
+  if (s.kind === 'glusterfs' && spec.platform !== 'hosts' && (s.servers.length === 1 || s.servers.length === 2)) {
+    errors.push({ path: at('storage.servers'), message: `lists ${s.servers.length} server(s); a replicated GlusterFS volume needs at least 3 (replica 3: with 2 copies a partition splits the brain)` });
   }
   if (s.kind !== 'glusterfs' && s.servers.length) warnings.push(`storage.servers is only used by storage glusterfs; ignored for ${s.kind}`);
   if (spec.tier === 'multi-region') {

@@ -43,6 +43,9 @@ const loadBalancerSchema = z
     keyFile: str('absPath').default('/etc/ssl/private/ha-gen.key').describe('Private key (PEM) for tls: files, as seen by the load balancer.'),
     acmeEmail: str('email').optional().describe('Contact e-mail for ACME (Let\'s Encrypt) registration.'),
     statsPort: port('loadBalancer.statsPort').default(8404).describe('HAProxy stats page port (password in .env), bound to the LB host only.'),
+    floatingAddress: str('ipv4').optional().describe('One IPv4 address moved between the lb hosts by keepalived (VRRP, unicast peers): clients and DNS use it, and losing an lb host moves it to another within seconds. Needs L2 between the lb hosts (most public clouds drop VRRP: use the provider\'s load balancer or a DNS failover record there). Multi-region: per region, regions[].floatingAddress.'),
+    floatingInterface: str('interfaceName').default('eth0').describe('The lb hosts\' interface that carries the floating address.'),
+    vrrpRouterId: z.number().int().min(1).max(255).default(51).describe('VRRP virtual_router_id of the floating address: unique among the VRRP groups of that network.'),
   })
   .strict();
 
@@ -110,6 +113,7 @@ const regionSchema = z
     primary: z.boolean().default(false).describe('The region that runs the writable database (exactly one).'),
     domain: str('fqdn').optional().describe('Regional host name the global DNS failover points at (default <region>.<domain>).'),
     address: str('ipv4').optional().describe('Public IPv4 of the region\'s load balancer, for the DNS failover records (default: the first lb host of the region on platform hosts, else a documentation address to replace).'),
+    floatingAddress: str('ipv4').optional().describe('This region\'s floating address on its lb hosts (as loadBalancer.floatingAddress, per region).'),
     dbAddress: str('address').optional().describe('Address the other regions reach this region\'s database at (the primary\'s, for logical replication). Default: the first db host of the region on platform hosts, else db.<region>.<name>.internal.'),
   })
   .strict();

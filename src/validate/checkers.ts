@@ -84,6 +84,29 @@ const haproxy: Checker = {
   },
 };
 
+/**
+ * keepalived --config-test in a network namespace that has the configured interface (a veth), with the
+ * password include pointed at a throwaway file. Its exit code is 143 whether the file is valid or not
+ * (2.2.7 ends the test with SIGTERM), and 5 for fatal errors: problems are the "(file: Line N)" lines.
+ */
+const keepalived: Checker = {
+  needs: ['keepalived', 'ip'],
+  install: 'apt-get install keepalived iproute2',
+  async run(env, file) {
+    const text = await fs.readFile(fileIn(env, file), 'utf8');
+    const auth = path.join(env.tmp, `keepalived-auth-${createHash('sha256').update(file).digest('hex').slice(0, 8)}.conf`);
+    await fs.writeFile(auth, 'auth_pass hagenchk\n');
+    const copy = path.join(env.tmp, `keepalived-${createHash('sha256').update(file).digest('hex').slice(0, 8)}.conf`);
+    await fs.writeFile(copy, text.replace(/^(\s*include\s+)\S+auth\.conf\s*$/gm, `$1${auth}`));
+    const iface = /^\s*interface\s+(\S+)/m.exec(text)?.[1] ?? 'eth0';
+    const script = `ip link add ${iface} type veth peer name hagenpeer0 && ip link set ${iface} up && exec keepalived --config-test -f ${copy}`;
+    const r = await runIsolated(env.sandbox, ['unshare', '-n', 'sh', '-c', script], { mkdirs: ['/run/keepalived'] });
+    const problems = r.output.split('\n').filter((l) => /\(.*Line \d+\)|Non-existent|error/i.test(l));
+    if ((r.exitCode === 0 || r.exitCode === 143) && !problems.length) return { ok: true, message: 'keepalived --config-test: no problems' };
+    return { ok: false, message: problems.join('\n') || r.output.trim() || `keepalived --config-test exited ${r.exitCode}` };
+  },
+};
+
 const caddy: Checker = {
   needs: ['caddy', 'openssl'],
   install: 'apt-get install caddy',
@@ -478,6 +501,7 @@ const json: Checker = {
 };
 
 export const CHECKERS: Record<CheckTool, Checker> = {
+  keepalived,
   nginx,
   haproxy,
   caddy,

@@ -34,18 +34,21 @@ const check = (form: keyof typeof FORMS, optional = false) => (v: string) =>
 /**
  * Example inventory for platform hosts, written into the spec for the user to edit. It satisfies
  * every inventory rule for the chosen tier, database and storage, so the wizard never ends in a
- * refusal: one db host without HA, 2 for streaming, 3 (with etcd) for Patroni; 2 GlusterFS hosts;
- * and for multi-region a complete set per region.
+ * refusal: one db host without HA, 2 for streaming, 3 (with etcd) for Patroni; 3 GlusterFS hosts
+ * (replica 3: a majority survives one loss without split-brain); for the multi-server tiers two lb
+ * hosts behind a floating address (exampleFront); and for multi-region a complete set per region.
  */
 export function exampleInventory(spec: { tier: string; database: { ha: string }; storage?: { kind?: string }; regions?: Array<{ name: string }> }): Spec['hosts'] {
   const ha = spec.database.ha;
   const storage = spec.storage?.kind ?? 'nfs';
   const dbCount = ha === 'none' ? 1 : ha === 'patroni' ? 3 : 2;
-  const storageCount = storage === 'glusterfs' ? 2 : storage === 'local' ? 0 : 1;
+  const storageCount = storage === 'glusterfs' ? 3 : storage === 'local' ? 0 : 1;
+  const lbCount = spec.tier === 'single-server' ? 1 : 2;
   const storageName = storage === 'glusterfs' ? 'gluster' : storage === 's3' ? 'minio' : 'nfs';
   const set = (net: number, suffix: string, region?: string): Spec['hosts'] => {
     const at = (sub: number, host: number) => `10.${net}.${sub}.${host}`;
-    const hosts: Spec['hosts'] = [{ name: `lb1${suffix}`, address: at(1, 5), roles: ['lb'] }];
+    const hosts: Spec['hosts'] = [];
+    for (let i = 1; i <= lbCount; i++) hosts.push({ name: `lb${i}${suffix}`, address: at(1, 4 + i), roles: ['lb'] });
     for (let i = 1; i <= 3; i++) hosts.push({ name: `app${i}${suffix}`, address: at(1, 9 + i), roles: ['app'] });
     for (let i = 1; i <= dbCount; i++) hosts.push({ name: `db${i}${suffix}`, address: at(2, 9 + i), roles: ha === 'patroni' ? ['db', 'etcd'] : ['db'] });
     for (let i = 1; i <= storageCount; i++) hosts.push({ name: `${storageName}${i}${suffix}`, address: at(3, 9 + i), roles: ['storage'] });
@@ -53,6 +56,13 @@ export function exampleInventory(spec: { tier: string; database: { ha: string };
   };
   if (spec.tier === 'multi-region') return (spec.regions ?? []).flatMap((r, i) => set(i, `-${r.name}`, r.name));
   return set(0, '');
+}
+
+/** The floating address of the example inventory's lb hosts (10.<region>.1.4), for the multi-server tiers. */
+export function exampleFront(tier: string, regions?: Array<{ name: string }>): Plain {
+  if (tier === 'single-server') return {};
+  if (tier === 'multi-region') return { regions: (regions ?? []).map((r, i) => ({ ...r, floatingAddress: `10.${i}.1.4` })) };
+  return { loadBalancer: { floatingAddress: '10.0.1.4' } };
 }
 
 /** Uploads on separate app hosts need shared storage: on hosts a single-server tier defaults to nfs, not the preset's local. */
@@ -65,20 +75,40 @@ function defaultStorage(tier: Spec['tier'], platform: unknown): string {
  * What `init --yes --platform hosts` adds to the flags (the wizard's own defaults): the example
  * inventory, and the storage it assumes when the flags chose none; undefined when not needed.
  */
-export function defaultInventory(given: Plain): { hosts: Spec['hosts']; storage?: { kind: string } } | undefined {
+export function defaultInventory(given: Plain): ({ hosts: Spec['hosts']; storage?: { kind: string } } & Plain) | undefined {
   const tier = (get(given, 'tier') ?? 'single-server') as Spec['tier'];
   const preset = TIER_PRESETS[tier] ?? {};
   const platform = get(given, 'platform') ?? preset.platform;
   if (platform !== 'hosts' || get(given, 'hosts') !== undefined) return undefined;
   const givenStorage = get(given, 'storage.kind') as string | undefined;
   const storage = givenStorage ?? defaultStorage(tier, platform);
+  const regions = (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions;
   const hosts = exampleInventory({
     tier,
     database: { ha: String(get(given, 'database.ha') ?? preset.database?.ha ?? 'none') },
     storage: { kind: storage },
-    regions: (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions,
+    regions,
   });
-  return givenStorage === undefined ? { hosts, storage: { kind: storage } } : { hosts };
+  const front = get(given, 'loadBalancer.floatingAddress') === undefined ? exampleFront(tier, regions) : {};
+  return givenStorage === undefined ? { hosts, storage: { kind: storage }, ...front } : { hosts, ...front };
+}
+
+/**
+ * What `init --yes` adds to the flags: the example inventory on platform hosts (defaultInventory) and,
+ * for the multi-server tiers, an example floating address for the lb hosts or Swarm lb nodes, with
+ * a note that says which values to edit. Undefined when the flags need nothing.
+ */
+export function defaultExamples(given: Plain): { values: Plain; note: string } | undefined {
+  const inv = defaultInventory(given);
+  const tier = (get(given, 'tier') ?? 'single-server') as Spec['tier'];
+  const preset = TIER_PRESETS[tier] ?? {};
+  const platform = get(given, 'platform') ?? preset.platform;
+  const front = platform === 'swarm' && get(given, 'loadBalancer.floatingAddress') === undefined ? exampleFront(tier, (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions) : {};
+  const values = { ...front, ...(inv ?? {}) };
+  if (!Object.keys(values).length) return undefined;
+  const floating = inv?.loadBalancer ?? front.loadBalancer ?? inv?.regions ?? front.regions;
+  const parts = [inv ? `an example inventory of ${inv.hosts.length} hosts` : '', floating ? 'an example floating address for the load balancers' : ''].filter(Boolean);
+  return { values, note: `the spec gets ${parts.join(' and ')}: edit the names and addresses, then run \`ha-gen generate\`` };
 }
 
 /** Asks only what `given` (the flags) leaves open; returns the answers as a partial spec. */
@@ -169,8 +199,14 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
   if (!has('app.image')) {
     set(a, 'app.image', await p.input({ name: 'appImage', message: 'App image', default: 'ghcr.io/victorytek/home-registry:latest', validate: check('image') }));
   }
-  if (cur('platform') === 'hosts' && !has('hosts')) {
-    a.hosts = exampleInventory({ tier, database: { ha: String(cur('database.ha')) }, storage: { kind: String(cur('storage.kind')) }, regions: (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions });
+  const regions = (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions;
+  if (cur('platform') === 'hosts' && !has('hosts')) a.hosts = exampleInventory({ tier, database: { ha: String(cur('database.ha')) }, storage: { kind: String(cur('storage.kind')) }, regions });
+  if ((cur('platform') === 'hosts' && !has('hosts')) || cur('platform') === 'swarm') {
+    if (!has('loadBalancer.floatingAddress')) {
+      const front = exampleFront(tier, regions);
+      if (front.regions) a.regions = front.regions;
+      if (front.loadBalancer) set(a, 'loadBalancer.floatingAddress', (front.loadBalancer as Plain).floatingAddress);
+    }
   }
   return a;
 }

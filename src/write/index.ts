@@ -166,7 +166,7 @@ export interface WriteResult {
 export async function writeBundle(
   outDir: string,
   bundle: Bundle,
-  opts: { force: boolean; randomSecret: () => string; onStaged?: () => Promise<void> | void },
+  opts: { force: boolean; randomSecret: (length?: number) => string; onStaged?: () => Promise<void> | void },
 ): Promise<WriteResult> {
   writeGuard.active++;
   try {
@@ -179,7 +179,7 @@ export async function writeBundle(
 async function writeBundleGuarded(
   outDir: string,
   bundle: Bundle,
-  opts: { force: boolean; randomSecret: () => string; onStaged?: () => Promise<void> | void },
+  opts: { force: boolean; randomSecret: (length?: number) => string; onStaged?: () => Promise<void> | void },
 ): Promise<WriteResult> {
   const stop = () => checkInterrupted(() => new InterruptedError());
   const out = checkOutDir(outDir);

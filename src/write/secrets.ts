@@ -28,14 +28,14 @@ export function parseEnv(text: string): Map<string, string> {
 }
 
 /** Adds the secrets .env lacks (new names only); every existing line and value is kept as it is. */
-export function mergeEnv(existing: string | null, secrets: SecretDef[], random: () => string): { text: string; added: string[] } {
+export function mergeEnv(existing: string | null, secrets: SecretDef[], random: (length?: number) => string): { text: string; added: string[] } {
   const have = parseEnv(existing ?? '');
   const added: string[] = [];
   const lines: string[] = [];
   for (const s of secrets) {
     if (have.has(s.name)) continue;
     added.push(s.name);
-    lines.push(`# ${s.help}`, `${s.name}=${s.value ?? random()}`);
+    lines.push(`# ${s.help}`, `${s.name}=${s.value ?? random(s.length)}`);
   }
   const head = existing === null ? '# Secrets of this bundle: keep this file private (mode 0600) and out of git.\n' : existing.endsWith('\n') || existing === '' ? existing : `${existing}\n`;
   return { text: lines.length ? `${head}${lines.join('\n')}\n` : head, added };

@@ -61,6 +61,7 @@ export const VALID: Record<FormName, fc.Arbitrary<string>> = {
   envName: fc.tuple(chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ', 1, 1), chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_', 0, 12)).map(([a, b]) => a + b),
   envValue: chars('ABCxyz0123456789._:/@+=,-', 0, 30),
   size: fc.tuple(fc.integer({ min: 1, max: 99999 }), fc.constantFrom('k', 'm', 'g')).map(([n, u]) => `${n}${u}`),
+  interfaceName: fc.tuple(chars(lower, 1, 1), chars(lower + digits + '_.-', 0, 14)).map(([a, b]) => a + b),
 };
 
 /** A plain value of each form for baselines (fields a base spec leaves unset). */
@@ -79,6 +80,7 @@ export const BENIGN: Record<FormName, string> = {
   envName: 'BENIGN_NAME',
   envValue: 'benign-value',
   size: '10m',
+  interfaceName: 'eth0',
 };
 
 // ---- the fields ----------------------------------------------------------------------------------
@@ -162,7 +164,7 @@ export const BASES: Array<{ id: string; values: Record<string, unknown> }> = [
   { id: 'swarm-patroni-s3', values: { ...common, tier: 'multi-server', platform: 'swarm', database: { ...common.database, ha: 'patroni' }, storage: { kind: 's3', bucket: 'shop-uploads' }, loadBalancer: { kind: 'caddy', tls: 'acme' }, domain: 'shop.example.com' } },
   { id: 'hosts-streaming-nfs', values: { ...common, tier: 'multi-server', platform: 'hosts', database: { ...common.database, ha: 'streaming' }, storage: { kind: 'nfs', nfsExport: '/exports/shop' }, loadBalancer: { kind: 'haproxy', tls: 'files' }, hosts: inventory() } },
   { id: 'hosts-patroni-nfs', values: { ...common, tier: 'multi-server', platform: 'hosts', database: { ...common.database, ha: 'patroni' }, storage: { kind: 'nfs' }, loadBalancer: { kind: 'nginx', tls: 'files' }, hosts: inventory() } },
-  { id: 'hosts-patroni-gluster-caddy', values: { ...common, tier: 'multi-server', platform: 'hosts', domain: 'shop.example.com', database: { ...common.database, ha: 'patroni' }, storage: { kind: 'glusterfs' }, loadBalancer: { kind: 'caddy', tls: 'acme', acmeEmail: 'ops@example.com' }, hosts: inventory([{ name: 'nas2', address: '10.0.3.5', roles: ['storage'] }]) } },
+  { id: 'hosts-patroni-gluster-caddy', values: { ...common, tier: 'multi-server', platform: 'hosts', domain: 'shop.example.com', database: { ...common.database, ha: 'patroni' }, storage: { kind: 'glusterfs' }, loadBalancer: { kind: 'caddy', tls: 'acme', acmeEmail: 'ops@example.com' }, hosts: inventory([{ name: 'nas2', address: '10.0.3.5', roles: ['storage'] }, { name: 'nas3', address: '10.0.3.6', roles: ['storage'] }]) } },
   {
     id: 'swarm-multi-region',
     values: { ...common, tier: 'multi-region', platform: 'swarm', domain: 'shop.example.com', loadBalancer: { kind: 'nginx', tls: 'files' }, regions: [{ name: 'us-east', primary: true, domain: 'us.shop.example.com' }, { name: 'eu-west', domain: 'eu.shop.example.com' }] },

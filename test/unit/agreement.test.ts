@@ -71,7 +71,9 @@ describe.each(PRESETS.map((p) => [p.id, p] as const))('%s: plan, README, RUNBOOK
     for (const h of lbs) expect(portsOf(plan, h.name)).toContain(httpPort);
     expect(sh).toContain(`http://$host:${httpPort}`);
     if (hosts) {
-      expect(bashArray(sh, 'lbs')).toEqual(lbs.map((h) => h.address));
+      // the floating address(es) first, then every lb host
+      const floating = plan.flows.filter((f) => f.from === 'clients' && f.to === 'floating').map((f) => f.address);
+      expect(bashArray(sh, 'lbs')).toEqual([...new Set([...floating, ...lbs.map((h) => h.address)])]);
       const apps = plan.hosts.filter((h) => h.services.some((s) => s.kind === 'app'));
       expect(bashArray(sh, 'apps')).toEqual(apps.map((h) => `${h.name}=${h.address}`));
       for (const h of apps) expect(portsOf(plan, h.name)).toContain(spec.app.port);

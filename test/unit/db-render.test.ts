@@ -134,7 +134,7 @@ describe('containers', () => {
     const p = parseYaml(text(bundle({ platform: 'swarm', database: { ha: 'patroni' } }).b, 'stack.yml')) as Record<string, any>;
     expect(p.services.db1.deploy.placement.constraints).toEqual(['node.labels.patroni == db1']);
     expect(p.services.app.environment.DATABASE_URL).toMatch(/@db-endpoint:5000\//);
-    const s = parseYaml(text(bundle({ platform: 'swarm', database: { ha: 'streaming' } }).b, 'stack.yml')) as Record<string, any>;
+    const s = parseYaml(text(bundle({ platform: 'swarm', database: { ha: 'streaming', replicas: 1 } }).b, 'stack.yml')) as Record<string, any>;
     expect(s.services['db-replica'].deploy.placement.constraints).toEqual(['node.labels.database == replica']);
   });
 });

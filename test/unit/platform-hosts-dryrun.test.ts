@@ -13,6 +13,7 @@ const hosts = [
   { name: 'db1', address: '10.0.2.10', roles: ['db'] },
   { name: 'st1', address: '10.0.3.10', roles: ['storage'] },
   { name: 'st2', address: '10.0.3.11', roles: ['storage'] },
+  { name: 'st3', address: '10.0.3.12', roles: ['storage'] },
 ];
 
 describe.each(['nfs', 's3', 'glusterfs'])('hosts deploy.sh --dry-run (storage %s)', (storage) => {
@@ -52,7 +53,7 @@ describe.each(['nfs', 's3', 'glusterfs'])('hosts deploy.sh --dry-run (storage %s
     }
     if (host === 'st1' && storage === 'nfs') expect(out).toContain('systemctl enable nfs-server');
     if (host === 'st1' && storage === 's3') expect(out).toContain('systemctl enable home-registry-minio');
-    if (host === 'st2' && storage === 'glusterfs') expect(out).toContain('would run: /etc/home-registry/gluster-volume.sh');
+    if (host === 'st3' && storage === 'glusterfs') expect(out).toContain('would run: /etc/home-registry/gluster-volume.sh');
     if (host === 'lb1') expect(out).toMatch(/would install packages: haproxy socat/);
   });
 });

@@ -49,20 +49,20 @@ describe('presets per tier', () => {
     expect(resolveSpec([]).spec).toEqual(resolveSpec([file({ version: 1 })]).spec);
   });
 
-  it('multi-server: swarm, 3 replicas, streaming replication, NFS', () => {
+  it('multi-server: swarm, 3 replicas, Patroni with 2 standbys, GlusterFS (no single server)', () => {
     const { spec } = resolveSpec([file({ tier: 'multi-server' })]);
     expect(spec.platform).toBe('swarm');
     expect(spec.app.replicas).toBe(3);
-    expect(spec.database.ha).toBe('streaming');
-    expect(spec.storage.kind).toBe('nfs');
+    expect(spec.database).toMatchObject({ ha: 'patroni', replicas: 2, etcdMembers: 3 });
+    expect(spec.storage.kind).toBe('glusterfs');
   });
 
-  it('multi-region: swarm, 3 replicas, patroni with 2 standbys, S3, two regions with one primary', () => {
+  it('multi-region: swarm, 3 replicas, patroni with 2 standbys, GlusterFS, two regions with one primary', () => {
     const { spec } = resolveSpec([file({ tier: 'multi-region' })]);
     expect(spec.platform).toBe('swarm');
     expect(spec.app.replicas).toBe(3);
     expect(spec.database).toMatchObject({ ha: 'patroni', replicas: 2 });
-    expect(spec.storage.kind).toBe('s3');
+    expect(spec.storage.kind).toBe('glusterfs');
     expect(spec.regions.map((r) => [r.name, r.primary])).toEqual([
       ['us-east', true],
       ['eu-west', false],
@@ -84,7 +84,7 @@ describe('layer precedence: answers > flags > file > preset', () => {
   it('file beats preset, key by key (other preset keys stay)', () => {
     const { spec } = resolveSpec([file({ tier: 'multi-server', app: { replicas: 5 } })]);
     expect(spec.app.replicas).toBe(5);
-    expect(spec.database.ha).toBe('streaming');
+    expect(spec.database.ha).toBe('patroni');
   });
 
   it('flags beat the file; answers beat flags', () => {
@@ -228,8 +228,10 @@ describe('cross-field rules refuse with a path and a sentence', () => {
     it('patroni without etcd', () => refuses([hostsSpec(ok, { database: { ha: 'patroni' } })], 'hosts', /role "etcd"/));
     it('patroni with an even etcd count', () =>
       refuses([hostsSpec([inventory.lb1, inventory.app1, inventory.app2, { ...inventory.db1, roles: ['db', 'etcd'] }, { ...inventory.db2, roles: ['db', 'etcd'] }], { database: { ha: 'patroni' } })], 'hosts', /use 3 or 5/));
-    it('glusterfs with one storage host', () =>
-      refuses([hostsSpec([...ok, { name: 's1', address: '10.0.3.1', roles: ['storage'] }], { storage: 'glusterfs' })], 'hosts', /at least 2 hosts with the role "storage"/));
+    it('glusterfs with one or two storage hosts (replica 2 splits the brain)', () => {
+      refuses([hostsSpec([...ok, { name: 's1', address: '10.0.3.1', roles: ['storage'] }], { storage: 'glusterfs' })], 'hosts', /at least 3 hosts with the role "storage"/);
+      refuses([hostsSpec([...ok, { name: 's1', address: '10.0.3.1', roles: ['storage'] }, { name: 's2', address: '10.0.3.2', roles: ['storage'] }], { storage: 'glusterfs' })], 'hosts', /found 2/);
+    });
     it('local storage with two app hosts', () =>
       refuses([hostsSpec([inventory.lb1, inventory.app1, inventory.app2, inventory.db1], { tier: 'single-server', database: { ha: 'none' }, storage: 'local' })], 'storage.kind', /2 app hosts need them/));
     it('multi-region hosts must name a known region', () => {

@@ -5,7 +5,7 @@ import { render } from '../../src/render/index.js';
 import { parseSpecText } from '../../src/spec/load.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import { specSchema } from '../../src/spec/schema.js';
-import { askQuestions, confirmWrite, defaultInventory, type Choice, type Prompter } from '../../src/wizard/index.js';
+import { askQuestions, confirmWrite, defaultExamples, type Choice, type Prompter } from '../../src/wizard/index.js';
 
 type Answer = string | boolean | ((q: Asked) => string | boolean);
 interface Asked {
@@ -54,8 +54,8 @@ const init = (f: Partial<InitFlags> = {}): InitFlags => ({ config: 'ha-gen.yaml'
 /** The spec file text that init writes for these flags and wizard answers. */
 function specText(f: Partial<InitFlags>, wizardAnswers?: Record<string, unknown>): string {
   const layer = flagsToLayer(init(f));
-  // without a terminal, init adds the example inventory the wizard would have written (platform hosts)
-  const answers = wizardAnswers ?? defaultInventory(layer.values) ?? {};
+  // without a terminal, init adds the examples the wizard would have written (inventory, floating address)
+  const answers = wizardAnswers ?? defaultExamples(layer.values)?.values ?? {};
   return specToYaml(resolveSpec([layer, { source: 'answers', values: answers }]).spec);
 }
 
@@ -108,9 +108,9 @@ describe('wizard questions', () => {
     expect(q('platform').choices).not.toContain('compose');
     expect(q('platform').default).toBe('swarm');
     expect(q('db').choices).not.toContain('none');
-    expect(q('db').default).toBe('streaming');
+    expect(q('db').default).toBe('patroni');
     expect(q('storage').choices).not.toContain('local');
-    expect(q('storage').default).toBe('nfs');
+    expect(q('storage').default).toBe('glusterfs');
   });
 
   it('offers acme only with a domain, and then defaults to it', async () => {

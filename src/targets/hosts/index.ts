@@ -5,6 +5,7 @@ import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/hosts/deploy.sh.hbs?raw';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { renderLbHost } from '../lb-units.js';
+import { renderKeepalivedHosts } from '../keepalived/index.js';
 import { SECRETS } from '../secrets.js';
 import { addSteps, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
@@ -26,6 +27,7 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const upstreams = { kind: 'static' as const, servers: t.app.map((a) => ({ name: a.name, host: a.address, port: spec.app.port })) };
   // LB config, unit, TLS helper and certbot units per lb host: see lb-units.ts.
   for (const lb of t.lb) renderLbHost(spec, ctx, b, plan, lb, upstreams);
+  renderKeepalivedHosts(spec, ctx, b, plan, t.lb);
 
   // 2. database (and its endpoint for the app)
   renderDatabaseHosts(spec, ctx, b, plan);
@@ -76,7 +78,7 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       units: services.flatMap((s) => (s.unit ? [s.unit] : [])).join(' '),
       before: steps.flatMap((s) => s.before ?? []),
       packages: [...new Set(services.flatMap((s) => s.packages))].sort().join(' '),
-      envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries })),
+      envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries, raw: !!s.envFile!.raw })),
       after: steps.flatMap((s) => s.after ?? []),
     };
   });

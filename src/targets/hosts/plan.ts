@@ -16,7 +16,7 @@ export interface EnvEntry {
 
 export interface HostSteps {
   /** Secrets file the unit reads (EnvironmentFile=), written by deploy.sh with mode 0600. */
-  envFile?: { path: string; entries: EnvEntry[] };
+  envFile?: { path: string; entries: EnvEntry[]; raw?: boolean };
   /** Commands deploy.sh runs on the host after copying the files, before starting units (idempotent). */
   before?: string[];
   /** Commands deploy.sh runs on the host after the service is up (idempotent). */

@@ -133,7 +133,7 @@ function commands(spec: Spec, t: Topology) {
   }
   const unit = t.dbService;
   return {
-    status: [...t.lbAddresses.map((a) => ssh(a, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
+    status: [...t.lbHosts.map((h) => ssh(h.address, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
     app: t.apps.map((a) => ssh(a.address, `journalctl -u ${t.appService} --since -15min`)),
     db: patroni ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml list"'), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
     infra: [...spec.hosts.map((h) => `ping -c 3 ${h.address}   # ${h.name}`), ssh(db0.address, 'df -h /var/lib/postgresql')],
@@ -143,7 +143,7 @@ function commands(spec: Spec, t: Topology) {
         ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (db1 first) and ./deploy.sh each app host`]
         : [],
     scaleApp: t.apps.map((a) => `./deploy.sh ${a.host}`),
-    lbSwitch: t.lbAddresses.map((a) => ssh(a, `systemctl reload ${spec.loadBalancer.kind}`)),
+    lbSwitch: t.lbHosts.map((h) => ssh(h.address, `systemctl reload ${spec.loadBalancer.kind}`)),
     restore: [
       ssh(db0.address, `"runuser -u postgres -- ${hs.backup} full"   # an extra base backup first, if the database still runs`),
       ssh(db0.address, `systemctl stop ${unit}`),

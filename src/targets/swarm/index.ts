@@ -6,6 +6,7 @@ import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/swarm/deploy.sh.hbs?raw';
 import { lbModel } from '../lb-model.js';
 import { loadBalancerOf } from '../lb/index.js';
+import { keepalivedSwarm } from '../keepalived/index.js';
 import { appHealthcheck, appEnvironment } from '../compose/index.js';
 import { SECRETS } from '../secrets.js';
 import { renderDatabaseSwarm } from '../postgres/swarm.js';
@@ -126,6 +127,12 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   };
   for (const v of Object.keys(lbm.containerVolumes)) stack.volumes[v] = {};
   stack.labels.push({ label: 'lb=true', what: `runs the ${kind} load balancer (publishes the HTTP ports)` });
+  // The floating address on the lb nodes (loadBalancer.floatingAddress): keepalived in the host's network.
+  const vrrp = keepalivedSwarm(spec, ctx, b, (key, text) => configName(spec, key, text), swarmSecret);
+  if (vrrp) {
+    stack.services.keepalived = vrrp.service;
+    Object.assign(stack.configs, vrrp.configs);
+  }
 
   if (o.region) {
     for (const svc of Object.values(stack.services) as Array<{ deploy?: { placement?: { constraints?: string[] } } }>) {
@@ -139,7 +146,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const doc = {
     version: '3.8',
     services: stack.services,
-    networks: { backend: { driver: 'overlay', attachable: false } },
+    networks: { backend: { driver: 'overlay', attachable: false }, ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
     volumes: stack.volumes,
     ...(Object.keys(stack.secrets).length ? { secrets: stack.secrets } : {}),
     configs: stack.configs,

@@ -14,7 +14,7 @@ const SPECS: Record<string, Record<string, unknown>> = {
     version: 1,
     tier: 'multi-server',
     platform: 'hosts',
-    loadBalancer: { kind: 'haproxy' },
+    loadBalancer: { kind: 'haproxy', floatingAddress: '10.0.1.4' },
     database: { ha: 'patroni', synchronous: true },
     storage: 'glusterfs',
     hosts: [
@@ -24,10 +24,10 @@ const SPECS: Record<string, Record<string, unknown>> = {
       { name: 'app2', address: '10.0.1.11', roles: ['app', 'storage'] },
       { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },
       { name: 'db2', address: '10.0.2.11', roles: ['db', 'etcd'] },
-      { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd'] },
+      { name: 'db3', address: '10.0.2.12', roles: ['db', 'etcd', 'storage'] },
     ],
   },
-  'multi-region': { version: 1, tier: 'multi-region', backup: { repository: 's3' } },
+  'multi-region': { version: 1, tier: 'multi-region', storage: 's3', backup: { repository: 's3' } },
 };
 
 afterAll(cleanupTempDirs);

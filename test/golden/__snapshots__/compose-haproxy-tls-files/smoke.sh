@@ -28,7 +28,8 @@ http_ok() {
 tcp_ok() {
   timeout "$timeout_s" bash -c ": </dev/tcp/$1/$2" 2>/dev/null
 }
-dc() { docker compose "$@"; }
+# The compose plugin (docker compose) when installed, else the standalone docker-compose (Debian 12's).
+dc() { if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi; }
 container_of() { dc ps -q "$1" 2>/dev/null | head -n 1; }
 psql_on() {
   local cid

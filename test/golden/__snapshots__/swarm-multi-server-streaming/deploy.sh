@@ -7,7 +7,7 @@ set -euo pipefail
 usage() {
   cat <<'USAGE'
 Usage: ./deploy.sh COMMAND
-  label NODE ROLE...   label a node for its roles: database=primary database=replica app=true lb=true 
+  label NODE ROLE...   label a node for its roles: database=primary database=replica1 database=replica2 app=true lb=true 
   up                   create missing secrets from .env and deploy (or update) the stack
   scale N              run N app replicas
   status               services and their tasks
@@ -15,7 +15,8 @@ Usage: ./deploy.sh COMMAND
   rollback             roll the app back to its previous image
 Node labels:
   database=primary  runs the PostgreSQL primary (its volume lives there)
-  database=replica  runs the standby db-replica (its volume lives there; not the primary's node)
+  database=replica1  runs the standby db-replica1 (its volume lives there; not the primary's node)
+  database=replica2  runs the standby db-replica2 (its volume lives there; not the primary's node)
   app=true  runs app replicas (one per node)
   lb=true  runs the nginx load balancer (publishes the HTTP ports)
 USAGE
@@ -48,8 +49,12 @@ check_labels() {
     echo "deploy.sh: no node has the label database=primary (runs the PostgreSQL primary (its volume lives there)); run: ./deploy.sh label NODE database=primary" >&2
     missing=1
   fi
-  if [[ -z "$(docker node ls -q --filter node.label=database=replica)" ]]; then
-    echo "deploy.sh: no node has the label database=replica (runs the standby db-replica (its volume lives there; not the primary's node)); run: ./deploy.sh label NODE database=replica" >&2
+  if [[ -z "$(docker node ls -q --filter node.label=database=replica1)" ]]; then
+    echo "deploy.sh: no node has the label database=replica1 (runs the standby db-replica1 (its volume lives there; not the primary's node)); run: ./deploy.sh label NODE database=replica1" >&2
+    missing=1
+  fi
+  if [[ -z "$(docker node ls -q --filter node.label=database=replica2)" ]]; then
+    echo "deploy.sh: no node has the label database=replica2 (runs the standby db-replica2 (its volume lives there; not the primary's node)); run: ./deploy.sh label NODE database=replica2" >&2
     missing=1
   fi
   if [[ -z "$(docker node ls -q --filter node.label=app=true)" ]]; then
@@ -81,7 +86,8 @@ case "$cmd" in
     for role in "$@"; do
       case "$role" in
         database=primary) docker node update --label-add "database=primary" "$node" >/dev/null ;;
-        database=replica) docker node update --label-add "database=replica" "$node" >/dev/null ;;
+        database=replica1) docker node update --label-add "database=replica1" "$node" >/dev/null ;;
+        database=replica2) docker node update --label-add "database=replica2" "$node" >/dev/null ;;
         app=true) docker node update --label-add "app=true" "$node" >/dev/null ;;
         lb=true) docker node update --label-add "lb=true" "$node" >/dev/null ;;
         *) echo "deploy.sh: unknown role $role" >&2; exit 2 ;;

@@ -64,17 +64,17 @@ if (( ! lb_only )); then
 
   # 4. replication: the primary sees every standby streaming, lag below the limit
   primary=""
-  members=('home-registry_db' 'home-registry_db-replica')
+  members=('home-registry_db' 'home-registry_db-replica1' 'home-registry_db-replica2')
   for m in "${members[@]}"; do
     if [[ "$(psql_on "$m" 'SELECT pg_is_in_recovery()' 2>/dev/null)" == "f" ]]; then primary="$m"; break; fi
   done
   if [[ -z "$primary" ]]; then
-    fail "replication: no reachable primary among home-registry_db home-registry_db-replica "
+    fail "replication: no reachable primary among home-registry_db home-registry_db-replica1 home-registry_db-replica2 "
   else
     row="$(psql_on "$primary" "SELECT count(*) FILTER (WHERE state = 'streaming') || ' ' || COALESCE(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0)::bigint FROM pg_stat_replication")"
     streaming="${row%% *}"
     lag="${row##* }"
-    if (( streaming < 1 )); then fail "replication: $streaming of 1 standbys streaming from $primary"; else ok "replication: $streaming standbys streaming from $primary"; fi
+    if (( streaming < 2 )); then fail "replication: $streaming of 2 standbys streaming from $primary"; else ok "replication: $streaming standbys streaming from $primary"; fi
     if (( lag > max_lag )); then fail "replication lag: $lag bytes > $max_lag"; else ok "replication lag: $lag bytes"; fi
   fi
 fi

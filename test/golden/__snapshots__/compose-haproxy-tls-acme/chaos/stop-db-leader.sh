@@ -8,7 +8,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bundle="$(cd "$here/.." && pwd)"
 smoke() { "$bundle/smoke.sh" "$@"; }
 say() { echo "chaos: $*"; }
-dc() { (cd "$bundle" && docker compose "$@"); }
+# The compose plugin (docker compose) when installed, else the standalone docker-compose (Debian 12's).
+dc() { (cd "$bundle" && if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi); }
 # Waits up to $1 seconds for smoke.sh (with the remaining arguments) to pass.
 wait_smoke() {
   local limit="$1" start

@@ -33,7 +33,11 @@ wait_healthy() {
 }
 
 echo "pulling $image"
-docker pull "$image"
+# An image built on this host (or a host without registry access) is used as it is when the pull fails.
+if ! docker pull "$image"; then
+  docker image inspect "$image" >/dev/null 2>&1 || { echo "rolling-update.sh: cannot pull $image and it is not on this host" >&2; exit 1; }
+  echo "the pull failed; using $image as it is on this host"
+fi
 for svc in app1 app2; do
   old="$(docker inspect -f '{{.Config.Image}}' "$(compose ps -q "$svc")" 2>/dev/null || echo "ghcr.io/victorytek/home-registry:latest")"
   echo "==> $svc: $old -> $image"
