@@ -92,6 +92,8 @@ describe('hostile spec files to generate', () => {
     ['an env value with a dollar', (t: string) => t.replace('RUST_LOG: info', 'RUST_LOG: $HOME'), /app\.env\.RUST_LOG/, /no spaces, quotes or \$/],
     ['a duplicate key', (t: string) => `${t}name: other\n`, /bad\.yaml:\d+/, /unique|duplicate/i],
     ['broken YAML', () => 'version: 1\napp: {port: [\n', /bad\.yaml:\d+/, /./],
+    ['a __proto__ key at the root', (t: string) => `${t}__proto__:\n  tier: multi-server\n`, /__proto__/, /not allowed/],
+    ['a constructor key in app.env', (t: string) => t.replace('RUST_LOG: info', 'constructor: x'), /app\.env\.constructor/, /not allowed/],
     ['a newer version', (t: string) => t.replace('version: 1', 'version: 9'), /version/, /upgrade ha-gen/],
   ] as Array<[string, (spec: string) => string, RegExp, RegExp]>)('%s: exit 2 naming the key, bundle untouched', async (_what, text, key, allowed) => {
     const r = await withSpec(text(specText));

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HaGenError, SpecError, UsageError, type Issue } from '../../src/errors.js';
-import { loadSpecFile, parseSpecText } from '../../src/spec/load.js';
+import { loadSpecFile, parseSpecText, SPEC_LIMITS } from '../../src/spec/load.js';
 import { resolveSpec } from '../../src/spec/resolve.js';
 
 function issuesOf(fn: () => unknown): { message: string; issues: Issue[] } {
@@ -36,6 +36,24 @@ describe('parseSpecText', () => {
     const { issues } = issuesOf(() => parseSpecText('version: 1\nname: a\nname: b\n'));
     expect(issues[0]!.path).toBe('ha-gen.yaml:3');
     expect(issues[0]!.message).toMatch(/unique|duplicate/i);
+  });
+
+  it('__proto__, constructor and prototype keys are refused at any depth, naming the key', () => {
+    const { issues } = issuesOf(() => parseSpecText('version: 1\n__proto__:\n  tier: multi-server\napp:\n  env:\n    constructor: x\nhosts:\n  - {name: a, prototype: b}\n'));
+    expect(issues.map((i) => i.path)).toEqual(['__proto__', 'app.env.constructor', 'hosts.prototype']);
+    for (const i of issues) expect(i.message).toMatch(/is not allowed/);
+    // and nothing reached Object.prototype
+    expect(({} as Record<string, unknown>).tier).toBeUndefined();
+  });
+
+  it('a spec past the limits is refused before it is parsed: bytes, lines, keys per mapping, items per list', () => {
+    expect(issuesOf(() => parseSpecText(`version: 1\nname: ${'a'.repeat(SPEC_LIMITS.bytes)}\n`)).issues[0]!.message).toMatch(/at most 1048576 bytes/);
+    expect(issuesOf(() => parseSpecText('version: 1\n' + '#\n'.repeat(SPEC_LIMITS.lines))).issues[0]!.message).toMatch(/at most 50000/);
+    const env = Array.from({ length: SPEC_LIMITS.keysPerMap + 1 }, (_, i) => `    K${i}: v`).join('\n');
+    expect(issuesOf(() => parseSpecText(`version: 1\napp:\n  env:\n${env}\n`)).issues[0]).toEqual({ path: 'app.env', message: expect.stringMatching(/1001 keys; at most 1000/) });
+    // 300 000 keys (the hostile spec of issue 14): refused by its size at once, never parsed
+    const huge = `version: 1\napp:\n  env:\n${Array.from({ length: 300_000 }, (_, i) => `    K${i}: v`).join('\n')}\n`;
+    expect(issuesOf(() => parseSpecText(huge)).message).toMatch(/too large/);
   });
 
   it('a list or a scalar at the top is refused', () => {
