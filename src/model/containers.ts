@@ -42,7 +42,7 @@ export function containersDeployment(spec: Spec): Deployment {
 
   // 1. load balancer
   const lbHosts = swarm ? Array.from({ length: SWARM_LB_NODES }, (_, i) => place(`lb-${i + 1}`, ['lb'], 'lb=true')) : [place('', [])];
-  for (const h of lbHosts) svc(h, { id: 'lb', name: `${prefix}${kind}`, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, swarm ? '0.0.0.0' : '127.0.0.1'), order: 60 });
+  for (const h of lbHosts) svc(h, { id: 'lb', name: `${prefix}${kind}`, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, '127.0.0.1'), order: 60 });
   // Swarm: keepalived on every lb node moves the floating address (VRRP multicast: node addresses are not in the spec).
   const fa = swarm ? spec.loadBalancer.floatingAddress : undefined;
   for (const h of fa ? lbHosts : []) {
@@ -91,7 +91,7 @@ export function containersDeployment(spec: Spec): Deployment {
     });
     const epHosts = swarm ? Array.from({ length: SWARM_ENDPOINT_REPLICAS }, (_, i) => place(`db-endpoint-${i + 1}`, ['db'], '(any node, one per node)')) : [place('', [])];
     for (const h of epHosts) {
-      svc(h, { id: 'db-endpoint', name: `${prefix}db-endpoint`, kind: 'db-endpoint', what: 'database endpoint: writes to the Patroni leader', ports: [{ port: d.endpointPorts.write, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'writes' }, { port: d.endpointPorts.read, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'reads' }, { port: d.endpointPorts.stats, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'endpoint stats (not published)' }], order: 40 });
+      svc(h, { id: 'db-endpoint', name: `${prefix}db-endpoint`, kind: 'db-endpoint', what: 'database endpoint: writes to the Patroni leader', ports: [{ port: d.endpointPorts.write, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'writes' }, { port: d.endpointPorts.read, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'reads (replicas)' }, { port: d.endpointPorts.stats, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'endpoint stats (not published)' }], order: 40 });
       links.push({ from: h.name, purpose: 'db-write', proto: 'tcp', targets: dbHosts.map((m, i) => target(m, d.port, members[i]!)), failover: 'auto', what: 'the endpoint forwards sessions to the Patroni leader' });
       links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: dbHosts.map((m, i) => target(m, PATRONI_REST_PORT, members[i]!)), failover: 'auto', what: 'the endpoint checks /primary on every member' });
     }

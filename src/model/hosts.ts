@@ -36,7 +36,7 @@ export function hostsDeployment(spec: Spec): Deployment {
       const peers = lb.filter((o) => o !== h);
       if (peers.length) links.push({ from: h.name, purpose: 'vrrp', proto: 'vrrp', targets: peers.map((o) => to(o, VRRP_PROTOCOL)), failover: 'auto', optional: true, what: 'VRRP adverts between the lb hosts (unicast)' });
     }
-    add(h, { id: 'lb', name: kind, unit: kind, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, bindOf(h)), packages: lbPackages(spec), order: 60 });
+    add(h, { id: 'lb', name: kind, unit: kind, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, '127.0.0.1'), packages: lbPackages(spec), order: 60 });
     if (spec.loadBalancer.tls === 'acme' && needsTlsScript(spec)) {
       add(h, { id: 'acme', name: `${u.acme}.timer`, unit: `${u.acme}.timer`, kind: 'acme', what: 'certbot: first certificate and renewals (ACME HTTP-01 behind the LB)', ports: [{ port: CERTBOT_PORT, proto: 'tcp', bind: '127.0.0.1', exposure: 'localhost', what: 'certbot HTTP-01 (the LB proxies /.well-known/acme-challenge/)' }], packages: ['certbot', 'openssl'], order: 61 });
     }

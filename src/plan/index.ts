@@ -95,6 +95,8 @@ export interface Plan {
   flows: Flow[];
   /** What losing each host does, from the flows. */
   hostLosses: HostLoss[];
+  /** Floating addresses (keepalived) and the hosts that can hold each: flows to "floating" reach one of them. */
+  floating: Array<{ address: string; holders: string[] }>;
   failures: FailureCase[];
   availability: {
     guide: string;
@@ -339,6 +341,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions = {}): Plan {
     ports,
     flows: flowsOf(dep),
     hostLosses: losses,
+    floating: dep.floating,
     failures: failures(spec, dep, losses, patroni),
     availability: availability(spec, dep),
     recovery: {

@@ -13,6 +13,9 @@ import { bindOf, deploymentOf } from '../model/index.js';
 /** Debian's config paths of each load balancer (from its module). */
 export const LB_PATHS = Object.fromEntries(Object.values(LOAD_BALANCERS).map((l) => [l.kind, l.hosts])) as Record<LbKind, { config: string; dir: string }>;
 
+/** Where the LB's stats page listens on an lb host, as the model says (no page: localhost, unused). */
+export const lbStatsBind = (spec: Spec, lb: Host) => (LOAD_BALANCERS[spec.loadBalancer.kind].statsPage ? bindOf(deploymentOf(spec), lb.name, 'lb', spec.loadBalancer.statsPort) : '127.0.0.1');
+
 /** The unit of each load balancer: ExecStart runs Debian's binary in the foreground. */
 export const lbUnit = (spec: Spec, kind: LbKind) => LOAD_BALANCERS[kind].unit(spec);
 
@@ -25,7 +28,7 @@ export function renderLbHost(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
   const h = header(ctx);
   const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
   const lbm = LOAD_BALANCERS[kind];
-  const statsBind = lbm.statsPage ? bindOf(deploymentOf(spec), lb.name, 'lb', spec.loadBalancer.statsPort) : '127.0.0.1';
+  const statsBind = lbStatsBind(spec, lb);
   b.add(hostFile(lb, lbm.hosts.config), lbm.render(model, h, { statsBind }), { checks: [{ tool: kind }] });
   b.add(hostFile(lb, `/etc/systemd/system/${kind}.service`), renderUnit(lbUnit(spec, kind), ctx), { checks: [{ tool: 'systemd' }] });
   if (lbm.statsPage) b.secret(SECRETS.haproxyStats);

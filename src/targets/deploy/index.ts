@@ -9,6 +9,7 @@ import { renderTemplate } from '../../render/templates.js';
 import { toYaml } from '../../render/yaml.js';
 import { lbModel } from '../lb-model.js';
 import { loadBalancerOf } from '../lb/index.js';
+import { lbStatsBind } from '../lb-units.js';
 import { renderUnit } from '../systemd/index.js';
 import { hostFile, topology } from '../hosts/plan.js';
 import { appUnit, appUnitName, greenPort, greenUnitName } from '../app/index.js';
@@ -59,7 +60,7 @@ export function renderSwarmDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
   b.add('deploy/rolling-update.sh', renderTemplate(rollSwarm, c), SCRIPT);
   const kind = spec.loadBalancer.kind;
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app-green', port: spec.app.port, count: spec.app.replicas }, lb.dir);
-  const text = lbText(spec, ctx, model, '0.0.0.0');
+  const text = lbText(spec, ctx, model, '127.0.0.1');
   const greenFile = `deploy/blue-green/${lb.file.split('/').pop()!.replace(/(\.[a-z]+)?$/, '.green$1')}`;
   b.add(greenFile, text, { checks: [{ tool: kind }] });
   b.add('deploy/blue-green.sh', renderTemplate(bgSwarm, { ...c, blueConfig, greenConfig: configName(`${kind}_conf_green`, text), target: lb.target, greenFile, blueFile: lb.file }), SCRIPT);
@@ -93,7 +94,7 @@ export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
   const upstreams = { kind: 'static' as const, servers: t.app.map((a) => ({ name: a.name, host: a.address, port: greenPort(spec) })) };
   for (const lb of t.lb) {
     const model = lbModel(spec, upstreams, loadBalancerOf(spec).hosts.dir);
-    b.add(`deploy/blue-green/${hostFile(lb, loadBalancerOf(spec).hosts.config)}`, lbText(spec, ctx, model, lb.address), { checks: [{ tool: kind }] });
+    b.add(`deploy/blue-green/${hostFile(lb, loadBalancerOf(spec).hosts.config)}`, lbText(spec, ctx, model, lbStatsBind(spec, lb)), { checks: [{ tool: kind }] });
   }
   b.add('deploy/blue-green.sh', renderTemplate(bgHosts, c), SCRIPT);
   addReadme(spec, ctx, b);

@@ -87,7 +87,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
 
   // 3. load balancer: every lb-labelled node, config as a Swarm config
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app', port: spec.app.port, count: spec.app.replicas }, lb.dir);
-  const lbText = lbm.render(model, h, { statsBind: '0.0.0.0' });
+  // The stats page only inside the LB's own container (docker exec; its overlay peers include the app).
+  const lbText = lbm.render(model, h, { statsBind: '127.0.0.1' });
   b.add(lb.file, lbText, { checks: [{ tool: kind }] });
   const cfg = configName(spec, `${kind}_conf`, lbText);
   stack.configs[cfg] = { file: `./${lb.file}` };
