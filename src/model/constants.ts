@@ -34,6 +34,7 @@ export const unitNames = (spec: Pick<Spec, 'name' | 'database'>) => ({
   minio: `${spec.name}-minio`,
   postgres: `postgresql@${spec.database.version}-main`,
   uploadsMount: `srv-${nameSlug(spec)}-uploads.mount`,
+  firewall: `${spec.name}-firewall`,
 });
 
 /** Debian's PostgreSQL layout for a major version. */

@@ -12,7 +12,7 @@ export interface ModelPort {
   what: string;
 }
 
-export type ServiceKind = 'lb' | 'vrrp' | 'acme' | 'app' | 'db' | 'db-endpoint' | 'etcd' | 'storage' | 'storage-client' | 'backup';
+export type ServiceKind = 'firewall' | 'lb' | 'vrrp' | 'acme' | 'app' | 'db' | 'db-endpoint' | 'etcd' | 'storage' | 'storage-client' | 'backup';
 
 export interface ModelService {
   /** Stable key within the host: targets attach deploy steps to it. */

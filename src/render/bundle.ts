@@ -17,6 +17,7 @@ export type Check =
   | { tool: 'systemd' }
   | { tool: 'json' }
   | { tool: 'keepalived' }
+  | { tool: 'nft' }
   | { tool: 'k6' }
   | { tool: 'pgbackrest'; stanza: string };
 

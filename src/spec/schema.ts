@@ -98,6 +98,14 @@ const backupSchema = z
   })
   .strict();
 
+const firewallSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Platform hosts: an nftables ruleset per host that lets in exactly the connections of the deployment (plan --json flows) plus SSH from adminCidrs, and drops the rest; deploy.sh applies it last, with a rollback timer.'),
+    adminCidrs: z.array(str('cidr')).min(1).max(64).default(['0.0.0.0/0']).describe('Networks allowed to reach SSH on every host (where you run deploy.sh from). Narrow it: the default lets SSH in from anywhere.'),
+    sshPort: port('firewall.sshPort').default(22).describe('SSH port of the hosts.'),
+  })
+  .strict();
+
 const hostSchema = z
   .object({
     name: str('hostName').describe('Host name; also the folder hosts/<name>/ in the bundle.'),
@@ -128,6 +136,7 @@ const specShape = {
   loadBalancer: loadBalancerSchema.prefault({}),
   database: databaseSchema.prefault({}),
   storage: z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), storageSchema.prefault({})).describe('Shared storage for uploads; a string is short for {kind: ...}.'),
+  firewall: firewallSchema.prefault({}).describe('Host firewall from the deployment\'s flows (platform hosts).'),
   backup: backupSchema.prefault({}).describe('Backups: pgBackRest base backups + WAL archiving (point-in-time recovery) and daily logical dumps.'),
   hosts: z.array(hostSchema).max(5000).default([]).describe('The inventory (required for platform hosts).'),
   regions: z.array(regionSchema).default([]).describe('Regions for tier multi-region (default: us-east primary and eu-west).'),

@@ -107,6 +107,16 @@ const keepalived: Checker = {
   },
 };
 
+/** nft -c parses and checks a ruleset in a private network namespace: the machine's firewall is never touched. */
+const nft: Checker = {
+  needs: ['nft'],
+  install: 'apt-get install nftables',
+  async run(env, file) {
+    const r = await runIsolated(env.sandbox, ['unshare', '-n', 'nft', '-c', '-f', fileIn(env, file)]);
+    return r.exitCode === 0 ? { ok: true, message: 'nft -c: ruleset valid' } : outcome(r);
+  },
+};
+
 const caddy: Checker = {
   needs: ['caddy', 'openssl'],
   install: 'apt-get install caddy',
@@ -502,6 +512,7 @@ const json: Checker = {
 
 export const CHECKERS: Record<CheckTool, Checker> = {
   keepalived,
+  nft,
   nginx,
   haproxy,
   caddy,

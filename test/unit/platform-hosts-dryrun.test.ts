@@ -54,7 +54,9 @@ describe.each(['nfs', 's3', 'glusterfs'])('hosts deploy.sh --dry-run (storage %s
     if (host === 'st1' && storage === 'nfs') expect(out).toContain('systemctl enable nfs-server');
     if (host === 'st1' && storage === 's3') expect(out).toContain('systemctl enable home-registry-minio');
     if (host === 'st3' && storage === 'glusterfs') expect(out).toContain('would run: /etc/home-registry/gluster-volume.sh');
-    if (host === 'lb1') expect(out).toMatch(/would install packages: haproxy socat/);
+    if (host === 'lb1') expect(out).toMatch(/would install packages: haproxy nftables socat/);
+    // the firewall last, behind its rollback timer
+    expect(out).toMatch(/would arm: removal of nftables table ha_gen_home_registry in 120 s[^\n]*\nwould run: systemctl enable home-registry-firewall/);
   });
 });
 

@@ -6,6 +6,7 @@ import deploySource from '../../../templates/hosts/deploy.sh.hbs?raw';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { renderLbHost } from '../lb-units.js';
 import { renderKeepalivedHosts } from '../keepalived/index.js';
+import { firewallTable, renderFirewallHosts, ROLLBACK_SECONDS } from '../firewall/index.js';
 import { SECRETS } from '../secrets.js';
 import { addSteps, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
@@ -62,7 +63,10 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   // 5. rolling update and blue-green scripts
   renderHostsDeploy(spec, ctx, b, storage.mounted);
 
-  // 6. deploy.sh from the plan
+  // 6. the firewall from the flows, last on every host
+  renderFirewallHosts(spec, ctx, b, spec.hosts);
+
+  // 7. deploy.sh from the plan
   renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env');
 }
 
@@ -80,8 +84,9 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       packages: [...new Set(services.flatMap((s) => s.packages))].sort().join(' '),
       envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries, raw: !!s.envFile!.raw })),
       after: steps.flatMap((s) => s.after ?? []),
+      firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
 }

@@ -44,6 +44,7 @@ function model(spec: Spec, ctx: RenderContext, t: Topology, plan: Plan) {
     automatic: patroni,
     lbKind: spec.loadBalancer.kind,
     lbHosts: isHosts ? t.lbAddresses : ['localhost'],
+    firstLbHost: t.lbHosts[0]?.address ?? 'localhost',
     lbDefault: isHosts ? 'each lb host' : 'localhost',
     httpPort: spec.loadBalancer.httpPort,
     lbHealthPath: LB_HEALTH_PATH,

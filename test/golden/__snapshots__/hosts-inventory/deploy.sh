@@ -37,38 +37,43 @@ done
 case "$host" in
   lb1)
     address="10.0.1.5"
-    units=(haproxy)
-    packages=(haproxy socat)
+    units=(haproxy home-registry-firewall)
+    packages=(haproxy nftables socat)
     before_cmds=()
     after_cmds=()
+    firewall_unit="home-registry-firewall"
     ;;
   app1)
     address="10.0.1.10"
-    units=(srv-home_registry-uploads.mount home-registry-app)
-    packages=(docker.io nfs-common)
+    units=(srv-home_registry-uploads.mount home-registry-app home-registry-firewall)
+    packages=(docker.io nfs-common nftables)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
     after_cmds=()
+    firewall_unit="home-registry-firewall"
     ;;
   app2)
     address="10.0.1.11"
-    units=(srv-home_registry-uploads.mount home-registry-app)
-    packages=(docker.io nfs-common)
+    units=(srv-home_registry-uploads.mount home-registry-app home-registry-firewall)
+    packages=(docker.io nfs-common nftables)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
     after_cmds=()
+    firewall_unit="home-registry-firewall"
     ;;
   db1)
     address="10.0.2.10"
-    units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer)
-    packages=(pgbackrest postgresql-17)
+    units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-firewall)
+    packages=(nftables pgbackrest postgresql-17)
     before_cmds=()
     after_cmds=('set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql')
+    firewall_unit="home-registry-firewall"
     ;;
   nfs1)
     address="10.0.3.10"
-    units=(nfs-server)
-    packages=(nfs-kernel-server)
+    units=(nfs-server home-registry-firewall)
+    packages=(nfs-kernel-server nftables)
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
+    firewall_unit="home-registry-firewall"
     ;;
   *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 lb1" >&2; exit 2 ;;
 esac
@@ -141,7 +146,10 @@ if (( dry_run )); then
   write_env_files
   for c in "${before_cmds[@]}"; do echo "would run: $c"; done
   echo "would run: systemctl daemon-reload"
-  for u in "${units[@]}"; do echo "would run: systemctl enable $u && systemctl restart $u"; done
+  for u in "${units[@]}"; do
+    if [[ "$u" == "$firewall_unit" ]]; then echo "would arm: removal of nftables table ha_gen_home_registry in 120 s unless a new SSH login confirms it"; fi
+    echo "would run: systemctl enable $u && systemctl restart $u"
+  done
   for c in "${after_cmds[@]}"; do echo "would run: $c"; done
   exit 0
 fi
@@ -159,11 +167,24 @@ for c in "${before_cmds[@]}"; do
 done
 remote "systemctl daemon-reload"
 for u in "${units[@]}"; do
+  if [[ "$u" == "$firewall_unit" ]]; then
+    # A rule that cuts SSH undoes itself: the table is removed in 120 s unless a new login confirms it.
+    remote "systemctl stop $u-rollback.timer >/dev/null 2>&1; systemd-run --quiet --unit=$u-rollback --on-active=120 /usr/sbin/nft delete table inet ha_gen_home_registry"
+  fi
   echo "starting $u"
   remote "systemctl enable $u >/dev/null 2>&1; systemctl restart $u && systemctl is-active --quiet $u" || {
     echo "deploy.sh: $u did not start on $host; see: ssh $ssh_target journalctl -u $u -n 50" >&2
     exit 1
   }
+  if [[ "$u" == "$firewall_unit" ]]; then
+    if remote true; then
+      remote "systemctl stop $u-rollback.timer"
+      echo "firewall confirmed: a new SSH login still works"
+    else
+      echo "deploy.sh: no new SSH login to $host after its firewall started; the ruleset is removed in 120 s. Check firewall.adminCidrs." >&2
+      exit 1
+    fi
+  fi
 done
 for c in "${after_cmds[@]}"; do
   remote "$c"

@@ -55,13 +55,15 @@ if (( ! lb_only )); then
   for app in "${apps[@]}"; do
     name="${app%%=*}"
     address="${app#*=}"
-    if msg="$(http_ok "http://$address:8210/health")"; then ok "app $name ($address:8210/health)"; else fail "app $name ($address:8210/health): ${msg:-no answer}"; fi
+    # From an lb host, the way the load balancer reaches it (the hosts' firewalls let in only that).
+    if msg="$(remote '10.0.1.5' "curl -fsS -o /dev/null --max-time $timeout_s http://$address:8210/health" 2>&1 | tail -n 1; exit "${PIPESTATUS[0]}")"; then ok "app $name ($address:8210/health)"; else fail "app $name ($address:8210/health): ${msg:-no answer}"; fi
   done
 
   # 3. database endpoint
   endpoints=('10.0.1.10:5000' '10.0.1.11:5000')
   for ep in "${endpoints[@]}"; do
-    if tcp_ok "${ep%:*}" "${ep##*:}"; then ok "database endpoint $ep"; else fail "database endpoint $ep: no TCP connection"; fi
+    # On the endpoint's own host, where the app connects from.
+    if remote "${ep%:*}" "timeout $timeout_s bash -c ': </dev/tcp/${ep%:*}/${ep##*:}'" 2>/dev/null; then ok "database endpoint $ep"; else fail "database endpoint $ep: no TCP connection"; fi
   done
 
   # 4. replication: the primary sees every standby streaming, lag below the limit

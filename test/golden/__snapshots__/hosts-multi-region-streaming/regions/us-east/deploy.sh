@@ -37,24 +37,27 @@ done
 case "$host" in
   use1)
     address="10.0.1.10"
-    units=(home-registry-app caddy)
-    packages=(caddy docker.io)
+    units=(home-registry-app caddy home-registry-firewall)
+    packages=(caddy docker.io nftables)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
     after_cmds=()
+    firewall_unit="home-registry-firewall"
     ;;
   use2)
     address="10.0.1.11"
-    units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app)
-    packages=(docker.io pgbackrest postgresql-17)
+    units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app home-registry-firewall)
+    packages=(docker.io nftables pgbackrest postgresql-17)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
     after_cmds=('set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
+    firewall_unit="home-registry-firewall"
     ;;
   use3)
     address="10.0.1.12"
-    units=(home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer)
-    packages=(docker.io pgbackrest postgresql-17)
+    units=(home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-firewall)
+    packages=(docker.io nftables pgbackrest postgresql-17)
     before_cmds=('install -d -m 0700 /srv/home_registry/minio')
     after_cmds=('docker run --rm --network host --env-file /etc/home-registry/minio.env --env-file /etc/home-registry/minio-bootstrap.env -v /etc/home-registry/minio:/etc/minio-bootstrap:ro --entrypoint /bin/sh minio/minio:RELEASE.2025-04-22T22-12-26Z /etc/minio-bootstrap/bootstrap.sh')
+    firewall_unit="home-registry-firewall"
     ;;
   *) echo "deploy.sh: unknown host '$host'; hosts: use3 use2 use1" >&2; exit 2 ;;
 esac
@@ -144,7 +147,10 @@ if (( dry_run )); then
   write_env_files
   for c in "${before_cmds[@]}"; do echo "would run: $c"; done
   echo "would run: systemctl daemon-reload"
-  for u in "${units[@]}"; do echo "would run: systemctl enable $u && systemctl restart $u"; done
+  for u in "${units[@]}"; do
+    if [[ "$u" == "$firewall_unit" ]]; then echo "would arm: removal of nftables table ha_gen_home_registry in 120 s unless a new SSH login confirms it"; fi
+    echo "would run: systemctl enable $u && systemctl restart $u"
+  done
   for c in "${after_cmds[@]}"; do echo "would run: $c"; done
   exit 0
 fi
@@ -162,11 +168,24 @@ for c in "${before_cmds[@]}"; do
 done
 remote "systemctl daemon-reload"
 for u in "${units[@]}"; do
+  if [[ "$u" == "$firewall_unit" ]]; then
+    # A rule that cuts SSH undoes itself: the table is removed in 120 s unless a new login confirms it.
+    remote "systemctl stop $u-rollback.timer >/dev/null 2>&1; systemd-run --quiet --unit=$u-rollback --on-active=120 /usr/sbin/nft delete table inet ha_gen_home_registry"
+  fi
   echo "starting $u"
   remote "systemctl enable $u >/dev/null 2>&1; systemctl restart $u && systemctl is-active --quiet $u" || {
     echo "deploy.sh: $u did not start on $host; see: ssh $ssh_target journalctl -u $u -n 50" >&2
     exit 1
   }
+  if [[ "$u" == "$firewall_unit" ]]; then
+    if remote true; then
+      remote "systemctl stop $u-rollback.timer"
+      echo "firewall confirmed: a new SSH login still works"
+    else
+      echo "deploy.sh: no new SSH login to $host after its firewall started; the ruleset is removed in 120 s. Check firewall.adminCidrs." >&2
+      exit 1
+    fi
+  fi
 done
 for c in "${after_cmds[@]}"; do
   remote "$c"
