@@ -8,6 +8,7 @@ export { MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES, GO_CIPHERS, HSTS } from
 /** The helper script on the LB host (platform hosts) and its systemd units. */
 export { tlsScriptPath, acmeUnitName } from '../model/constants.js';
 import { tlsScriptPath } from '../model/constants.js';
+import { sandbox } from './systemd/index.js';
 
 export { needsTlsScript } from './lb/index.js';
 import { loadBalancerOf, needsTlsScript } from './lb/index.js';
@@ -105,6 +106,13 @@ export function acmeUnits(spec: Spec) {
         ['Type', 'oneshot'],
         // certbot renews only within 30 days of expiry; the deploy hook reloads the LB.
         ['ExecStart', `${tlsScriptPath(spec.name)} obtain`],
+        // certbot writes its own folders and the LB's certificate, then reloads the LB (systemctl).
+        ...sandbox({
+          system: 'full',
+          caps: ['CAP_DAC_OVERRIDE', 'CAP_CHOWN', 'CAP_FOWNER'],
+          writable: ['-/etc/letsencrypt', '-/var/lib/letsencrypt', '-/var/log/letsencrypt', '-/var/www/certbot', '-/etc/nginx/tls', '-/etc/haproxy/certs'],
+          wx: false,
+        }),
       ] as Array<[string, string]>,
     },
     timer: {

@@ -73,11 +73,12 @@ export const PRESETS: Preset[] = [
       version: 1,
       tier: 'multi-server',
       platform: 'hosts',
-      loadBalancer: { kind: 'haproxy' },
+      loadBalancer: { kind: 'haproxy', floatingAddress: '10.0.1.4' },
       database: { ha: 'patroni', synchronous: true },
       storage: 'nfs',
       hosts: [
         { name: 'lb1', address: '10.0.1.5', roles: ['lb'] },
+        { name: 'lb2', address: '10.0.1.6', roles: ['lb'] },
         { name: 'app1', address: '10.0.1.10', roles: ['app'] },
         { name: 'app2', address: '10.0.1.11', roles: ['app'] },
         { name: 'db1', address: '10.0.2.10', roles: ['db', 'etcd'] },

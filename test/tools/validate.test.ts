@@ -27,6 +27,8 @@ const TOOL_BINS: Record<string, string[]> = {
   patroni: ['patroni'],
   etcd: ['etcd'],
   pgbackrest: ['pgbackrest'],
+  keepalived: ['keepalived', 'ip', 'unshare'],
+  nft: ['nft', 'unshare'],
 };
 
 interface Breakage {
@@ -55,6 +57,10 @@ const BREAKAGES: Breakage[] = [
   { kind: 'stack', preset: 'swarm-single-server', corrupt: replaceOnce(/^(\s+)deploy:\n/m, '$1deploy:\n$1  replicaz: 2\n') },
   { kind: 'pg-hba', preset: 'hosts-inventory', corrupt: (t) => `${t}hostt all all 10.0.0.0/8 scram-sha-256\n` },
   { kind: 'systemd', preset: 'hosts-inventory', pick: /-app\.service$/, corrupt: replaceOnce(/^\[Service\]$/m, '[Service]\nBogusKey=1') },
+  // a unit stripped of its sandbox is rated UNSAFE by systemd-analyze security
+  { kind: 'systemd', preset: 'hosts-multi-server-patroni', pick: /\/etcd\.service$/, corrupt: (t) => { const out = t.replace(/^(NoNewPrivileges|Protect\w+|Private\w+|Restrict\w+|LockPersonality|MemoryDenyWriteExecute|SystemCall\w+|CapabilityBoundingSet|DevicePolicy|DeviceAllow|ReadWritePaths)=.*\n/gm, ''); if (out === t) throw new Error('no sandbox to strip'); return out; } },
+  { kind: 'keepalived', preset: 'hosts-multi-server-patroni', corrupt: replaceOnce(/virtual_router_id \d+/, 'virtual_router_id 300') },
+  { kind: 'nft', preset: 'hosts-inventory', corrupt: replaceOnce(/tcp dport 22 /, 'tcp dport 99999 ') },
 ];
 
 /** At most 2 bundles validate at once: each runs its own checks in parallel on a 2-core machine. */

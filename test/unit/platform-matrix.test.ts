@@ -28,6 +28,7 @@ function inventory(tier: string): object[] {
     for (let i = 1; i <= db; i++) add(`db${i}`, `${n(2)}.${9 + i}`, ['db']);
     add('st1', `${n(3)}.10`, ['storage']);
     add('st2', `${n(3)}.11`, ['storage']);
+    add('st3', `${n(3)}.12`, ['storage']);
   });
   return hosts;
 }

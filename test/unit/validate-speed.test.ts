@@ -13,6 +13,7 @@ import { validateBundle, type CheckResult } from '../../src/validate/index.js';
 import { Slots } from '../../src/validate/slots.js';
 import { MANIFEST_PATH } from '../../src/write/manifest.js';
 import { skipUnlessTool } from '../helpers/tools.js';
+import { sandbox } from '../../src/targets/systemd/index.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -41,7 +42,9 @@ afterAll(() => {
   else process.env.HA_GEN_VALIDATE_CACHE = prevCache;
 });
 
-const unit = (body: string) => `[Unit]\nDescription=test unit\n${body}`;
+// Every service gets the sandbox ha-gen's units carry: validate rates it with systemd-analyze security too.
+const SANDBOX = sandbox({ system: 'strict', caps: [] }).map(([k, v]) => `${k}=${v}\n`).join('');
+const unit = (body: string) => `[Unit]\nDescription=test unit\n${body}${body.includes('[Service]') ? SANDBOX : ''}`;
 const sd = (host: string, name: string) => `${host}/etc/systemd/system/${name}`;
 
 describe.skipIf(skipUnlessTool(['systemd-analyze'], 'systemd unit batches').skip)('systemd units verified in batches', () => {
@@ -67,13 +70,13 @@ describe.skipIf(skipUnlessTool(['systemd-analyze'], 'systemd unit batches').skip
     const r = byFile(await validateBundle(dir, { requireTools: true }));
     const failed = Object.values(r).filter((x) => x.status !== 'passed').map((x) => x.file).sort();
     expect(failed).toEqual([sd('a', 'web.service'), sd('b', 'needs.service'), sd('d', 'worse.service'), sd('e', 'web.service'), sd('t', 'broken@.service')].sort());
-    expect(r[sd('t', 'green@.service')]!.message).toBe('systemd-analyze verify: valid (not installed here: /usr/local/bin/ha-gen-green-i)');
+    expect(r[sd('t', 'green@.service')]!.message).toMatch(/^systemd-analyze verify: valid \(not installed here: \/usr\/local\/bin\/ha-gen-green-i\); security exposure [0-9.]+ OK$/);
     expect(r[sd('a', 'web.service')]!.message).toMatch(new RegExp(`^${sd('a', 'web.service')}:[0-9]+: Unknown key 'BogusKey'`));
     expect(r[sd('e', 'web.service')]!.message).toMatch(new RegExp(`^${sd('e', 'web.service')}:[0-9]+: Unknown key 'BogusKey'`));
     expect(r[sd('b', 'needs.service')]!.message).toMatch(/helper-zz\.service not found/);
     expect(r[sd('d', 'worse.service')]!.message).toMatch(/bad unit file setting|Failed to parse service type/);
-    expect(r[sd('a', 'job.service')]!.message).toBe('systemd-analyze verify: valid (not installed here: /usr/local/bin/ha-gen-not-here-zz)');
-    expect(r[sd('a', 'app.service')]!.message).toBe('systemd-analyze verify: valid');
+    expect(r[sd('a', 'job.service')]!.message).toMatch(/^systemd-analyze verify: valid \(not installed here: \/usr\/local\/bin\/ha-gen-not-here-zz\); security exposure/);
+    expect(r[sd('a', 'app.service')]!.message).toMatch(/^systemd-analyze verify: valid; security exposure [0-9.]+ OK$/);
 
     // The oracle: each unit verified alone, as validate did before it batched them.
     for (const [f, text] of Object.entries(UNITS)) {

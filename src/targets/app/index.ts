@@ -1,6 +1,6 @@
 /** The app on platform hosts: its container image run by a systemd unit (also the blue-green template unit). */
 import type { Host, Spec } from '../../spec/schema.js';
-import { envFilePath } from '../systemd/index.js';
+import { envFilePath, sandbox } from '../systemd/index.js';
 import { greenPort, unitNames, uploadsDir } from '../../model/constants.js';
 
 export const appUnitName = (spec: Spec) => unitNames(spec).app;
@@ -49,6 +49,7 @@ export function appUnit(spec: Spec, app: Host | null, o: AppUnitOptions) {
       ['TimeoutStopSec', spec.app.stopGracePeriod + 10],
       ['Restart', 'always'],
       ['RestartSec', '2s'],
+      ...sandbox({ system: 'strict', caps: [], home: 'read-only', why: ['Sandbox: this unit runs the docker client only (the container runs under dockerd); it needs no capability, reads its config from ~/.docker, and talks to dockerd over /run/docker.sock.'] }),
     ] as Array<[string, string | number]>,
     Install: [['WantedBy', 'multi-user.target']] as Array<[string, string]>,
   };

@@ -10,7 +10,7 @@ import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { toYaml } from '../../render/yaml.js';
-import { renderUnit, envFilePath } from '../systemd/index.js';
+import { renderUnit, sandbox, envFilePath } from '../systemd/index.js';
 import { hostFile } from '../hosts/plan.js';
 import { pgImage, pgImageData as pgDataPath } from '../../model/constants.js';
 import { dumpTime } from '../../plan/schedule.js';
@@ -145,7 +145,7 @@ function renderHostsBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): vo
         renderUnit(
           {
             Unit: [['Description', `${desc} for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
-            Service: [['Type', 'oneshot'], ['User', 'postgres'], ['Group', 'postgres'], ...envFile, ...extra, ['ExecStart', paths[what]], ['Nice', 10], ['IOSchedulingClass', 'idle']],
+            Service: [['Type', 'oneshot'], ['User', 'postgres'], ['Group', 'postgres'], ...envFile, ...extra, ['ExecStart', paths[what]], ['Nice', 10], ['IOSchedulingClass', 'idle'], ...sandbox({ system: 'full', caps: [], wx: false })],
           },
           ctx,
         ),
@@ -216,6 +216,10 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
     networks: [net],
     stop_grace_period: '30s',
   };
+  // restore-pitr.sh runs here and prints how to start the restored copy with the database's own
+  // postgresql.conf: without it the copy starts with PostgreSQL's defaults and stops at once
+  // (max_connections lower than on the primary aborts recovery).
+  if (!swarm) (backup.volumes as string[]).push('./postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro');
   if (swarm) {
     const place = { placement: { constraints: ['node.labels.database == primary'] } };
     db.deploy = place;

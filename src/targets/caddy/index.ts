@@ -3,6 +3,7 @@ import { renderTemplate } from '../../render/templates.js';
 import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
 import type { LoadBalancer } from '../lb/types.js';
+import { sandbox } from '../systemd/index.js';
 import { sizeToBytes } from '../haproxy/index.js';
 import { GO_CIPHERS, HSTS, MOZILLA_GUIDELINE } from '../tls-profile.js';
 
@@ -89,6 +90,8 @@ export const caddy: LoadBalancer = {
       ['AmbientCapabilities', 'CAP_NET_BIND_SERVICE'],
       ['Restart', 'always'],
       ['RestartSec', '1s'],
+      // Runs as caddy; its certificates and autosaved config live in its home, /var/lib/caddy.
+      ...sandbox({ system: 'strict', caps: ['CAP_NET_BIND_SERVICE'], writable: ['/var/lib/caddy', '-/var/log/caddy'], home: 'yes' }),
     ],
     Install: [['WantedBy', 'multi-user.target']],
   }),

@@ -7,7 +7,7 @@ import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { renderUnit, type Unit } from '../systemd/index.js';
+import { renderUnit, sandbox, type Unit } from '../systemd/index.js';
 import { deploymentOf, flowsOf, type Deployment, type Flow } from '../../model/index.js';
 import { isIpv4, nameSlug, unitNames } from '../../model/constants.js';
 import { hostFile } from '../hosts/plan.js';
@@ -73,6 +73,7 @@ export function firewallUnit(spec: Spec): Unit {
       ['ExecStart', `/usr/sbin/nft -f ${firewallFile(spec)}`],
       ['ExecReload', `/usr/sbin/nft -f ${firewallFile(spec)}`],
       ['ExecStop', `/usr/sbin/nft delete table inet ${firewallTable(spec)}`],
+      ...sandbox({ system: 'strict', caps: ['CAP_NET_ADMIN'], families: ['AF_UNIX', 'AF_NETLINK'] }),
     ],
     Install: [['WantedBy', 'multi-user.target']],
   };

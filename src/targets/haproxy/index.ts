@@ -4,7 +4,7 @@ import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
 import type { LoadBalancer, LbRenderOptions } from '../lb/types.js';
 import { tlsScriptPath } from '../../model/constants.js';
-import { envFilePath } from '../systemd/index.js';
+import { envFilePath, sandbox } from '../systemd/index.js';
 import { acmePaths, haproxyFilesPem } from '../lb-model.js';
 import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES } from '../tls-profile.js';
 
@@ -102,6 +102,8 @@ export const haproxy: LoadBalancer = {
         ['KillMode', 'mixed'],
         ['Restart', 'always'],
         ['RestartSec', '1s'],
+        // Starts as root to bind the ports and read the certificate, then chroots and runs as haproxy.
+        ...sandbox({ system: 'full', caps: ['CAP_NET_BIND_SERVICE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SYS_CHROOT', 'CAP_CHOWN'], syscalls: ['chroot'] }),
       ],
       Install: [['WantedBy', 'multi-user.target']],
     };

@@ -6,7 +6,7 @@ import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { renderUnit, type Unit } from '../systemd/index.js';
+import { renderUnit, sandbox, type Unit } from '../systemd/index.js';
 import { LB_HEALTH_PATH } from '../../model/constants.js';
 import { addSteps, hostFile, type HostsPlan } from '../hosts/plan.js';
 import source from '../../../templates/keepalived/keepalived.conf.hbs?raw';
@@ -38,6 +38,9 @@ export function keepalivedUnit(spec: Spec): Unit {
       ['KillMode', 'process'],
       ['Restart', 'always'],
       ['RestartSec', '1s'],
+      // Adds and removes the address (netlink), sends VRRP (raw IP) and gratuitous ARP (packet sockets),
+      // runs the check script as nobody and stops it when it hangs.
+      ...sandbox({ system: 'strict', caps: ['CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_NET_BROADCAST', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'], families: ['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET'], writable: ['-/run/keepalived'] }),
     ],
     Install: [['WantedBy', 'multi-user.target']],
   };

@@ -4,6 +4,7 @@ import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
 import type { LoadBalancer } from '../lb/types.js';
 import { tlsScriptPath } from '../../model/constants.js';
+import { sandbox } from '../systemd/index.js';
 import { acmePaths } from '../lb-model.js';
 import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS } from '../tls-profile.js';
 
@@ -85,6 +86,13 @@ export const nginx: LoadBalancer = {
       ['TimeoutStopSec', spec.app.stopGracePeriod + 5],
       ['Restart', 'always'],
       ['RestartSec', '1s'],
+      ...sandbox({
+        system: 'full',
+        // The master binds the ports as root and runs its workers as www-data; it owns their temp folders.
+        caps: ['CAP_NET_BIND_SERVICE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE'],
+        wx: false,
+        why: ['Sandbox: W^X stays off (nginx compiles its regular expressions with PCRE JIT).'],
+      }),
     ],
     Install: [['WantedBy', 'multi-user.target']],
   }),

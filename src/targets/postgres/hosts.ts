@@ -4,7 +4,7 @@ import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { renderUnit, envFilePath, type Unit } from '../systemd/index.js';
+import { renderUnit, envFilePath, sandbox, type Unit } from '../systemd/index.js';
 import { SECRETS } from '../secrets.js';
 import { addSteps, hostCidr, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
 import { bindOf, deploymentOf } from '../../model/index.js';
@@ -95,6 +95,7 @@ function pgUnit(spec: Spec, ctx: RenderContext, o: { pre: string; envFile?: stri
       ...(o.startTimeout ? ([['TimeoutStartSec', o.startTimeout]] as Array<[string, string]>) : []),
       ['TimeoutStopSec', 120],
       ['Restart', 'on-failure'],
+      ...sandbox({ system: 'full', caps: [], wx: false, why: ['Sandbox: W^X stays off (PostgreSQL\'s JIT compiles queries to machine code); /usr, /etc and /boot are read-only, /var stays writable for the data, WAL archive (pgBackRest) and logs.'] }),
     ],
     Install: [['WantedBy', 'multi-user.target']],
   };
@@ -191,6 +192,8 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
             ['Restart', 'on-failure'],
             ['RestartSec', '2s'],
             ['LimitNOFILE', 65536],
+            // Writes only its StateDirectory.
+            ...sandbox({ system: 'strict', caps: [] }),
           ],
           Install: [['WantedBy', 'multi-user.target']],
         },
@@ -256,6 +259,8 @@ export function patroniUnit(spec: Spec, envFile: string): Unit {
       ['TimeoutSec', 30],
       ['Restart', 'on-failure'],
       ['RestartSec', '5s'],
+      // The "+" ExecStartPre lines above run outside the sandbox (they stop Debian's cluster, hand over /dev/watchdog).
+      ...sandbox({ system: 'full', caps: [], wx: false, devices: ['/dev/watchdog'], why: ["Sandbox: /dev is private except /dev/watchdog (Patroni fences PostgreSQL with it); W^X stays off (PostgreSQL's JIT, Python); /var stays writable for the data, WAL archive and logs."] }),
     ],
     Install: [['WantedBy', 'multi-user.target']],
   };

@@ -7,7 +7,7 @@ import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { renderUnit, envFilePath, type Unit } from '../systemd/index.js';
+import { renderUnit, envFilePath, sandbox, type Unit } from '../systemd/index.js';
 import { addSteps, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
 import minioBootstrap from '../../../templates/storage/minio-bootstrap.sh.hbs?raw';
 import glusterVolume from '../../../templates/storage/gluster-volume.sh.hbs?raw';
@@ -320,6 +320,7 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
           ['ExecStop', `/usr/bin/docker stop -t 30 ${unitName}`],
           ['Restart', 'always'],
           ['RestartSec', '2s'],
+          ...sandbox({ system: 'strict', caps: [], home: 'read-only', why: ['Sandbox: this unit runs the docker client only (the container runs under dockerd); it needs no capability, reads its config from ~/.docker, and talks to dockerd over /run/docker.sock.'] }),
         ],
         Install: [['WantedBy', 'multi-user.target']],
       },

@@ -3,7 +3,7 @@
 # change ha-gen.yaml and run `ha-gen generate` (edits are detected and refused).
 # Deploys one host of this bundle over SSH: copies hosts/HOST/ onto the host's /, writes the
 # secrets each unit reads (EnvironmentFile=) from .env with mode 0600, reloads systemd and starts
-# the host's services in dependency order. Deploy hosts in this order: nfs1 app1 app2 db1 db2 db3 lb1
+# the host's services in dependency order. Deploy hosts in this order: nfs1 app1 app2 db1 db2 db3 lb1 lb2
 # Remote command lines are built here on purpose (values expand on this side):
 # shellcheck disable=SC2029
 set -euo pipefail
@@ -13,7 +13,7 @@ usage() {
 Usage: ./deploy.sh HOST [--dry-run]
        ./deploy.sh --list
 
-  HOST       one of: nfs1 app1 app2 db1 db2 db3 lb1
+  HOST       one of: nfs1 app1 app2 db1 db2 db3 lb1 lb2
   --dry-run  print what would be copied, written and started; change nothing
   --list     print the hosts in deployment order
 Environment: SSH_USER (default root), SSH_OPTS (extra ssh options).
@@ -26,7 +26,7 @@ host=""
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
-    --list) echo "nfs1 app1 app2 db1 db2 db3 lb1" | tr ' ' '\n'; exit 0 ;;
+    --list) echo "nfs1 app1 app2 db1 db2 db3 lb1 lb2" | tr ' ' '\n'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "deploy.sh: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *) [[ -z "$host" ]] || { echo "deploy.sh: one host at a time" >&2; exit 2; }; host="$arg" ;;
@@ -37,8 +37,16 @@ done
 case "$host" in
   lb1)
     address="10.0.1.5"
-    units=(haproxy home-registry-firewall)
-    packages=(haproxy nftables socat)
+    units=(haproxy keepalived home-registry-firewall)
+    packages=(curl haproxy keepalived nftables socat)
+    before_cmds=()
+    after_cmds=()
+    firewall_unit="home-registry-firewall"
+    ;;
+  lb2)
+    address="10.0.1.6"
+    units=(haproxy keepalived home-registry-firewall)
+    packages=(curl haproxy keepalived nftables socat)
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
@@ -91,7 +99,7 @@ case "$host" in
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
     ;;
-  *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 db2 db3 lb1" >&2; exit 2 ;;
+  *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 db2 db3 lb1 lb2" >&2; exit 2 ;;
 esac
 
 env_file="$here/.env"
@@ -127,6 +135,17 @@ write_env_files() {
       {
         printf '%s=%s\n' HAPROXY_STATS_PASSWORD "$HAPROXY_STATS_PASSWORD"
       } | install_env /etc/home-registry/haproxy.env "HAPROXY_STATS_PASSWORD"
+      {
+        printf '%s\n' "auth_pass $KEEPALIVED_PASSWORD"
+      } | install_env /etc/keepalived/home-registry-auth.conf "KEEPALIVED_PASSWORD"
+      : ;;
+    lb2)
+      {
+        printf '%s=%s\n' HAPROXY_STATS_PASSWORD "$HAPROXY_STATS_PASSWORD"
+      } | install_env /etc/home-registry/haproxy.env "HAPROXY_STATS_PASSWORD"
+      {
+        printf '%s\n' "auth_pass $KEEPALIVED_PASSWORD"
+      } | install_env /etc/keepalived/home-registry-auth.conf "KEEPALIVED_PASSWORD"
       : ;;
     app1)
       {

@@ -42,7 +42,7 @@ psql_on() {
 }
 
 # 1. load balancer(s): its own health, then the app through it
-lbs=('10.0.1.5')
+lbs=('10.0.1.4' '10.0.1.5' '10.0.1.6')
 for lb in "${lbs[@]}"; do
   host="${LB_HOST:-$lb}"
   if msg="$(http_ok "http://$host:80/lb-health")"; then ok "load balancer $host:80/lb-health"; else fail "load balancer $host:80/lb-health: ${msg:-no answer}"; fi

@@ -13,8 +13,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-lb_names=(lb1)
-lb_addrs=(10.0.1.5)
+lb_names=(lb1 lb2)
+lb_addrs=(10.0.1.5 10.0.1.6)
 app_names=(app1 app2)
 app_addrs=(10.0.1.10 10.0.1.11)
 config="/etc/haproxy/haproxy.cfg"

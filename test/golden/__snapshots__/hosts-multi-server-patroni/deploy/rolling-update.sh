@@ -35,7 +35,7 @@ run() {
   ssh ${SSH_OPTS:-} "${SSH_USER:-root}@$host" "$@"
 }
 
-lb_hosts=(10.0.1.5)
+lb_hosts=(10.0.1.5 10.0.1.6)
 # HAProxy: the runtime API (stats socket, level admin) drains a server without a reload: no new
 # requests, established ones finish.
 lb_state() {

@@ -5,5 +5,5 @@
 # through the load balancer. BASE_URL overrides the target.
 set -euo pipefail
 
-default_url='http://10.0.1.5:80'
+default_url='http://10.0.1.4:80'
 ab -n "${AB_REQUESTS:-1000}" -c "${AB_CONCURRENCY:-100}" -l "${BASE_URL:-$default_url}/health"

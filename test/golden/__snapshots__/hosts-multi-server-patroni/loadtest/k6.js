@@ -19,7 +19,7 @@ export const options = {
   },
 };
 
-const BASE_URL = __ENV.BASE_URL || 'http://10.0.1.5:80';
+const BASE_URL = __ENV.BASE_URL || 'http://10.0.1.4:80';
 
 export default function () {
   const res = http.get(`${BASE_URL}/health`, { tags: { name: 'health' } });

@@ -15,7 +15,12 @@ docker service inspect "$service" >/dev/null 2>&1 || { echo "rolling-update.sh: 
 docker service update --with-registry-auth --image "$image" \
   --update-parallelism 1 --update-order start-first --update-delay 10s \
   --update-monitor 30s --update-failure-action rollback "$service"
-state="$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")"
+# The CLI returns once the tasks converged; the service's own update state can still read 'updating'
+# (or 'rollback_started') for a moment after that: wait for the final one.
+for _ in $(seq 1 60); do
+  state="$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")"
+  case "$state" in updating|rollback_started) sleep 1 ;; *) break ;; esac
+done
 case "$state" in
   completed|"") echo "done: $service runs $image. Set app.image in ha-gen.yaml and regenerate, or the next './deploy.sh up' goes back." ;;
   *) echo "rolling-update.sh: update ended in state '$state' (rolled back to the previous image)" >&2; exit 1 ;;
