@@ -10,6 +10,20 @@ import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, pat
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
 
+/**
+ * The database tier's services (PostgreSQL, its standbys, Patroni members, etcd, the db-endpoint)
+ * are reached by their DNS names resolving to the task addresses (endpoint_mode dnsrr), not through
+ * a Swarm virtual IP:
+ * - a VIP is IPVS: idle connections through it are dropped after IPVS's 900 s timeout, which cuts the
+ *   app's pooled database connections, streaming replication and Patroni's etcd watches when they idle;
+ * - each of these services runs one task (the db-endpoint two, and libpq tries every address a name
+ *   resolves to), so a VIP buys no load balancing, and clients re-resolve when they reconnect;
+ * - Patroni's connect_address, etcd's peer URLs and the db-endpoint's checks name these services:
+ *   with dnsrr they keep working on hosts whose kernel has no IPVS, where a VIP does not route at all.
+ * None of them publishes a port (dnsrr cannot use the ingress mesh; nothing here needs it).
+ */
+const DB_ENDPOINT_MODE = 'dnsrr';
+
 const envVar = (n: string) => `\${${n}:?${n} is not set}`;
 
 export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, stack: SwarmStack): { host: string; port: number } {
@@ -64,7 +78,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
     healthcheck: health,
     stop_grace_period: '60s',
     networks: ['backend'],
-    deploy: { replicas: 1, placement: { constraints: ['node.labels.database == primary'] }, restart_policy: { condition: 'any', delay: '5s' } },
+    deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: ['node.labels.database == primary'] }, restart_policy: { condition: 'any', delay: '5s' } },
   };
   stack.volumes.pgdata = {};
   stack.labels.push({ label: 'database=primary', what: 'runs the PostgreSQL primary (its volume lives there)' });
@@ -89,7 +103,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
         healthcheck: health,
         stop_grace_period: '60s',
         networks: ['backend'],
-        deploy: { replicas: 1, placement: { constraints: [`node.labels.database == ${label.split('=')[1]}`] }, restart_policy: { condition: 'any', delay: '5s' } },
+        deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.database == ${label.split('=')[1]}`] }, restart_policy: { condition: 'any', delay: '5s' } },
       };
       stack.volumes[`${r}-data`] = {};
       stack.labels.push({ label, what: `runs the standby ${r} (its volume lives there; not the primary's node)` });
@@ -113,7 +127,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
       volumes: [`${e}-data:/etcd-data`],
       configs: [config(`${e}_conf`, `etcd/${e}.conf.yml`, '/etc/etcd/etcd.conf.yml')],
       networks: ['backend'],
-      deploy: { replicas: 1, placement: { constraints: [`node.labels.etcd == ${e}`] }, restart_policy: { condition: 'any', delay: '2s' } },
+      deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.etcd == ${e}`] }, restart_policy: { condition: 'any', delay: '2s' } },
     };
     stack.volumes[`${e}-data`] = {};
     stack.labels.push({ label: `etcd=${e}`, what: `runs etcd member ${e} (one per node: a quorum survives one node)` });
@@ -128,7 +142,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
       configs: [config(`${m}_patroni`, `patroni/${m}.yml`, '/etc/patroni/patroni.yml'), ...shared],
       stop_grace_period: '60s',
       networks: ['backend'],
-      deploy: { replicas: 1, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '5s' } },
+      deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '5s' } },
     };
     stack.volumes[`${m}-data`] = {};
     stack.labels.push({ label: `patroni=${m}`, what: `runs Patroni member ${m} (its volume lives there)` });
@@ -138,7 +152,9 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg')],
     environment: { HAPROXY_STATS_PASSWORD: envVar(SECRETS.haproxyStats.name) },
     networks: ['backend'],
-    deploy: { replicas: 2, placement: { max_replicas_per_node: 1 }, update_config: { parallelism: 1, delay: '5s', order: 'start-first' }, restart_policy: { condition: 'any', delay: '2s' } },
+    // Spread over the nodes as a preference, not max_replicas_per_node: 1, which leaves a start-first
+    // update no node to start the new task on once every node runs one (the update never begins).
+    deploy: { replicas: 2, endpoint_mode: DB_ENDPOINT_MODE, placement: { preferences: [{ spread: 'node.id' }] }, update_config: { parallelism: 1, delay: '5s', order: 'start-first' }, restart_policy: { condition: 'any', delay: '2s' } },
   };
   return { host: 'db-endpoint', port: spec.database.endpointPorts.write };
 }

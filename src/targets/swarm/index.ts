@@ -77,7 +77,9 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       update_config: { parallelism: 1, delay: '10s', order: 'start-first', failure_action: 'rollback', monitor: '30s', max_failure_ratio: 0 },
       rollback_config: { parallelism: 1, delay: '5s', order: 'start-first', failure_action: 'pause', monitor: '30s' },
       restart_policy: { condition: 'any', delay: '5s', window: '30s' },
-      placement: { max_replicas_per_node: 1, constraints: ['node.labels.app == true'] },
+      // Spread one per node as a preference: max_replicas_per_node: 1 would leave a start-first update
+      // no node for the new task once every app node runs one replica, and the update would never start.
+      placement: { constraints: ['node.labels.app == true'], preferences: [{ spread: 'node.id' }] },
     },
   });
   stack.services.app = app(spec.app.replicas);
