@@ -101,3 +101,12 @@ describe('flows (plan --json)', () => {
     expect(plan.hostLosses.find((l) => l.host === 'db1')?.effects.join('\n')).toMatch(/etcd.*majority/);
   });
 });
+
+describe('the app image is pulled at deploy time, not at every start', () => {
+  it('the app unit has no docker pull; deploy.sh pulls the spec\'s image on each app host', () => {
+    const b = render(spec({ hosts: PATRONI_HOSTS, database: { ha: 'patroni' } }), ctx);
+    const unit = b.files.get('hosts/app1/etc/systemd/system/home-registry-app.service')!.contents;
+    expect(unit).not.toMatch(/docker pull/);
+    expect(b.files.get('deploy.sh')!.contents).toContain("'docker pull ghcr.io/victorytek/home-registry:latest'");
+  });
+});

@@ -264,6 +264,17 @@ describe('warnings (accepted, but said)', () => {
   });
 });
 
+describe('addresses', () => {
+  it('a dotted number that is not an IPv4 address is refused, not taken for a host name (10.0.1.300)', () => {
+    const r = specSchema.safeParse({ version: 1, platform: 'hosts', hosts: [{ name: 'db1', address: '10.0.1.300', roles: ['db'] }] });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toMatch(/hosts.*address|IPv4 address or a lowercase DNS name/);
+    for (const ok of ['10.0.1.30', 'db1.internal', 'db1', '1db.example.com']) {
+      expect(specSchema.safeParse({ version: 1, platform: 'hosts', hosts: [{ name: 'db1', address: ok, roles: ['db'] }] }).success, ok).toBe(true);
+    }
+  });
+});
+
 describe('checkRules directly', () => {
   it('a default spec has no errors and no warnings', () => {
     expect(checkRules(base())).toMatchObject({ errors: [], warnings: [] });

@@ -43,7 +43,6 @@ export function appUnit(spec: Spec, app: Host | null, o: AppUnitOptions) {
       ['Environment', `APP_IMAGE=${spec.app.image}`],
       ['EnvironmentFile', envPath],
       ['ExecStartPre', `-/usr/bin/docker rm -f ${o.unit}`],
-      ['ExecStartPre', '/usr/bin/docker pull ${APP_IMAGE}'],
       ['ExecStart', dockerArgs.join(' ')],
       ['ExecStop', `/usr/bin/docker stop -t ${spec.app.stopGracePeriod} ${o.unit}`],
       ['TimeoutStopSec', spec.app.stopGracePeriod + 10],

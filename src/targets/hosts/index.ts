@@ -47,7 +47,9 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     b.add(hostFile(app, `/etc/systemd/system/${unitName}.service`), renderUnit(appUnit(spec, app, { unit: unitName, hostPort: spec.app.port, mounted: storage.mounted }), ctx), { checks: [{ tool: 'systemd' }] });
     addSteps(plan, app, 'app', {
       // A rolling update's image pin ends with the next full deploy: the spec's image is the truth again.
-      before: [`rm -f /etc/systemd/system/${unitName}.service.d/50-image.conf`],
+      // The image is pulled here, at deploy time, not at every start: a registry outage must not stop a
+      // restart, and a crash restart must not upgrade the app behind the operator's back.
+      before: [`rm -f /etc/systemd/system/${unitName}.service.d/50-image.conf`, `docker pull ${spec.app.image}`],
       envFile: {
         path: envPath,
         entries: [

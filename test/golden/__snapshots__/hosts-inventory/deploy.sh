@@ -47,7 +47,7 @@ case "$host" in
     address="10.0.1.10"
     units=(srv-home_registry-uploads.mount home-registry-app home-registry-firewall)
     packages=(docker.io nfs-common nftables)
-    before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
+    before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
@@ -55,7 +55,7 @@ case "$host" in
     address="10.0.1.11"
     units=(srv-home_registry-uploads.mount home-registry-app home-registry-firewall)
     packages=(docker.io nfs-common nftables)
-    before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
+    before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;

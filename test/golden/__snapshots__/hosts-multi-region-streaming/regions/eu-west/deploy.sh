@@ -39,7 +39,7 @@ case "$host" in
     address="10.1.1.10"
     units=(home-registry-app caddy home-registry-firewall)
     packages=(caddy docker.io nftables)
-    before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
+    before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
@@ -47,7 +47,7 @@ case "$host" in
     address="10.1.1.11"
     units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app home-registry-firewall)
     packages=(docker.io nftables pgbackrest postgresql-17)
-    before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf')
+    before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=('set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
     firewall_unit="home-registry-firewall"
     ;;
