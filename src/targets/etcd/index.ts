@@ -29,6 +29,7 @@ export function etcdConfig(spec: Spec, me: EtcdMember, members: EtcdMember[], da
     'initial-cluster-state': 'new',
     'heartbeat-interval': 100,
     'election-timeout': 1000,
+    'pre-vote': true,
     'auto-compaction-mode': 'periodic',
     'auto-compaction-retention': '1',
     ...(v2 ? { 'enable-v2': true } : { 'enable-grpc-gateway': true }),
@@ -49,6 +50,10 @@ export function renderEtcdConfig(spec: Spec, ctx: RenderContext, me: EtcdMember,
           : 'Patroni\'s etcd3 backend talks to the v3 API over the gRPC gateway (HTTP/JSON).',
       ],
       [['initial-cluster-state'], 'new: first start of the cluster. A member replacing a lost one joins with `etcdctl member add` and state existing.'],
+      [
+        ['pre-vote'],
+        'A member cut off from the others (partitioned, or frozen) keeps calling elections with ever higher terms; without pre-vote (etcd 3.4 default: off) its first answer after rejoining makes the healthy leader step down, etcd has no leader for seconds, and Patroni\'s primary, unable to renew its key, demotes itself: a second outage right after the network heals (measured in the whole-host lab). With pre-vote it must win a trial election first, which it cannot while the others still hear their leader.',
+      ],
     ],
   );
 }

@@ -14,8 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 green_svc="home-registry_app-green"
 lb_svc="home-registry_haproxy"
-blue_cfg="home-registry_haproxy_conf_77444f34c3"
-green_cfg="home-registry_haproxy_conf_green_3ef2d3cbdd"
+blue_cfg="home-registry_haproxy_conf_dfa654e0fb"
+green_cfg="home-registry_haproxy_conf_green_b8a728e096"
 target="/usr/local/etc/haproxy/haproxy.cfg"
 
 case "${1:-}" in
