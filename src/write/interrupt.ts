@@ -7,7 +7,7 @@
  */
 type Guard = { active: number; signal: NodeJS.Signals | null; swapping: boolean; installed: boolean; cleanups: Set<() => void> };
 // One guard per process, even when this module is bundled twice (dist/cli.js installs the handler,
-// dist/generate.js does the write): both copies find it under the same global symbol.
+// the built CLI does the write): both copies find it under the same global symbol.
 const KEY = Symbol.for('ha-gen.writeGuard');
 const g = globalThis as unknown as Record<symbol, Guard | undefined>;
 export const writeGuard: Guard = (g[KEY] ??= { active: 0, signal: null, swapping: false, installed: false, cleanups: new Set() });

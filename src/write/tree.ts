@@ -1,6 +1,6 @@
 /**
  * The output folder as the drift check sees it, shared by the full check (write/index.ts) and the
- * render-cache check (write/render-cache.ts, loaded by dist/check.js: Node built-ins only).
+ * render-cache check (write/render-cache.ts, loaded by the built CLI: Node built-ins only).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
