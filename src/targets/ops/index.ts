@@ -9,6 +9,7 @@ import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../../model/constants.js';
 import { buildPlan, LB_DETECT_SECONDS, type Plan, type PlanOptions } from '../../plan/index.js';
 import { scriptView, type ScriptView as Topology } from '../../model/view.js';
+import { deploymentOf } from '../../model/index.js';
 import { planMarkdown } from '../../plan/format.js';
 import { renderBackup, hostScripts, backupImage, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
 import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
@@ -17,6 +18,7 @@ import killSrc from '../../../templates/ops/kill-app.sh.hbs?raw';
 import partitionSrc from '../../../templates/ops/partition-app.sh.hbs?raw';
 import stopDbSrc from '../../../templates/ops/stop-db-leader.sh.hbs?raw';
 import fillSrc from '../../../templates/ops/fill-disk.sh.hbs?raw';
+import hostFaultSrc from '../../../templates/ops/host-fault.sh.hbs?raw';
 import k6Src from '../../../templates/ops/loadtest.js.hbs?raw';
 import abSrc from '../../../templates/ops/ab.sh.hbs?raw';
 
@@ -72,6 +74,37 @@ function model(spec: Spec, ctx: RenderContext, t: Topology, plan: Plan) {
   };
 }
 
+/**
+ * chaos/host-fault.sh (hosts): every host of the inventory with what a freeze stops there: the
+ * model's units that run processes (not timers, not the firewall's one-shot load, not the kernel's
+ * NFS server, which no signal stops) and the containers a unit runs with `docker run --name UNIT`
+ * (paused instead: the unit's own process is only the docker client).
+ */
+function hostFaultModel(spec: Spec, m: ReturnType<typeof model>) {
+  const dep = deploymentOf(spec);
+  const faultHosts = dep.hosts
+    .filter((h) => !h.external)
+    .map((h) => {
+      const running = h.services.filter((s) => s.unit && !/\.timer$/.test(s.unit) && s.kind !== 'firewall' && s.unit !== 'nfs-server');
+      const containers = running.filter((s) => s.kind === 'app' || (s.packages ?? []).includes('docker.io')).map((s) => s.unit!);
+      const units = running.map((s) => s.unit!).filter((u) => !containers.includes(u));
+      return { name: h.name, address: h.address, units, containers, runs: h.services.map((s) => s.name).join(', ') || 'nothing of this bundle' };
+    });
+  const byName = (names: string[]) => names.filter((n) => faultHosts.some((h) => h.name === n));
+  const dbHostNames = byName(dep.members.db);
+  const lbHostNames = byName(dep.members.lb);
+  return {
+    faultHosts,
+    floating: dep.floating[0]?.address ?? '',
+    dbHostNames,
+    lbHostNames,
+    firstDbHost: dbHostNames[0] ?? '',
+    firstLbHostName: lbHostNames[0] ?? '',
+    clientWait: m.failoverWait,
+    failoverSeconds: m.failoverWait - 15,
+  };
+}
+
 function renderScripts(spec: Spec, ctx: RenderContext, b: BundleBuilder, m: ReturnType<typeof model>): void {
   b.add('smoke.sh', renderTemplate(smokeSrc, m), shell);
   const prelude = renderTemplate(libSrc, m).trimEnd();
@@ -80,6 +113,7 @@ function renderScripts(spec: Spec, ctx: RenderContext, b: BundleBuilder, m: Retu
   b.add('chaos/partition-app.sh', renderTemplate(partitionSrc, withLib), shell);
   b.add('chaos/stop-db-leader.sh', renderTemplate(stopDbSrc, withLib), shell);
   b.add('chaos/fill-disk.sh', renderTemplate(fillSrc, withLib), shell);
+  if (spec.platform === 'hosts') b.add('chaos/host-fault.sh', renderTemplate(hostFaultSrc, { ...withLib, ...hostFaultModel(spec, m) }), shell);
   b.add('loadtest/k6.js', renderTemplate(k6Src, m), { checks: [{ tool: 'k6' }] });
   b.add('loadtest/ab.sh', renderTemplate(abSrc, m), shell);
 }
@@ -181,6 +215,23 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
   o.push('', '## 6. Monitor closely', '', ...code([...c.logs, 'watch -n 10 ./smoke.sh', ...c.backupInfo]), '', '- Replication lag and standby count are in smoke.sh; a failed-over cluster needs its old primary rejoined (Patroni does it; streaming: re-clone it as a standby).', `- Take a fresh full backup after a failover or restore (${spec.platform === 'hosts' ? hostScripts(spec).backup + ' full' : 'backup.sh full in the backup service'}).`);
   o.push('', '## 7. Post-mortem', '', '- Timeline from detection to recovery; measured RTO and RPO against the table above.', '- Root cause, and what would have caught it earlier (alerts, smoke.sh in monitoring).', '- Rehearse: the chaos scripts in `chaos/` break one thing each and check the recovery with smoke.sh; a restore drill proves the backups:');
   o.push('', ...code(['chaos/kill-app.sh', 'chaos/partition-app.sh', 'chaos/stop-db-leader.sh', 'chaos/fill-disk.sh   # FILL_MB=1024 by default, never below 10% free']));
+  if (spec.platform === 'hosts') {
+    const dep = deploymentOf(spec);
+    const lbTarget = dep.floating.length ? 'lb-active' : (dep.members.lb[0] ?? spec.hosts[0]!.name);
+    const dbTarget = spec.database.ha === 'patroni' ? 'db-leader' : (dep.members.db[0] ?? spec.hosts[0]!.name);
+    const appTarget = dep.members.app[0] ?? spec.hosts[0]!.name;
+    o.push('', 'Whole hosts, the way servers fail (each with `--dry-run` first: it prints the host\'s address and every command, and connects to nothing):', '');
+    o.push(
+      ...code([
+        `chaos/host-fault.sh poweroff ${lbTarget} --dry-run`,
+        `chaos/host-fault.sh poweroff ${lbTarget}        # POWEROFF_CMD/POWERON_CMD: your hypervisor instead of systemctl poweroff`,
+        `chaos/host-fault.sh poweroff ${appTarget}`,
+        `chaos/host-fault.sh poweroff ${dbTarget}`,
+        `chaos/host-fault.sh partition ${dbTarget} --seconds 30   # nftables drops all but your SSH; heals by itself`,
+        `chaos/host-fault.sh freeze ${dbTarget} --seconds 30      # SIGSTOP / docker pause; resumes by itself`,
+      ]),
+    );
+  }
   o.push('', `pgBackRest configuration: \`${PGBACKREST_CONFIG}\`${spec.platform === 'hosts' ? ' on each database host' : ' (backup/pgbackrest.conf, baked into the image by backup/Dockerfile)'}.`);
   if (spec.platform !== 'hosts' && spec.database.ha !== 'none') {
     o.push('', `Note: with database.ha ${spec.database.ha} on ${spec.platform}, the backup image and scripts are in backup/, but the scheduled backup service is not wired to the replicated database services yet: run backup.sh in the primary's container.`);
