@@ -1,22 +1,58 @@
 #!/usr/bin/env bash
-# Failover time of the generated Patroni cluster (hosts bundle, run live on loopback addresses
-# 127.0.0.30-33 as the live test does): ha-gen's timing (ttl 10, loop_wait 2, retry_timeout 4)
-# against Patroni's stock timing (ttl 30, loop_wait 10, retry_timeout 10), min/median/max over
-# REPEATS runs of each fault. Needs root, patroni, etcd, haproxy and PostgreSQL.
-# Usage: npm run bench:failover            (REPEATS=3 by default; e.g. REPEATS=5 npm run bench:failover)
+# Whole-server failover of the bundle a user deploys (issue 13): test/live/whole-host.test.ts run
+# with repeats. The multi-server hosts bundle (haproxy, Patroni, synchronous) on the whole-host lab
+# (test/lab: every host its own network, mount and PID namespaces, 127.0.90.x); each fault -- power
+# off the lb host holding the floating address, an app host, the Patroni leader's host, an etcd-only
+# or storage host; partition the leader's host; freeze it -- REPEATS times, under steady HTTP load
+# through the floating address and a writer with the app's DATABASE_URL. Prints min / median / max
+# of every column. Needs root, patroni, etcd, haproxy, keepalived, PostgreSQL 15, psql, curl.
+#
+# Usage: npm run bench:failover                       (REPEATS=5 by default; ~15 min)
+#        REPEATS=10 npm run bench:failover
+#        npm run bench:failover -- --patroni-timing    Patroni alone (3 members on 127.0.0.30-33):
+#            ha-gen's timing (ttl 10, loop_wait 2, retry_timeout 4) against Patroni's stock timing
+#            (ttl 30, loop_wait 10, retry_timeout 10), process faults (REPEATS=3 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repeats="${REPEATS:-3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
+keep_log() {
+  local keep
+  keep="$(mktemp "${TMPDIR:-/tmp}/bench-failover-$1-XXXXXX.log")"
+  cp "$2" "$keep"
+  echo "$keep"
+}
+
+if [[ "${1:-}" != "--patroni-timing" ]]; then
+  repeats="${REPEATS:-5}"
+  (( repeats >= 1 )) || { echo "REPEATS must be at least 1" >&2; exit 2; }
+  echo "== whole-host faults, ${repeats} run(s) of each (about $(( 1 + repeats * 3 )) minutes)"
+  if ! HA_GEN_FAILOVER_REPEATS="$repeats" HA_GEN_FAILOVER_RESULT_FILE="$tmp/whole-host.json" \
+    npx vitest run --project live test/live/whole-host.test.ts --reporter=dot >"$tmp/whole-host.log" 2>&1; then
+    log="$(keep_log whole-host "$tmp/whole-host.log")"
+    echo "a target was missed or a check failed (figures below include every run that completed); full output: $log" >&2
+    grep -E 'AssertionError|Error:|expected' "$log" | head -n 20 >&2 || true
+    [[ -s "$tmp/whole-host.json" ]] || exit 1
+    status=1
+  fi
+  # Every run, one line each (the test's own table), then the min / median / max of each column.
+  awk '/^Whole-host faults/ { on = 1 } on && /^$/ { exit } on' "$tmp/whole-host.log"
+  node - "$tmp/whole-host.json" <<'JS'
+const fs = require('node:fs');
+const r = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+console.log(`\nmin / median / max over ${r.repeats} run(s) of each fault (times in seconds from the fault):\n${r.table}`);
+JS
+  exit "${status:-0}"
+fi
+
+repeats="${REPEATS:-3}"
 for timing in ours stock; do
   echo "== ${timing} timing, ${repeats} run(s) per fault (a few minutes)"
   HA_GEN_DB_FAULT_REPEATS="$repeats" HA_GEN_DB_TIMING="$([[ $timing == stock ]] && echo stock || echo ours)" \
     HA_GEN_DB_RESULT_FILE="$tmp/$timing.json" \
     npx vitest run test/live/db-patroni.test.ts --reporter=dot >"$tmp/$timing.log" 2>&1 || {
-      keep="$(mktemp "${TMPDIR:-/tmp}/bench-failover-$timing-XXXXXX.log")"
-      cp "$tmp/$timing.log" "$keep"
+      keep="$(keep_log "$timing" "$tmp/$timing.log")"
       echo "the $timing run had a failing check (figures below include the runs that completed); full output: $keep" >&2
       grep -E 'did not resume|not settled|Error' "$keep" | head -n 20 >&2 || true
       [[ -s "$tmp/$timing.json" ]] || exit 1

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A stand-in for `ssh` while the whole-host test runs the bundle's own deploy.sh: instead of
+# running the remote command, it records what deploy.sh would do on the host into
+# $HGLAB_SPOOL/<address>/: the tree it copies (tree/), each secret file it writes (files/<path>,
+# listed in env-files), and each step in order (steps: "unit NAME" for a systemctl restart,
+# "cmd COMMAND" for any other command, "packages COMMAND" for the package check). The test then
+# installs the tree and the files on the lab host and starts the units in that order.
+set -euo pipefail
+: "${HGLAB_SPOOL:?HGLAB_SPOOL is not set}"
+target=""
+while (( $# )); do
+  case "$1" in
+    -o|-i|-p|-l|-F|-J) shift 2 ;;
+    -*) shift ;;
+    *) target="$1"; shift; break ;;
+  esac
+done
+[[ -n "$target" ]] || { echo "fake ssh: no target" >&2; exit 255; }
+address="${target#*@}"
+cmd="$*"
+d="$HGLAB_SPOOL/$address"
+mkdir -p "$d/files" "$d/tree"
+if [[ "$cmd" =~ cat\ \>\ \'([^\']+)\.tmp\' ]]; then
+  p="${BASH_REMATCH[1]}"
+  mkdir -p "$d/files$(dirname "$p")"
+  (umask 077 && cat > "$d/files$p")
+  echo "$p" >> "$d/env-files"
+elif [[ "$cmd" == "tar -C / -xf -"* ]]; then
+  tar -C "$d/tree" -xf - --no-same-owner
+elif [[ "$cmd" == *"dpkg -s"* ]]; then
+  printf 'packages %s\n' "$cmd" >> "$d/steps"
+elif [[ "$cmd" == "systemctl daemon-reload" ]]; then
+  :
+elif [[ "$cmd" =~ systemctl\ restart\ ([^ ]+) ]]; then
+  printf 'unit %s\n' "${BASH_REMATCH[1]}" >> "$d/steps"
+else
+  printf 'cmd %s\n' "$cmd" >> "$d/steps"
+fi
