@@ -168,6 +168,8 @@ describe.skipIf(SKIP)('live: whole-host faults on the generated multi-server hos
     const firstId = nextId;
     nextId += 1_000_000;
     const pollers = new Map(wh.dbHosts.map((h) => [h.name, wh.startPoller(h.name)]));
+    const answered = (h: string) => jsonLines<Sample>(pollers.get(h)!.log()).filter((x) => x.rec !== null && x.pri !== null).length;
+    await waitUntil('every poller answering', () => [...pollers.keys()].every((h) => answered(h) >= 3), 30_000, 100);
     const load = wh.startLoad(o.windowMs);
     const writer = wh.startWriter(writerHost, dbUrl, firstId, o.windowMs);
     await sleep(3000);
@@ -212,7 +214,7 @@ describe.skipIf(SKIP)('live: whole-host faults on the generated multi-server hos
     const samples = new Map<string, Sample[]>();
     for (const [h, p] of pollers) samples.set(h, jsonLines<Sample>(p.log()).filter((s) => typeof s.t === 'number'));
     // The pollers saw the cluster: the old leader was writable before the fault, every member answered.
-    for (const [h, ss] of samples) expect(ss.filter((x) => x.t < faultAt && x.rec !== null).length, `samples from ${h}'s poller before the fault`).toBeGreaterThan(5);
+    for (const [h, ss] of samples) expect(ss.filter((x) => x.t < faultAt && x.rec !== null).length, `samples from ${h}'s poller before the fault`).toBeGreaterThanOrEqual(3);
     expect(samples.get(leaderBefore)!.some((x) => x.t < faultAt && writable(x)), `${leaderBefore} seen writable before the fault`).toBe(true);
     const two = writableOverlaps(samples, writable);
     const twoRec = writableOverlaps(samples, outOfRecovery);

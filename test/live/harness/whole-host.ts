@@ -518,7 +518,7 @@ export interface Overlap {
 /**
  * Instants at which two members both reported themselves primary and writable: not in recovery
  * (pg_is_in_recovery() false) and holding the leader key (Patroni's /primary 200). A sample's state
- * holds from its start to the next sample's start, at most 1 s. Also, for the report, instants at
+ * holds from its start to the next sample's start, at most 1.5 s. Also, for the report, instants at
  * which two were merely out of recovery (a demoted primary that has not stopped yet).
  */
 export function writableOverlaps(samples: Map<string, Sample[]>, pred: (s: Sample) => boolean): Overlap[] {
@@ -529,7 +529,7 @@ export function writableOverlaps(samples: Map<string, Sample[]>, pred: (s: Sampl
     sorted.forEach((s, i) => {
       if (!pred(s)) return;
       const next = sorted[i + 1]?.t ?? s.a;
-      iv.push([s.t, Math.min(Math.max(next, s.a), s.t + 1000)]);
+      iv.push([s.t, Math.min(Math.max(next, s.a), s.t + 1500)]);
     });
     intervals.set(m, iv);
   }
@@ -591,7 +591,7 @@ export function summary(rs: Result[]): string {
   for (const kind of [...new Set(rs.map((r) => r.scenario))]) {
     const k = rs.filter((r) => r.scenario === kind);
     rows.push([
-      k[0]!.label.replace(/^(\S+ \S+) \S+/, '$1 the').replace(/ \d+ s$/, ''),
+      k[0]!.what,
       String(k.length),
       stat(k.map((r) => r.load.failed), 0),
       stat(k.filter((r) => r.load.windowTo !== null).map((r) => r.load.windowTo!)),

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Who accepts writes, seen from inside one database host (so a partitioned or frozen member is
 // still asked, by itself): every EVERY_MS, pg_is_in_recovery() over the local socket (one
-// persistent psql as postgres, peer auth) and the member's Patroni REST /primary (200 only while
-// it holds the leader key). Prints {t, rec: true|false|null, pri: status|null} per sample.
+// persistent psql as postgres, peer auth; a fresh one when an answer takes over 3 s) and the
+// member's Patroni REST /primary (200 only while it holds the leader key; 2 s timeout). Prints
+// {t: asked, a: answered, rec: true|false|null, pri: status|null} per sample.
 // Usage (as postgres): node poller.mjs REST_URL SOCKET_DIR PORT EVERY_MS
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -55,7 +56,7 @@ function recovery() {
         /* gone */
       }
       resolve(null);
-    }, 1000);
+    }, 3000);
     waiting = (v) => {
       clearTimeout(timer);
       resolve(v);
@@ -66,7 +67,7 @@ function recovery() {
 
 function primary() {
   return new Promise((resolve) => {
-    const req = http.get(`${restUrl}/primary`, { agent: false, timeout: 1000 }, (res) => {
+    const req = http.get(`${restUrl}/primary`, { agent: false, timeout: 2000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
