@@ -66,7 +66,7 @@ describe('init --yes', () => {
     const dir = await tempDir('init-hosts');
     const r = await runCli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--db', 'patroni'], { cwd: dir });
     expect(r.code, r.output).toBe(0);
-    expect(r.stderr).toMatch(/example inventory of \d+ hosts: edit/);
+    expect(r.stderr).toMatch(/example inventory of \d+ hosts and an example floating address for the load balancers: edit/);
     const spec = await fs.readFile(path.join(dir, 'ha-gen.yaml'), 'utf8');
     expect(spec.match(/- etcd/g)?.length).toBe(3);
     expect((await hashTree(path.join(dir, 'ha-bundle')))['hosts/lb1/etc/nginx/nginx.conf']?.kind).toBe('file');

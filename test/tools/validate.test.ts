@@ -153,8 +153,8 @@ describe.concurrent.each(PRESETS.map((p) => [p.id, p] as const))('real tools: %s
 });
 
 describe('every kind of check has a broken-file test', () => {
-  it('covers nginx, haproxy, caddy, compose, stack, pg-conf, pg-hba, sql, shell, yaml, systemd', () => {
-    expect(new Set(BREAKAGES.map((b) => b.kind))).toEqual(new Set(['nginx', 'haproxy', 'caddy', 'compose', 'stack', 'pg-conf', 'pg-hba', 'sql', 'shell', 'yaml', 'systemd']));
+  it('covers nginx, haproxy, caddy, compose, stack, pg-conf, pg-hba, sql, shell, yaml, systemd, keepalived, nft', () => {
+    expect(new Set(BREAKAGES.map((b) => b.kind))).toEqual(new Set(['nginx', 'haproxy', 'caddy', 'compose', 'stack', 'pg-conf', 'pg-hba', 'sql', 'shell', 'yaml', 'systemd', 'keepalived', 'nft']));
     for (const b of BREAKAGES) expect(PRESETS.map((p) => p.id)).toContain(b.preset);
   });
 });

@@ -45,6 +45,8 @@ export function labSpec(o: { ha: 'streaming' | 'patroni'; synchronous: boolean }
     `  ha: ${o.ha}`,
     '  version: 15',
     `  synchronous: ${o.synchronous}`,
+    // This lab checks the lb-hosts placement of the endpoint (test/live/whole-host.test.ts the default, app-hosts).
+    ...(o.ha === 'patroni' ? ['  endpoint: lb-hosts'] : []),
     'hosts:',
     ...LABS[o.ha].map((h) => `  - { name: ${h.name}, address: ${h.address}, roles: [${h.roles.join(', ')}] }`),
     '',
