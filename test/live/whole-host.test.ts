@@ -60,7 +60,8 @@ const results: Result[] = [];
 const fmtS = (v: number | null) => (v === null ? '-' : Number.isFinite(v) ? `${v.toFixed(1)} s` : 'never');
 function row(r: Result): string {
   const l = r.load;
-  const failed = l.failed ? `${l.failed}/${l.total} (+${l.windowFrom!.toFixed(1)}..+${l.windowTo!.toFixed(1)} s)` : `0/${l.total}`;
+  const at = (v: number) => `${v < 0 ? '-' : '+'}${Math.abs(v).toFixed(1)}`;
+  const failed = l.failed ? `${l.failed}/${l.total} (${at(l.windowFrom!)}..${at(l.windowTo!)} s${l.inFlightAtFault ? `, ${l.inFlightAtFault} in flight` : ''})` : `0/${l.total}`;
   return [
     r.label.padEnd(38),
     failed.padEnd(26),
@@ -252,7 +253,16 @@ describe.skipIf(SKIP)('live: whole-host faults on the generated multi-server hos
         expect(r.load.failedAfterRecovery, 'no failed request after the failover').toBe(0);
       },
     },
-    { kind: 'app', what: 'power off an app host', title: 'power off an app host: 0 failed requests', windowMs: 12_000, check: (r) => expect(r.load.failed, JSON.stringify(r.load.errors)).toBe(0) },
+    {
+      kind: 'app',
+      what: 'power off an app host',
+      title: 'power off an app host: 0 failed requests (of those sent after the power-off)',
+      windowMs: 12_000,
+      // A request already in flight on the host when it lost power is lost with it (reported, not
+      // counted): its answer never comes, and HAProxy can only retry it elsewhere after its 60 s
+      // server timeout. Every request sent after the power-off must succeed.
+      check: (r) => expect(r.load.failed - r.load.inFlightAtFault, JSON.stringify(r.load.errors)).toBe(0),
+    },
     {
       kind: 'leader',
       what: "power off the Patroni leader's host",

@@ -469,6 +469,12 @@ export interface LoadFigures {
   recoverS: number;
   /** Failed requests after the first success that followed the first failure (flapping). */
   failedAfterRecovery: number;
+  /**
+   * Failed requests the client had sent before the fault: in flight when the host went, so lost
+   * with it (a client retries those; no proxy setting completes a request whose server vanished
+   * mid-answer within a 0.5 s client timeout).
+   */
+  inFlightAtFault: number;
   errors: Record<string, number>;
 }
 
@@ -477,7 +483,7 @@ export function loadFigures(recs: LoadRecord[], faultAt: number): LoadFigures {
   const failed = sorted.filter((r) => !r.ok);
   const errors: Record<string, number> = {};
   for (const f of failed) errors[f.err ?? `status ${f.st}`] = (errors[f.err ?? `status ${f.st}`] ?? 0) + 1;
-  if (!failed.length) return { total: sorted.length, failed: 0, windowFrom: null, windowTo: null, recoverS: 0, failedAfterRecovery: 0, errors };
+  if (!failed.length) return { total: sorted.length, failed: 0, windowFrom: null, windowTo: null, recoverS: 0, failedAfterRecovery: 0, inFlightAtFault: 0, errors };
   const first = failed[0]!;
   const last = failed.at(-1)!;
   const backAt = sorted.find((r) => r.ok && r.s > last.s);
@@ -490,6 +496,7 @@ export function loadFigures(recs: LoadRecord[], faultAt: number): LoadFigures {
     windowTo: (last.s - faultAt) / 1000,
     recoverS: backAt ? (backAt.s - faultAt) / 1000 : Infinity,
     failedAfterRecovery,
+    inFlightAtFault: failed.filter((r) => r.s < faultAt).length,
     errors,
   };
 }
@@ -593,7 +600,7 @@ export function summary(rs: Result[]): string {
     rows.push([
       k[0]!.what,
       String(k.length),
-      stat(k.map((r) => r.load.failed), 0),
+      `${stat(k.map((r) => r.load.failed), 0)}${k.some((r) => r.load.inFlightAtFault) ? ` (in flight at the fault: ${k.reduce((a, r) => a + r.load.inFlightAtFault, 0)} in ${k.filter((r) => r.load.inFlightAtFault).length} run(s))` : ''}`,
       stat(k.filter((r) => r.load.windowTo !== null).map((r) => r.load.windowTo!)),
       stat(k.map((r) => r.load.recoverS)),
       stat(k.map((r) => r.writesBackS)),
