@@ -17,8 +17,9 @@
  * again (a synchronous standby) before the next.
  *
  * Targets (issue 13): front door back within 4 s and no failed request after it; app host: 0 failed
- * requests; leader host power-off or partition: writes back within 15 s; 0 acknowledged writes
- * lost in every fault; never two writable primaries. One run of each in `npm test`;
+ * requests among those sent after the power-off (one in flight on the host at that instant is lost
+ * with it and reported apart); leader host power-off or partition: writes back within 15 s; 0
+ * acknowledged writes lost in every fault; never two writable primaries. One run of each in `npm test`;
  * HA_GEN_FAILOVER_REPEATS=N repeats each N times (min/median/max); HA_GEN_FAILOVER_RESULT_FILE
  * writes the figures as JSON (scripts/bench-failover.sh).
  */
