@@ -152,8 +152,9 @@ export function hostsDeployment(spec: Spec): Deployment {
     for (const h of db) links.push({ from: h.name, purpose: 'backup', proto: 'tcp', targets: [to(storage[0], MINIO_PORT)], failover: 'none', optional: true, what: 'pgBackRest repository (WAL archive and base backups)' });
   }
 
-  // Last on every host: the firewall lets in only the connections above (targets/firewall).
-  if (spec.firewall.enabled) for (const h of spec.hosts) add(h, { id: 'firewall', name: u.firewall, unit: u.firewall, kind: 'firewall', what: 'nftables: only the flows into this host and SSH from firewall.adminCidrs', ports: [], packages: ['nftables'], order: 90 });
+  // First on every host, as at boot: loaded last, it dropped etcd peer connections already open and
+  // wedged Patroni's bootstrap in the lab. It lets in only the connections above (targets/firewall).
+  if (spec.firewall.enabled) for (const h of spec.hosts) add(h, { id: 'firewall', name: u.firewall, unit: u.firewall, kind: 'firewall', what: 'nftables: only the flows into this host and SSH from firewall.adminCidrs', ports: [], packages: ['nftables'], order: 5 });
 
   const hosts: ModelHost[] = [...spec.hosts, ...(externalNfs ? [externalNfs] : [])].map((h) => ({
     name: h.name,

@@ -100,7 +100,7 @@ const backupSchema = z
 
 const firewallSchema = z
   .object({
-    enabled: z.boolean().default(true).describe('Platform hosts: an nftables ruleset per host that lets in exactly the connections of the deployment (plan --json flows) plus SSH from adminCidrs, and drops the rest; deploy.sh applies it last, with a rollback timer.'),
+    enabled: z.boolean().default(true).describe('Platform hosts: an nftables ruleset per host that lets in exactly the connections of the deployment (plan --json flows) plus SSH from adminCidrs, and drops the rest; deploy.sh applies it first on each host (as at boot), with a rollback timer.'),
     adminCidrs: z.array(str('cidr')).min(1).max(64).default(['0.0.0.0/0']).describe('Networks allowed to reach SSH on every host (where you run deploy.sh from). Narrow it: the default lets SSH in from anywhere.'),
     sshPort: port('firewall.sshPort').default(22).describe('SSH port of the hosts.'),
   })

@@ -1,7 +1,7 @@
 /**
  * A host firewall from the deployment's flows (platform hosts): per host, an nftables table that lets
  * in exactly the connections the model says end on that host, SSH from firewall.adminCidrs, and
- * nothing else. Loaded by a oneshot unit; deploy.sh applies it last, behind a rollback timer.
+ * nothing else. Loaded by a oneshot unit; deploy.sh applies it first, behind a rollback timer.
  */
 import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';

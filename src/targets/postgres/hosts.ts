@@ -183,7 +183,9 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
         {
           Unit: [['Description', `etcd member ${h.name} for ${spec.name} (ha-gen): Patroni's DCS`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
           Service: [
-            ['Type', 'notify'],
+            // exec, not notify: a first member reports ready only once a majority runs, so deploy.sh,
+            // which starts one host at a time, would wait for systemd's start timeout on db1.
+            ['Type', 'exec'],
             ['User', 'etcd'],
             ['Group', 'etcd'],
             ['StateDirectory', `etcd/${spec.name}`],

@@ -3,7 +3,7 @@
 # change ha-gen.yaml and run `ha-gen generate` (edits are detected and refused).
 # Deploys one host of this bundle over SSH: copies hosts/HOST/ onto the host's /, writes the
 # secrets each unit reads (EnvironmentFile=) from .env with mode 0600, reloads systemd and starts
-# the host's services in dependency order. Deploy hosts in this order: nfs1 app1 app2 db1 db2 db3 lb1 lb2
+# the host's services in dependency order. Deploy hosts in this order: app1 app2 db1 db2 db3 lb1 lb2 nfs1
 # Remote command lines are built here on purpose (values expand on this side):
 # shellcheck disable=SC2029
 set -euo pipefail
@@ -13,7 +13,7 @@ usage() {
 Usage: ./deploy.sh HOST [--dry-run]
        ./deploy.sh --list
 
-  HOST       one of: nfs1 app1 app2 db1 db2 db3 lb1 lb2
+  HOST       one of: app1 app2 db1 db2 db3 lb1 lb2 nfs1
   --dry-run  print what would be copied, written and started; change nothing
   --list     print the hosts in deployment order
 Environment: SSH_USER (default root), SSH_OPTS (extra ssh options).
@@ -26,7 +26,7 @@ host=""
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
-    --list) echo "nfs1 app1 app2 db1 db2 db3 lb1 lb2" | tr ' ' '\n'; exit 0 ;;
+    --list) echo "app1 app2 db1 db2 db3 lb1 lb2 nfs1" | tr ' ' '\n'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "deploy.sh: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *) [[ -z "$host" ]] || { echo "deploy.sh: one host at a time" >&2; exit 2; }; host="$arg" ;;
@@ -37,7 +37,7 @@ done
 case "$host" in
   lb1)
     address="10.0.1.5"
-    units=(haproxy keepalived home-registry-firewall)
+    units=(home-registry-firewall haproxy keepalived)
     packages=(curl haproxy keepalived nftables socat)
     before_cmds=()
     after_cmds=()
@@ -45,7 +45,7 @@ case "$host" in
     ;;
   lb2)
     address="10.0.1.6"
-    units=(haproxy keepalived home-registry-firewall)
+    units=(home-registry-firewall haproxy keepalived)
     packages=(curl haproxy keepalived nftables socat)
     before_cmds=()
     after_cmds=()
@@ -53,7 +53,7 @@ case "$host" in
     ;;
   app1)
     address="10.0.1.10"
-    units=(srv-home_registry-uploads.mount haproxy-db home-registry-app home-registry-firewall)
+    units=(home-registry-firewall srv-home_registry-uploads.mount haproxy-db home-registry-app)
     packages=(docker.io haproxy nfs-common nftables)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
@@ -61,7 +61,7 @@ case "$host" in
     ;;
   app2)
     address="10.0.1.11"
-    units=(srv-home_registry-uploads.mount haproxy-db home-registry-app home-registry-firewall)
+    units=(home-registry-firewall srv-home_registry-uploads.mount haproxy-db home-registry-app)
     packages=(docker.io haproxy nfs-common nftables)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
@@ -69,7 +69,7 @@ case "$host" in
     ;;
   db1)
     address="10.0.2.10"
-    units=(etcd patroni home-registry-backup.timer home-registry-dump.timer home-registry-firewall)
+    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
     packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
     before_cmds=()
     after_cmds=()
@@ -77,7 +77,7 @@ case "$host" in
     ;;
   db2)
     address="10.0.2.11"
-    units=(etcd patroni home-registry-backup.timer home-registry-dump.timer home-registry-firewall)
+    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
     packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
     before_cmds=()
     after_cmds=()
@@ -85,7 +85,7 @@ case "$host" in
     ;;
   db3)
     address="10.0.2.12"
-    units=(etcd patroni home-registry-backup.timer home-registry-dump.timer home-registry-firewall)
+    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
     packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
     before_cmds=()
     after_cmds=()
@@ -93,13 +93,13 @@ case "$host" in
     ;;
   nfs1)
     address="10.0.3.10"
-    units=(nfs-server home-registry-firewall)
+    units=(home-registry-firewall nfs-server)
     packages=(nfs-kernel-server nftables)
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
     ;;
-  *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 db2 db3 lb1 lb2" >&2; exit 2 ;;
+  *) echo "deploy.sh: unknown host '$host'; hosts: app1 app2 db1 db2 db3 lb1 lb2 nfs1" >&2; exit 2 ;;
 esac
 
 env_file="$here/.env"

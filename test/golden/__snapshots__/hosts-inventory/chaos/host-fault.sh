@@ -67,11 +67,11 @@ recovery="${RECOVERY_TIMEOUT:-300}"
 # The host's address, the units whose processes a freeze stops and the containers it pauses.
 host_info() {
   case "$1" in
-    lb1) address='10.0.1.5'; units=('haproxy'); containers=(); runs='haproxy, home-registry-firewall' ;;
-    app1) address='10.0.1.10'; units=('srv-home_registry-uploads.mount'); containers=('home-registry-app'); runs='srv-home_registry-uploads.mount, home-registry-app, home-registry-firewall' ;;
-    app2) address='10.0.1.11'; units=('srv-home_registry-uploads.mount'); containers=('home-registry-app'); runs='srv-home_registry-uploads.mount, home-registry-app, home-registry-firewall' ;;
-    db1) address='10.0.2.10'; units=('postgresql@17-main'); containers=(); runs='postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, home-registry-firewall' ;;
-    nfs1) address='10.0.3.10'; units=(); containers=(); runs='nfs-server, home-registry-firewall' ;;
+    lb1) address='10.0.1.5'; units=('haproxy'); containers=(); runs='home-registry-firewall, haproxy' ;;
+    app1) address='10.0.1.10'; units=('srv-home_registry-uploads.mount'); containers=('home-registry-app'); runs='home-registry-firewall, srv-home_registry-uploads.mount, home-registry-app' ;;
+    app2) address='10.0.1.11'; units=('srv-home_registry-uploads.mount'); containers=('home-registry-app'); runs='home-registry-firewall, srv-home_registry-uploads.mount, home-registry-app' ;;
+    db1) address='10.0.2.10'; units=('postgresql@17-main'); containers=(); runs='home-registry-firewall, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer' ;;
+    nfs1) address='10.0.3.10'; units=(); containers=(); runs='home-registry-firewall, nfs-server' ;;
     *) return 1 ;;
   esac
 }

@@ -3,7 +3,7 @@
 # change ha-gen.yaml and run `ha-gen generate` (edits are detected and refused).
 # Deploys one host of this bundle over SSH: copies hosts/HOST/ onto the host's /, writes the
 # secrets each unit reads (EnvironmentFile=) from .env with mode 0600, reloads systemd and starts
-# the host's services in dependency order. Deploy hosts in this order: euw3 euw2 euw1
+# the host's services in dependency order. Deploy hosts in this order: euw1 euw2 euw3
 # Remote command lines are built here on purpose (values expand on this side):
 # shellcheck disable=SC2029
 set -euo pipefail
@@ -13,7 +13,7 @@ usage() {
 Usage: ./deploy.sh HOST [--dry-run]
        ./deploy.sh --list
 
-  HOST       one of: euw3 euw2 euw1
+  HOST       one of: euw1 euw2 euw3
   --dry-run  print what would be copied, written and started; change nothing
   --list     print the hosts in deployment order
 Environment: SSH_USER (default root), SSH_OPTS (extra ssh options).
@@ -26,7 +26,7 @@ host=""
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
-    --list) echo "euw3 euw2 euw1" | tr ' ' '\n'; exit 0 ;;
+    --list) echo "euw1 euw2 euw3" | tr ' ' '\n'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "deploy.sh: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *) [[ -z "$host" ]] || { echo "deploy.sh: one host at a time" >&2; exit 2; }; host="$arg" ;;
@@ -37,7 +37,7 @@ done
 case "$host" in
   euw1)
     address="10.1.1.10"
-    units=(home-registry-app caddy home-registry-firewall)
+    units=(home-registry-firewall home-registry-app caddy)
     packages=(caddy docker.io nftables)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
@@ -45,7 +45,7 @@ case "$host" in
     ;;
   euw2)
     address="10.1.1.11"
-    units=(postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app home-registry-firewall)
+    units=(home-registry-firewall postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app)
     packages=(docker.io nftables pgbackrest postgresql-17)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=('set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
@@ -53,13 +53,13 @@ case "$host" in
     ;;
   euw3)
     address="10.1.1.12"
-    units=(home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-firewall)
+    units=(home-registry-firewall home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer)
     packages=(docker.io nftables pgbackrest postgresql-17)
     before_cmds=('install -d -m 0700 /srv/home_registry/minio')
     after_cmds=('docker run --rm --network host --env-file /etc/home-registry/minio.env --env-file /etc/home-registry/minio-bootstrap.env -v /etc/home-registry/minio:/etc/minio-bootstrap:ro --entrypoint /bin/sh minio/minio:RELEASE.2025-04-22T22-12-26Z /etc/minio-bootstrap/bootstrap.sh')
     firewall_unit="home-registry-firewall"
     ;;
-  *) echo "deploy.sh: unknown host '$host'; hosts: euw3 euw2 euw1" >&2; exit 2 ;;
+  *) echo "deploy.sh: unknown host '$host'; hosts: euw1 euw2 euw3" >&2; exit 2 ;;
 esac
 
 env_file="$here/../../.env"
