@@ -17,7 +17,8 @@ export const SWARM_ENDPOINT_REPLICAS = 2;
 /** Swarm: the LB runs on every node labelled lb=true; the model counts two (the preset's advice). */
 export const SWARM_LB_NODES = 2;
 
-function dbMemberNames(spec: Spec): string[] {
+/** The database member services in containers: db, db + db-replica(s), or db1..N (Patroni). */
+export function dbMemberNames(spec: Spec): string[] {
   if (spec.database.ha === 'none') return ['db'];
   if (spec.database.ha === 'patroni') return patroniMembers(spec);
   return ['db', ...replicaNames(spec)];

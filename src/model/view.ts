@@ -4,7 +4,7 @@
  */
 import type { Spec } from '../spec/schema.js';
 import { deploymentOf } from './index.js';
-import { etcdMembers, patroniMembers, replicaNames } from './containers.js';
+import { dbMemberNames, etcdMembers } from './containers.js';
 import type { Deployment } from './types.js';
 
 export interface Member {
@@ -33,12 +33,6 @@ export interface ScriptView {
   backupService: string;
 }
 
-function containerDb(spec: Spec): string[] {
-  if (spec.database.ha === 'none') return ['db'];
-  if (spec.database.ha === 'patroni') return patroniMembers(spec);
-  return ['db', ...replicaNames(spec)];
-}
-
 export function scriptView(spec: Spec, dep: Deployment = deploymentOf(spec)): ScriptView {
   const endpoints = new Map<string, { host: string; port: number }>();
   for (const e of Object.values(dep.dbWrite)) endpoints.set(`${e.address}:${e.port}`, { host: e.address, port: e.port });
@@ -59,7 +53,7 @@ export function scriptView(spec: Spec, dep: Deployment = deploymentOf(spec)): Sc
     lbAddresses: ['localhost'],
     lbHosts: [],
     apps: apps.map((n) => ({ name: n, address: n, host: n })),
-    db: containerDb(spec).map((m) => ({ name: `${prefix}${m}`, address: m, host: m })),
+    db: dbMemberNames(spec).map((m) => ({ name: `${prefix}${m}`, address: m, host: m })),
     etcd: spec.database.ha === 'patroni' ? etcdMembers(spec).map((e) => ({ name: `${prefix}${e}`, address: e, host: e })) : [],
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Issue } from '../errors.js';
 import type { Host, Role, Spec } from './schema.js';
+import { SWARM_LB_NODES } from '../model/containers.js';
 
 // Renderers ask for the same role lists once per host: memoised per inventory array (specs are never mutated).
 const byRole = new WeakMap<Host[], Map<Role, Host[]>>();
@@ -92,7 +93,7 @@ export function backupIssues(spec: Spec): Issue[] {
 function costWarnings(spec: Spec, costs: string[]): void {
   const warnings = costs;
   const hosts = spec.platform === 'hosts';
-  const lbs = hosts ? hostsWith(spec, 'lb').length : spec.platform === 'swarm' ? 2 : 1;
+  const lbs = hosts ? hostsWith(spec, 'lb').length : spec.platform === 'swarm' ? SWARM_LB_NODES : 1;
   const dbs = hosts ? hostsWith(spec, 'db').length : spec.database.ha === 'none' ? 1 : spec.database.replicas + 1;
   const floating = spec.tier === 'multi-region' ? spec.regions.every((r) => r.floatingAddress) : !!spec.loadBalancer.floatingAddress;
   if (spec.platform !== 'compose' && lbs > 1 && !floating) {
