@@ -2,7 +2,7 @@
 import type { Host, Role, Spec } from '../spec/schema.js';
 import {
   LB_HEALTH_PATH, VRRP_PROTOCOL, CERTBOT_PORT, DB_ENDPOINT_UNIT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, GLUSTERD_PORT, GLUSTER_BRICK_PORT,
-  MINIO_CONSOLE_PORT, MINIO_PORT, NFS_PORT, PATRONI_REST_PORT, isIpv4, unitNames,
+  MINIO_CONSOLE_PORT, MINIO_PORT, NFS_PORT, PATRONI_REST_PORT, greenPort, isIpv4, unitNames,
 } from './constants.js';
 import { lbPorts, lbPackages, needsTlsScript, storageWhat } from './services.js';
 import type { Deployment, Link, ModelHost, ModelService } from './types.js';
@@ -47,13 +47,15 @@ export function hostsDeployment(spec: Spec): Deployment {
     else links.push({ from: 'clients', purpose: f.purpose, proto: 'tcp', targets: lb.map((h) => to(h, f.port)), failover: lb.length > 1 ? 'dns' : 'none', what: `clients to the front door (${f.purpose.toUpperCase()})` });
   }
   for (const h of lb) links.push({ from: h.name, purpose: 'app', proto: 'tcp', targets: app.map((a) => to(a, spec.app.port)), failover: 'auto', what: `${kind} to the app instances (health ${spec.app.healthPath})` });
+  // deploy/blue-green.sh runs green on the next port of each app host; idle until `up`, so optional.
+  for (const h of lb) links.push({ from: h.name, purpose: 'app', proto: 'tcp', targets: app.map((a) => to(a, greenPort(spec))), failover: 'auto', optional: true, what: `${kind} to the green app instances (deploy/blue-green.sh)` });
 
   // 2. app hosts
   const mounted = spec.storage.kind === 'nfs' || spec.storage.kind === 'glusterfs';
   for (const h of app) {
     if (mounted) add(h, { id: 'uploads-mount', name: u.uploadsMount, unit: u.uploadsMount, kind: 'storage-client', what: `shared uploads (${spec.storage.kind} mount)`, ports: [], packages: [spec.storage.kind === 'nfs' ? 'nfs-common' : 'glusterfs-client'], order: 15 });
     if (spec.storage.kind === 'local') add(h, { id: 'uploads-dir', name: 'uploads folder', kind: 'storage-client', what: 'uploads folder on this host', ports: [], order: 15 });
-    add(h, { id: 'app', name: u.app, unit: u.app, kind: 'app', what: `app instance (${spec.app.image})`, ports: [{ port: spec.app.port, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: `app, health ${spec.app.healthPath}` }], packages: ['docker.io'], order: 50 });
+    add(h, { id: 'app', name: u.app, unit: u.app, kind: 'app', what: `app instance (${spec.app.image})`, ports: [{ port: spec.app.port, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: `app, health ${spec.app.healthPath}` }, { port: greenPort(spec), proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'green app instance while deploy/blue-green.sh runs one' }], packages: ['docker.io'], order: 50 });
   }
 
   // 3. database, and where the app connects for writes

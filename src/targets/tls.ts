@@ -161,7 +161,7 @@ export function containerTls(spec: Spec, headerText: string, configFile: string)
   const scriptPath = `tls/${spec.name}-tls`;
   out.script = { path: scriptPath, contents: renderTlsScript(spec, headerText, { reload: ': the load balancer reloads itself when the file changes, see its command', certbotListen: '0.0.0.0' }) };
   const mount = `./${scriptPath}:${SCRIPT_IN_CONTAINER}:ro`;
-  const start = helper.startInContainer(configFile);
+  const start = lb.container.start(configFile);
   out.lb.volumes.push(mount);
   if (tls === 'files') {
     out.lb.command = ['/bin/sh', '-c', `/bin/sh ${SCRIPT_IN_CONTAINER} combine && ${start}`];
@@ -170,7 +170,7 @@ export function containerTls(spec: Spec, headerText: string, configFile: string)
   const p = acmePaths(spec.domain ?? 'localhost');
   const certDir = helper.certDir(spec.domain ?? 'localhost');
   const watched = helper.watched(p);
-  const reload = helper.reloadInContainer;
+  const reload = lb.container.reload(configFile);
   out.lb.command = ['/bin/sh', '-c', `touch /tmp/tls-seen; (while sleep 60; do if [ ${watched} -nt /tmp/tls-seen ]; then touch /tmp/tls-seen; ${reload}; fi; done) & ${start}`];
   out.lb.volumes.push(`lb-tls:${certDir}`);
   if (helper.webroot) out.lb.volumes.push(`certbot-webroot:${p.webroot}:ro`);

@@ -72,7 +72,15 @@ export const caddy: LoadBalancer = {
   // Caddy obtains and renews its certificates itself.
   tlsHelper: null,
   hosts: { config: CONFIG, dir: '/etc/caddy' },
-  container: { file: 'caddy/Caddyfile', mount: '/etc/caddy/Caddyfile', dir: '/etc/caddy' },
+  container: {
+    file: 'caddy/Caddyfile',
+    mount: '/etc/caddy/Caddyfile',
+    dir: '/etc/caddy',
+    start: (f) => `exec caddy run --config ${f} --adapter caddyfile`,
+    // Through the admin API on the container's localhost:2019; Caddy swaps configs without dropping connections.
+    reload: (f) => `caddy reload --config ${f} --adapter caddyfile --force`,
+    test: (f) => `caddy validate --config ${f} --adapter caddyfile`,
+  },
   render: (m, header) => renderCaddy(m, header),
   testCommand: '/usr/bin/caddy validate --adapter caddyfile --config $config.next',
   unit: (spec: Spec) => ({

@@ -3,7 +3,7 @@ import { header, type Endpoint, type RenderContext } from '../../render/context.
 import type { BundleBuilder } from '../../render/bundle.js';
 import { toYaml } from '../../render/yaml.js';
 import { lbModel } from '../lb-model.js';
-import { LOAD_BALANCERS, loadBalancerOf } from '../lb/index.js';
+import { LOAD_BALANCERS, composeBlueGreen, loadBalancerOf } from '../lb/index.js';
 import { renderDatabaseCompose } from '../postgres/compose.js';
 import { composeVar, SECRETS } from '../secrets.js';
 import { containerTls } from '../tls.js';
@@ -104,11 +104,16 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     security_opt: ['no-new-privileges:true'],
   };
   // LB TLS (certbot services, HAProxy's one PEM, running HAProxy as root until it drops): targets/tls.ts.
-  const lbTls = containerTls(spec, h, lbConf.mount);
+  const bg = composeBlueGreen(lb);
+  lbVolumes.push(`./${bg.greenFile}:${bg.greenMount}:ro`);
+  const lbTls = containerTls(spec, h, bg.active);
   if (lbTls.script) b.add(lbTls.script.path, lbTls.script.contents, { mode: 0o755, checks: [{ tool: 'shell' }] });
   const lbSvc = services[lbKind] as { user?: string; command?: string[]; volumes: string[]; depends_on: object };
   if (lbTls.lb.user) lbSvc.user = lbTls.lb.user;
-  if (lbTls.lb.command) lbSvc.command = lbTls.lb.command;
+  // The color link is made (blue) on the first start only; the LB then runs whatever it points to.
+  const link = `[ -e ${bg.active} ] || { mkdir -p ${bg.stateDir} && ln -sfn ${bg.blueMount} ${bg.active}; }`;
+  const cmd = lbTls.lb.command?.[2] ?? lb.container.start(bg.active);
+  lbSvc.command = ['/bin/sh', '-c', `${link}; ${cmd}`];
   lbSvc.volumes.push(...lbTls.lb.volumes);
   Object.assign(lbSvc.depends_on, lbTls.lb.dependsOn);
   Object.assign(services, lbTls.services);

@@ -6,9 +6,8 @@ import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { toYaml } from '../../render/yaml.js';
 import { lbModel } from '../lb-model.js';
-import { loadBalancerOf } from '../lb/index.js';
+import { composeBlueGreen, loadBalancerOf } from '../lb/index.js';
 import { lbStatsBind } from '../lb-units.js';
 import { renderUnit } from '../systemd/index.js';
 import { hostFile, topology } from '../hosts/plan.js';
@@ -46,11 +45,18 @@ export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBui
   b.add('deploy/rolling-update.sh', renderTemplate(rollCompose, { ...c, services: blue.join(' ') }), SCRIPT);
   const kind = spec.loadBalancer.kind;
   const model = lbModel(spec, { kind: 'static', servers: green.map((g) => ({ name: g, host: g, port: spec.app.port })) }, lb.dir);
-  const greenFile = `deploy/blue-green/${lb.file.split('/').pop()!.replace(/(\.[a-z]+)?$/, '.green$1')}`;
-  b.add(greenFile, lbText(spec, ctx, model, '0.0.0.0'), { checks: [{ tool: kind }] });
-  const override = { version: '3.8', services: { [kind]: { volumes: [`./${greenFile}:${lb.mount}:ro`] } } };
-  b.add('deploy/blue-green/docker-compose.lb-green.yml', toYaml(override, ctx, 'Override for deploy/blue-green.sh switch green: the load balancer reads the green config.'), { checks: [{ tool: 'yaml' }] });
-  b.add('deploy/blue-green.sh', renderTemplate(bgCompose, { ...c, greenServices: green.join(' ') }), SCRIPT);
+  const bg = composeBlueGreen(loadBalancerOf(spec));
+  b.add(bg.greenFile, lbText(spec, ctx, model, '0.0.0.0'), { checks: [{ tool: kind }] });
+  const ctr = loadBalancerOf(spec).container;
+  const colors = {
+    active: bg.active,
+    blueMount: bg.blueMount,
+    greenMount: bg.greenMount,
+    testBlue: ctr.test(bg.blueMount),
+    testGreen: ctr.test(bg.greenMount),
+    reload: ctr.reload(bg.active),
+  };
+  b.add('deploy/blue-green.sh', renderTemplate(bgCompose, { ...c, ...colors, greenServices: green.join(' ') }), SCRIPT);
   addReadme(spec, ctx, b);
 }
 

@@ -59,7 +59,8 @@ export function firewallRules(spec: Spec, host: string, dep: Deployment = deploy
     if (g.sources.size || g.any) input.push({ rule: `${saddr}${g.proto} dport ${g.port}`, why });
     // The host's own containers reach its address through docker0 (the app to its database endpoint).
     if (g.self) input.push({ rule: `iifname "docker0" ${g.proto} dport ${g.port}`, why: `${why} (this host's containers)` });
-    if (published.has(g.port) && (g.sources.size || g.any)) forward.push({ rule: `${saddr}${g.proto} dport ${g.port}`, why });
+    // Matched on the port the client dialled (before DNAT): the green instance publishes 8211 onto the container's 8210.
+    if (published.has(g.port) && (g.sources.size || g.any)) forward.push({ rule: `${saddr}meta l4proto ${g.proto} ct original proto-dst ${g.port}`, why });
   }
   return { input, forward, forwardDrop: [...published].sort((a, b) => a - b) };
 }

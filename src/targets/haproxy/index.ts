@@ -74,11 +74,18 @@ export const haproxy: LoadBalancer = {
     webroot: false,
     certDir: () => '/etc/haproxy/certs',
     watched: (p) => p.combined,
-    reloadInContainer: 'kill -USR2 1',
-    startInContainer: (configFile) => `exec haproxy -W -db -f ${configFile}`,
   },
   hosts: { config: CONFIG, dir: '/etc/haproxy' },
-  container: { file: 'haproxy/haproxy.cfg', mount: '/usr/local/etc/haproxy/haproxy.cfg', dir: '/usr/local/etc/haproxy' },
+  container: {
+    file: 'haproxy/haproxy.cfg',
+    mount: '/usr/local/etc/haproxy/haproxy.cfg',
+    dir: '/usr/local/etc/haproxy',
+    start: (f) => `exec haproxy -W -db -f ${f}`,
+    // Master-worker: USR2 makes the master (PID 1) re-read its -f file and start new workers; the old
+    // ones finish their connections.
+    reload: () => 'kill -USR2 1',
+    test: (f) => `haproxy -c -q -f ${f}`,
+  },
   render: renderHaproxy,
   testCommand: '/usr/sbin/haproxy -c -q -f $config.next',
   unit: (spec: Spec) => {

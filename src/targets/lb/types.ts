@@ -18,11 +18,22 @@ export interface LbTlsHelper {
   webroot: boolean;
   /** Folder of the installed certificate in the container (a volume the certbot service writes). */
   certDir(domain: string): string;
-  /** The file whose change means a new certificate, and how the LB reloads in its container. */
+  /** The file whose change means a new certificate (the LB's command then reloads it: container.reload). */
   watched(paths: { cert: string; combined: string }): string;
-  reloadInContainer: string;
-  /** The LB's foreground command in its container, given the config file. */
-  startInContainer(configFile: string): string;
+}
+
+/** The LB in its container (compose/swarm): where it reads its config, and shell commands run inside it. */
+export interface LbContainer {
+  /** The bundle's file and where the container reads it. */
+  file: string;
+  mount: string;
+  dir: string;
+  /** Foreground command (exec'd, so the LB is PID 1), given the config file it reads. */
+  start(configFile: string): string;
+  /** Graceful reload that rereads the config file the LB was started with; in-flight requests finish. */
+  reload(configFile: string): string;
+  /** Exits non-zero when the config file would not load. */
+  test(configFile: string): string;
 }
 
 export interface LoadBalancer {
@@ -42,8 +53,7 @@ export interface LoadBalancer {
   tlsHelper: LbTlsHelper | null;
   /** Debian's paths (hosts). */
   hosts: { config: string; dir: string };
-  /** The bundle's file and where the container reads it (compose/swarm). */
-  container: { file: string; mount: string; dir: string };
+  container: LbContainer;
   /** The complete configuration file for a model. */
   render(m: LbModel, header: string, o: LbRenderOptions): string;
   /** The systemd unit on an lb host: ExecStart runs Debian's binary in the foreground. */

@@ -64,11 +64,17 @@ export const nginx: LoadBalancer = {
     webroot: true,
     certDir: (domain) => `/etc/nginx/tls/${domain}`,
     watched: (p) => p.cert,
-    reloadInContainer: 'nginx -s reload',
-    startInContainer: () => 'exec nginx -g "daemon off;"',
   },
   hosts: { config: CONFIG, dir: '/etc/nginx' },
-  container: { file: 'nginx/nginx.conf', mount: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
+  container: {
+    file: 'nginx/nginx.conf',
+    mount: '/etc/nginx/nginx.conf',
+    dir: '/etc/nginx',
+    start: (f) => `exec nginx -c ${f} -g 'daemon off;'`,
+    // The master (PID 1) rereads its -c file on HUP; old workers finish their requests.
+    reload: () => 'kill -HUP 1',
+    test: (f) => `nginx -t -q -c ${f}`,
+  },
   render: (m, header) => renderNginx(m, header),
   testCommand: '/usr/sbin/nginx -t -q -c $config.next',
   unit: (spec: Spec) => ({

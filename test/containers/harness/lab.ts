@@ -181,7 +181,9 @@ export class Load {
     };
     const one = (retry = true): Promise<void> =>
       new Promise<void>((resolve) => {
-        const req = http.get(url, { agent }, (res) => {
+        // The retry goes on a connection of its own (agent: false), as the RFC and browsers do: a pooled
+        // one may be the next idle connection the reloading LB is closing.
+        const req = http.get(url, { agent: retry ? agent : false }, (res) => {
           res.resume();
           res.on('end', () => {
             if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) {

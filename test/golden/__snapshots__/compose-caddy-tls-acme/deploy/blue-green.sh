@@ -7,9 +7,11 @@
 #   deploy/blue-green.sh switch green send traffic to green   (one command)
 #   deploy/blue-green.sh switch blue  and back                 (one command)
 #   deploy/blue-green.sh down         stop green (after the rollback window, e.g. 24-48 h)
-#   deploy/blue-green.sh status
-# The switch recreates the caddy container with the other color's config: on one host that is a
-# second or two without the load balancer. For an update without any gap use deploy/rolling-update.sh.
+#   deploy/blue-green.sh status       which color serves, and the containers
+# The caddy container has both colors' configs mounted and runs the one a link in it points to;
+# a switch tests the other config, repoints the link and reloads caddy in place (in-flight requests
+# finish, nothing is recreated). A restart keeps the color; a recreated caddy container (compose up
+# after a change, down/up) starts on blue, the color plain 'compose up' runs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +32,18 @@ wait_healthy() {
   return 1
 }
 
+# Which color the load balancer runs (the link; blue until the first switch).
+serving() {
+  local target
+  target="$(compose exec -T caddy readlink /var/lib/ha-gen-lb/active-config 2>/dev/null || true)"
+  [[ "$target" == /etc/caddy/Caddyfile.green ]] && echo green || echo blue
+}
+
+# Tests the config, repoints the link, reloads caddy in place.
+switch_to() {
+  compose exec -T caddy /bin/sh -c "$1 && ln -sfn $2 /var/lib/ha-gen-lb/active-config && caddy reload --config /var/lib/ha-gen-lb/active-config --adapter caddyfile --force"
+}
+
 case "${1:-}" in
   up)
     image="${2:?usage: deploy/blue-green.sh up IMAGE}"
@@ -45,16 +59,19 @@ case "${1:-}" in
     case "${2:-}" in
       green)
         for s in "${green[@]}"; do wait_healthy "$s" || { echo "blue-green.sh: $s is not healthy; run 'up' first" >&2; exit 1; }; done
-        compose -f docker-compose.yml -f deploy/blue-green/docker-compose.lb-green.yml up -d --no-deps --force-recreate caddy
-        echo "traffic now goes to green. Back: deploy/blue-green.sh switch blue"
-        echo "note: a plain 'docker compose up -d' puts the load balancer back on blue" ;;
+        switch_to "caddy validate --config /etc/caddy/Caddyfile.green --adapter caddyfile" /etc/caddy/Caddyfile.green
+        echo "traffic now goes to green. Back: deploy/blue-green.sh switch blue" ;;
       blue)
-        compose up -d --no-deps --force-recreate caddy
+        switch_to "caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile" /etc/caddy/Caddyfile
         echo "traffic now goes to blue" ;;
       *) echo "usage: deploy/blue-green.sh switch green|blue" >&2; exit 2 ;;
     esac
     ;;
-  down) compose --profile green stop "${green[@]}" && compose --profile green rm -f "${green[@]}" ;;
-  status) compose --profile green ps ;;
-  *) sed -n '3,11p' "$0"; exit 2 ;;
+  down)
+    [[ "$(serving)" == blue ]] || { echo "blue-green.sh: traffic still goes to green; switch blue first (or keep green and 'up' blue on it)" >&2; exit 1; }
+    compose --profile green stop "${green[@]}" && compose --profile green rm -f "${green[@]}" ;;
+  status)
+    echo "serving: $(serving)"
+    compose --profile green ps ;;
+  *) sed -n '4,10p' "$0"; exit 2 ;;
 esac
