@@ -82,10 +82,12 @@ for ((r = 0; r < rounds; r++)); do
 done
 node -e '
   const pairs = process.argv.slice(1).map((p) => p.split(" ").map(Number)).sort((a, b) => a[1] / a[0] - b[1] / b[0]);
-  const mid = pairs[Math.floor(pairs.length / 2)];
+  const [lo, mid, hi] = [pairs[0], pairs[Math.floor(pairs.length / 2)], pairs[pairs.length - 1]];
   const r = (p) => (p[1] / p[0]).toFixed(2);
-  console.log(`  ${pairs.length} paired runs (node -e 0, cold generate --check; median of 5 each), ratios ${r(pairs[0])}-${r(pairs[pairs.length - 1])}`);
+  const ms = (p) => `${p[1].toFixed(1)} / ${p[0].toFixed(1)} ms`;
+  console.log(`  ${pairs.length} paired runs (node -e 0, cold generate --check; median of 5 each): min ${r(lo)}× (${ms(lo)}), max ${r(hi)}× (${ms(hi)})`);
   console.log(`cold generate --check: ${mid[1].toFixed(1)} ms = ${r(mid)}× node -e 0 (${mid[0].toFixed(1)} ms) (target ≤ 2×)`);
+  console.log(`cold ratio min / median / max: ${r(lo)}× / ${r(mid)}× / ${r(hi)}×`);
 ' "${ratios[@]}"
 [[ -r /proc/pressure/cpu ]] && echo "  (CPU pressure: $(sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu)% of the last 10 s with a task waiting for a CPU; above a few % every ratio is inflated)"
 [[ -z "${BENCH_STARTUP_ONLY:-}" ]] || exit 0

@@ -15,11 +15,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(await readFile(resolve(root, 'package.json'), 'utf8'));
 const dist = resolve(root, 'dist');
 
+const templateId = (file) => `template:${file.slice(root.length + 1)}`;
+
 const rawPlugin = {
   name: 'raw',
   setup(b) {
     b.onResolve({ filter: /\?raw$/ }, (args) => ({ path: resolve(args.resolveDir, args.path.replace(/\?raw$/, '')), namespace: 'raw' }));
-    b.onLoad({ filter: /.*/, namespace: 'raw' }, async (args) => ({ contents: await readFile(args.path, 'utf8'), loader: 'text' }));
+    // A template's text is only a key into the precompiled map (templates.ts): its path stands for it.
+    b.onLoad({ filter: /.*/, namespace: 'raw' }, async (args) => ({ contents: args.path.endsWith('.hbs') ? templateId(args.path) : await readFile(args.path, 'utf8'), loader: 'text' }));
   },
 };
 
@@ -80,14 +83,10 @@ const templatesPlugin = {
     b.onLoad({ filter: /.*/, namespace: 'precompiled' }, async () => {
       const opts = await compileOptions();
       const files = await listFiles(resolve(root, 'templates'), '.hbs');
-      const imports = [];
+      // keyed by what the targets' `?raw` imports stand for in the build (templateId)
       const entries = [];
-      for (const [i, f] of files.entries()) {
-        // keyed by the text the targets import (the same module, so each source is bundled once)
-        imports.push(`import t${i} from ${JSON.stringify(`${f}?raw`)};`);
-        entries.push(`[t${i}, ${Handlebars.precompile(await readFile(f, 'utf8'), opts)}]`);
-      }
-      return { contents: `${imports.join('\n')}\nexport const PRECOMPILED = new Map([\n${entries.join(',\n')}\n]);\n`, loader: 'js', resolveDir: root, watchFiles: files };
+      for (const f of files) entries.push(`[${JSON.stringify(templateId(f))}, ${Handlebars.precompile(await readFile(f, 'utf8'), opts)}]`);
+      return { contents: `export const PRECOMPILED = new Map([\n${entries.join(',\n')}\n]);\n`, loader: 'js', resolveDir: root, watchFiles: files };
     });
     // yaml's ESM build (its "default" export condition): no CommonJS wrappers to compile at start-up.
     // It differs from the node build only in printing YAML warnings with console.warn.

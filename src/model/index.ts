@@ -96,23 +96,26 @@ export function deploymentOf(spec: Spec): Deployment {
   return d;
 }
 
-/** Every connection as one object each (contract: `plan --json` flows), sorted. */
-export function flowsOf(dep: Deployment): Flow[] {
+/** Every connection as one object each (contract: `plan --json` flows), sorted; worked out once per model. */
+export function flowsOf(dep: Deployment): readonly Flow[] {
+  let flows = flowCache.get(dep);
+  if (flows) return flows;
   const seen = new Set<string>();
-  const out: Flow[] = [];
+  const keyed: Array<[string, Flow]> = [];
   for (const l of dep.links) {
     for (const t of l.targets) {
       const f: Flow = { from: l.from, to: t.to, address: t.address, port: t.port, proto: l.proto, purpose: l.purpose };
-      const key = JSON.stringify(f);
-      if (!seen.has(key)) {
-        seen.add(key);
-        out.push(f);
-      }
+      const id = JSON.stringify(f);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      keyed.push([`${f.from}\u0000${f.to}\u0000${String(f.port).padStart(5, '0')}\u0000${f.purpose}`, f]);
     }
   }
-  const k = (f: Flow) => `${f.from}\u0000${f.to}\u0000${String(f.port).padStart(5, '0')}\u0000${f.purpose}`;
-  return out.sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+  flows = keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, f]) => f);
+  flowCache.set(dep, flows);
+  return flows;
 }
+const flowCache = new WeakMap<Deployment, readonly Flow[]>();
 
 export function hostOf(dep: Deployment, name: string): ModelHost {
   const h = dep.hosts.find((x) => x.name === name);

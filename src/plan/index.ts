@@ -339,7 +339,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions = {}): Plan {
     regions: spec.tier === 'multi-region' ? spec.regions.map((r) => `${r.name}${r.primary ? ' (primary)' : ''}`) : [],
     hosts,
     ports,
-    flows: flowsOf(dep),
+    flows: [...flowsOf(dep)],
     hostLosses: losses,
     floating: dep.floating,
     failures: failures(spec, dep, losses, patroni),
