@@ -114,3 +114,33 @@ describe('multi-region logical replication as generated', () => {
     expect(text(tls, 'regions/us-east/hosts/db1/etc/postgresql/{v}/main/pg_hba.conf')).toMatch(/^hostssl\s+home_inventory\s+logical_replicator\s+10\.0\.2\.21\/32\s+scram-sha-256$/m);
   });
 });
+
+describe("RUNBOOK.md's patronictl commands authenticate", () => {
+  it('hosts + patroni: every patronictl runs with the Patroni unit\'s EnvironmentFile (REST API credentials)', () => {
+    const f = files({
+      version: 1,
+      tier: 'multi-server',
+      platform: 'hosts',
+      database: { ha: 'patroni' },
+      storage: { kind: 'nfs', nfsServer: '10.0.0.40' },
+      hosts: [
+        { name: 'lb1', address: '10.0.0.11', roles: ['lb', 'app'] },
+        { name: 'lb2', address: '10.0.0.12', roles: ['lb', 'app'] },
+        { name: 'db1', address: '10.0.0.21', roles: ['db', 'etcd'] },
+        { name: 'db2', address: '10.0.0.22', roles: ['db', 'etcd'] },
+        { name: 'db3', address: '10.0.0.23', roles: ['db', 'etcd'] },
+      ],
+    } as SpecInput);
+    const unit = text(f, 'hosts/db1/etc/systemd/system/patroni.service');
+    const envFile = /^EnvironmentFile=-?(\S+)$/m.exec(unit)?.[1];
+    expect(envFile, unit).toBeTruthy();
+    const runbook = text(f, 'RUNBOOK.md');
+    const uses = runbook.split('\n').filter((l) => /^ssh .*patronictl/.test(l));
+    expect(uses.length).toBeGreaterThanOrEqual(2);
+    for (const l of uses) expect(l, l).toContain(`systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFile} patronictl -c /etc/patroni/patroni.yml`);
+    expect(runbook).toMatch(/patronictl -c \/etc\/patroni\/patroni\.yml failover --force/);
+    // deploy.sh writes the REST API credentials into that file
+    const deploy = text(f, 'deploy.sh');
+    expect(deploy).toMatch(new RegExp(`PATRONI_RESTAPI_USERNAME[\\s\\S]*install_env ${envFile.replace(/[.]/g, '\\.')}`));
+  });
+});

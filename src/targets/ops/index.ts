@@ -13,6 +13,7 @@ import { deploymentOf } from '../../model/index.js';
 import { planMarkdown } from '../../plan/format.js';
 import { renderBackup, hostScripts, backupImage, backupServiceName, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
 import { dbMemberNames } from '../../model/containers.js';
+import { envFilePath } from '../systemd/index.js';
 import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
 import libSrc from '../../../templates/ops/chaos-lib.hbs?raw';
 import killSrc from '../../../templates/ops/kill-app.sh.hbs?raw';
@@ -212,13 +213,16 @@ function hostsCommands(spec: Spec, t: Topology) {
   const patroni = spec.database.ha === 'patroni';
   const hs = hostScripts(spec);
   const unit = t.dbService;
+  // patronictl needs the REST API credentials, which live only in the Patroni unit's EnvironmentFile:
+  // systemd-run reads that file exactly as the unit does (no shell parsing of the passwords).
+  const patronictl = `systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFilePath(spec.name, 'patroni')} patronictl -c /etc/patroni/patroni.yml`;
   return {
     status: [...t.lbHosts.map((h) => ssh(h.address, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
     app: t.apps.map((a) => ssh(a.address, `journalctl -u ${t.appService} --since -15min`)),
-    db: patroni ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml list"'), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
+    db: patroni ? [ssh(db0.address, `"${patronictl} list"`), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
     infra: [...spec.hosts.map((h) => `ping -c 3 ${h.address}   # ${h.name}`), ssh(db0.address, 'df -h /var/lib/postgresql')],
     promote: patroni
-      ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml failover --force"   # only if Patroni did not fail over by itself')]
+      ? [ssh(db0.address, `"${patronictl} failover --force"   # only if Patroni did not fail over by itself`)]
       : spec.database.ha === 'streaming' && db1
         ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (db1 first) and ./deploy.sh each app host`]
         : [],
