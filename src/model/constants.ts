@@ -64,3 +64,6 @@ export const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
 /** ha-gen's TLS helper on an lb host (placeholder certificate, certbot hooks, HAProxy's one PEM). */
 export const tlsScriptPath = (name: string) => `/usr/local/sbin/${name}-tls`;
 export const acmeUnitName = (name: string) => `${name}-acme`;
+
+/** The role the other regions' subscriptions connect as (multi-region logical replication). */
+export const LOGICAL_USER = 'logical_replicator';

@@ -127,7 +127,10 @@ export function containersDeployment(spec: Spec): Deployment {
     const st = hosts.find((h) => h.roles.includes('storage') && h.services.some((x) => x.name.endsWith('minio')));
     if (st) for (const h of dbHosts) links.push({ from: h.name, purpose: 'backup', proto: 'tcp', targets: [target(st, MINIO_PORT, 'minio')], failover: 'none', optional: true, what: 'pgBackRest repository' });
   }
-  svc(dbHosts[0]!, { id: 'backup', name: `${prefix}backup`, kind: 'backup', what: `scheduled pgBackRest backup (${spec.backup.time} UTC) and pg_dump`, ports: [], order: 35 });
+  // A replicated database has a backup service beside every member (only the primary's acts), so
+  // backups follow a failover; a single one has one (docker-compose.backup.yml / stack.backup.yml).
+  if (d.ha === 'none') svc(dbHosts[0]!, { id: 'backup', name: `${prefix}backup`, kind: 'backup', what: `scheduled pgBackRest backup (${spec.backup.time} UTC) and pg_dump`, ports: [], order: 35 });
+  else dbHosts.forEach((h, i) => svc(h, { id: `backup-${members[i]}`, name: `${prefix}backup-${members[i]}`, kind: 'backup', what: `scheduled pgBackRest backup (${spec.backup.time} UTC) and pg_dump while ${members[i]} is the primary`, ports: [], order: 35 }));
 
   for (const h of hosts) h.services.sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const byRole = (r: Role) => hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
@@ -141,6 +144,6 @@ export function containersDeployment(spec: Spec): Deployment {
     dbWrite,
     front: fa ? [{ host: 'floating', address: fa }] : lbHosts.map((h) => ({ host: h.name, address: 'localhost' })),
     floating: fa ? [{ address: fa, holders: lbHosts.map((h) => h.name) }] : [],
-    names: { lb: `${prefix}${kind}`, app: swarm ? `${prefix}app` : 'app', db: `${prefix}${members[0]}`, backup: `${prefix}backup` },
+    names: { lb: `${prefix}${kind}`, app: swarm ? `${prefix}app` : 'app', db: `${prefix}${members[0]}`, backup: d.ha === 'none' ? `${prefix}backup` : `${prefix}backup-${members[0]}` },
   };
 }

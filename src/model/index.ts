@@ -13,10 +13,31 @@ export { PURPOSES } from './types.js';
 
 type Region = Spec['regions'][number];
 
+/**
+ * What the primary region's database needs for logical replication to the other regions: the
+ * slots and WAL senders, and the addresses the subscribers connect from (hosts platform: the other
+ * regions' database hosts; containers: unknown before deploy, so none).
+ */
+export interface LogicalPublishing {
+  slots: number;
+  subscribers: string[];
+}
+type RegionSpec = Spec & { logicalPublishing?: LogicalPublishing };
+
+/** Set on the primary region's spec by regionSpec (multi-region), undefined everywhere else. */
+export const logicalPublishing = (spec: Spec): LogicalPublishing | undefined => (spec as RegionSpec).logicalPublishing;
+
 /** The spec one region deploys: a multi-server deployment of its own hosts. */
 export function regionSpec(spec: Spec, r: Region): Spec {
   const hosts = spec.hosts.filter((h) => h.region === r.name);
-  const sub: Spec = { ...spec, tier: 'multi-server', regions: [], hosts, loadBalancer: { ...spec.loadBalancer, floatingAddress: r.floatingAddress } };
+  const sub: RegionSpec = { ...spec, tier: 'multi-server', regions: [], hosts, loadBalancer: { ...spec.loadBalancer, floatingAddress: r.floatingAddress } };
+  if (r.primary) {
+    const others = spec.regions.filter((o) => !o.primary);
+    sub.logicalPublishing = {
+      slots: 10 + 2 * spec.database.replicas + others.length,
+      subscribers: spec.platform === 'hosts' ? spec.hosts.filter((h) => h.region && h.region !== r.name && h.roles.includes('db')).map((h) => h.address) : [],
+    };
+  }
   if (spec.platform === 'hosts') {
     sub.app = { ...spec.app, replicas: hosts.filter((h) => h.roles.includes('app')).length };
     sub.database = { ...spec.database, replicas: Math.max(0, hosts.filter((h) => h.roles.includes('db')).length - 1) };

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP, PG_MAJOR } from './images/build.mjs';
-import { describeLoad, docker, Figures, generateBundle, get, Load, must, run, sleep, waitFor } from './harness/lab.js';
+import { describeLoad, docker, Figures, generateBundle, get, labPatroniDockerfile, Load, must, run, sleep, waitFor } from './harness/lab.js';
 import { cleanSwarm } from './harness/dockerd.js';
 
 const dockerHost = inject('dockerHost');
@@ -74,13 +74,6 @@ function adaptToOneNode(bundle: string): string[] {
   });
   writeFileSync(deploy, after);
   return notes;
-}
-
-/** The bundle's patroni/Dockerfile with its PyPI step replaced by Debian's Patroni (same version). */
-function labPatroniDockerfile(text: string): string {
-  const pip = /^ && \/opt\/patroni\/bin\/pip install --no-cache-dir "patroni\[etcd\]==\$\{PATRONI_VERSION\}" \\$/m;
-  if (!pip.test(text)) throw new Error(`patroni/Dockerfile: the pip install step changed; update labPatroniDockerfile():\n${text}`);
-  return text.replace(pip, ' && apt-get install -y --no-install-recommends patroni python3-etcd \\\n && ln -sf /usr/bin/patroni /usr/bin/patronictl /opt/patroni/bin/ \\');
 }
 
 const tasksOf = async (service: string) => (await must(['docker', 'ps', '-q', '-f', `label=com.docker.swarm.service.name=${STACK}_${service}`])).trim().split('\n').filter(Boolean);

@@ -44,7 +44,7 @@ describe('operating files in the bundle', () => {
     });
     const runbook = f.get('RUNBOOK.md')!.contents;
     for (const step of ['## 1. Detect', '## 2. Assess', '## 3. Notify', '## 4. Fail over', '## 5. Verify', '## 6. Monitor', '## 7. Post-mortem']) expect(runbook).toContain(step);
-    expect(runbook).toContain('ssh root@10.0.2.10 "patronictl -c /etc/patroni/patroni.yml list"');
+    expect(runbook).toContain('ssh root@10.0.2.10 "systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/etc/home-registry/patroni.env patronictl -c /etc/patroni/patroni.yml list"');
     expect(runbook).toContain('/usr/local/sbin/home-registry-restore-pitr');
     expect(runbook).toMatch(/ttl 10 s/);
     const smoke = f.get('smoke.sh')!.contents;

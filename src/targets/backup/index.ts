@@ -50,7 +50,8 @@ export function backupPaths(spec: Spec): { data: string; socket: string; bin: st
   const v = spec.database.version;
   // Patroni's data directory on hosts is named after the cluster (postgres target: dbHostFiles).
   if (spec.platform === 'hosts') return { data: spec.database.ha === 'patroni' ? `/var/lib/postgresql/${v}/${spec.name}` : `/var/lib/postgresql/${v}/main`, socket: SOCKET_DIR, bin: `/usr/lib/postgresql/${v}/bin`, conf: `/etc/postgresql/${v}/main/postgresql.conf` };
-  return { data: pgDataPath(v), socket: SOCKET_DIR, bin: `/usr/lib/postgresql/${v}/bin`, conf: '/etc/postgresql/postgresql.conf' };
+  // Patroni in a container keeps its data directory one level below the volume (postgres target: containers.ts).
+  return { data: spec.database.ha === 'patroni' ? `${pgDataPath(v)}/pgdata` : pgDataPath(v), socket: SOCKET_DIR, bin: `/usr/lib/postgresql/${v}/bin`, conf: '/etc/postgresql/postgresql.conf' };
 }
 
 /** The S3 endpoint of the bundle's MinIO as the database reaches it. */
@@ -106,7 +107,8 @@ function scripts(spec: Spec, ctx: RenderContext) {
   return {
     backup: renderTemplate(backupSh, { ...common, daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
     dump: renderTemplate(dumpSh, { ...common, db: spec.database.name, dumpDir: `${DUMP_DIR}/${spec.name}`, dumpDays: b.dumpDays, dumpDaysMinus1: b.dumpDays - 1 }),
-    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: p.conf }),
+    // Patroni in a container keeps postgresql.conf in the data directory: the restored copy brings its own.
+    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: spec.platform !== 'hosts' && spec.database.ha === 'patroni' ? '$target_dir/postgresql.conf' : p.conf }),
     schedule: renderTemplate(scheduleSh, { header: h, time: b.time }),
   };
 }
@@ -170,17 +172,53 @@ function renderHostsBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): vo
   }
 }
 
+/**
+ * compose/swarm with a replicated database (streaming or Patroni). Every member archives WAL into the
+ * one repository volume (archive_mode on: only the primary archives, so archiving follows a failover),
+ * and a backup service runs beside each member with that member's data and socket volumes: its
+ * backup.sh acts only while its member is the primary, as the timers on every database host do.
+ */
+export const REPO_VOLUME = 'pgbackrest-repo';
+export const DUMP_VOLUME = 'pg-dumps';
+export const socketVolume = (member: string) => `${member}-socket`;
+export const backupServiceName = (member: string) => `backup-${member}`;
+export const BACKUP_SCRIPTS = ['backup.sh', 'dump.sh', 'restore-pitr.sh', 'schedule.sh'] as const;
+export { DUMP_DIR };
+
+/** The volumes a replicated member mounts besides its data: the repository (archive-push) and its socket (for its backup service). */
+export function memberArchiveVolumes(spec: Spec, member: string): string[] {
+  return [`${REPO_VOLUME}:${spec.backup.path}`, `${socketVolume(member)}:${SOCKET_DIR}`];
+}
+
+/** The backup service of one member, without what differs per platform (files, placement, restart). */
+export function memberBackupService(spec: Spec, member: string, dataVolume: string, image: string): Record<string, unknown> {
+  return {
+    image,
+    user: 'postgres',
+    entrypoint: ['bash', '/usr/local/bin/schedule.sh'],
+    // Same data path as its member: pgBackRest checks pg1-path against the server's data_directory.
+    volumes: [`${dataVolume}:${pgDataPath(spec.database.version)}`, ...memberArchiveVolumes(spec, member), `${DUMP_VOLUME}:${DUMP_DIR}`],
+    environment: { HA_GEN_BACKUP_TIME: spec.backup.time },
+    // The database images' health checks are about the server (pg_isready, Patroni's REST API): not this.
+    healthcheck: { disable: true },
+    stop_grace_period: '30s',
+  };
+}
+
 export const backupImage = (spec: Spec) => spec.backup.image ?? `${spec.name}-postgres-pgbackrest:${spec.database.version}`;
 
-function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
+/** backup/'s configuration and scripts (compose/swarm), by bundle path: the swarm stack names them as configs before they are added. */
+export function containerBackupFiles(spec: Spec, ctx: RenderContext): Record<string, string> {
   const s = scripts(spec, ctx);
+  return { 'backup/pgbackrest.conf': renderPgbackrestConf(spec, ctx), 'backup/backup.sh': s.backup, 'backup/dump.sh': s.dump, 'backup/restore-pitr.sh': s.restore, 'backup/schedule.sh': s.schedule };
+}
+
+function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
   const p = backupPaths(spec);
   const v = spec.database.version;
-  b.add('backup/pgbackrest.conf', renderPgbackrestConf(spec, ctx), { checks: [{ tool: 'pgbackrest', stanza: stanzaOf(spec) }] });
-  b.add('backup/backup.sh', s.backup, shell);
-  b.add('backup/dump.sh', s.dump, shell);
-  b.add('backup/restore-pitr.sh', s.restore, shell);
-  b.add('backup/schedule.sh', s.schedule, shell);
+  for (const [path, contents] of Object.entries(containerBackupFiles(spec, ctx))) {
+    b.add(path, contents, path.endsWith('.conf') ? { checks: [{ tool: 'pgbackrest', stanza: stanzaOf(spec) }] } : shell);
+  }
   b.add(
     'backup/Dockerfile',
     [

@@ -11,7 +11,9 @@ import { buildPlan, LB_DETECT_SECONDS, type Plan, type PlanOptions } from '../..
 import { scriptView, type ScriptView as Topology } from '../../model/view.js';
 import { deploymentOf } from '../../model/index.js';
 import { planMarkdown } from '../../plan/format.js';
-import { renderBackup, hostScripts, backupImage, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
+import { renderBackup, hostScripts, backupImage, backupServiceName, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
+import { dbMemberNames } from '../../model/containers.js';
+import { envFilePath } from '../systemd/index.js';
 import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
 import libSrc from '../../../templates/ops/chaos-lib.hbs?raw';
 import killSrc from '../../../templates/ops/kill-app.sh.hbs?raw';
@@ -120,60 +122,107 @@ function renderScripts(spec: Spec, ctx: RenderContext, b: BundleBuilder, m: Retu
 
 const code = (lines: string[]) => ['```bash', ...lines, '```'];
 
+/** The compose runbook commands (single database: the backup service of docker-compose.backup.yml). */
+function composeCommands(spec: Spec, t: Topology) {
+  const db1 = t.db[1];
+  const restoreSvc = 'docker compose -f docker-compose.yml -f docker-compose.backup.yml';
+  return {
+    status: ['docker compose ps', 'docker compose logs --since 15m --tail 200'],
+    app: [...t.apps.map((a) => `docker compose ps ${a.name}`), 'docker compose logs --since 15m app1'],
+    db: ['docker compose exec -T db pg_isready -U postgres', 'docker compose logs --since 15m db'],
+    infra: ['df -h /var/lib/docker', 'docker system df', 'uptime'],
+    promote: spec.database.ha === 'none' ? [] : [`docker compose exec -T ${db1?.name ?? 'db'} psql -U postgres -c 'SELECT pg_promote()'`],
+    scaleApp: ['docker compose up -d   # recreates missing or stopped instances'],
+    lbSwitch: [`docker compose restart ${spec.loadBalancer.kind}`],
+    restore: [
+      `${restoreSvc} run --rm --no-deps backup backup.sh   # an extra base backup first, if the database still runs`,
+      `${restoreSvc} stop db`,
+      `${restoreSvc} run --rm --no-deps -v restore-target:/restore backup restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data`,
+      '# check the copy, then make it the data volume (docker volume; see backup/restore-pitr.sh output) and start db',
+    ],
+    backupInfo: [`${restoreSvc} run --rm --no-deps backup pgbackrest --stanza=${stanzaOf(spec)} info`],
+    logs: ['docker compose logs -f --since 5m'],
+  };
+}
+
 /** Commands for each runbook step, in this platform's words. */
 function commands(spec: Spec, t: Topology) {
   const p = spec.platform;
+  const replicated = spec.database.ha !== 'none';
+  if (p === 'compose' && replicated) {
+    // Every member has a backup service (docker-compose.yml); only the current primary's acts.
+    const svcs = dbMemberNames(spec).map(backupServiceName);
+    const any = `$(for s in ${svcs.join(' ')}; do docker compose exec -T "$s" psql -XAtc 'SELECT NOT pg_is_in_recovery()' | grep -q t && echo "$s" && break; done)`;
+    return {
+      ...composeCommands(spec, t),
+      restore: [
+        `primary_backup=${any}   # the backup service beside the current primary`,
+        'docker compose exec -T "$primary_backup" backup.sh full   # an extra base backup first, if the database still runs',
+        `docker compose exec -T "$primary_backup" restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /var/lib/postgresql/restore   # in that container, not in a volume; it prints how to start the copy`,
+        `# check the copy, then stop the cluster and make the copy the primary's data (${spec.database.ha === 'patroni' ? 'Patroni: remove the cluster from etcd with patronictl remove, then start one member on the copy' : 'then re-clone the standbys'})`,
+      ],
+      backupInfo: [`docker compose exec -T ${svcs[0]} pgbackrest --stanza=${stanzaOf(spec)} info`],
+    };
+  }
+  if (p === 'compose') return composeCommands(spec, t);
+  if (p === 'swarm' && replicated) {
+    const svc = (m: string) => `${spec.name}_${backupServiceName(m)}`;
+    const members = dbMemberNames(spec);
+    const on = `docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${svc(members[0]!)})`;
+    return {
+      ...swarmCommands(spec, t),
+      restore: [
+        `# on the node of the current primary's member, in its backup service (${members.map(svc).join(', ')}); ${members[0]} shown`,
+        `${on} backup.sh full   # an extra base backup first, if the database still runs`,
+        `${on} restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /var/lib/postgresql/restore   # in that container, not in a volume; it prints how to start the copy`,
+        `# check the copy, then stop the cluster and make the copy the primary's data (${spec.database.ha === 'patroni' ? 'Patroni: patronictl remove, then start one member on the copy' : 'then re-clone the standbys'})`,
+      ],
+      backupInfo: [`${on} pgbackrest --stanza=${stanzaOf(spec)} info   # on ${members[0]}'s node`],
+    };
+  }
+  if (p === 'swarm') return swarmCommands(spec, t);
+  return hostsCommands(spec, t);
+}
+
+/** The swarm runbook commands (single database: the backup service of stack.backup.yml). */
+function swarmCommands(spec: Spec, t: Topology) {
+  const db1 = t.db[1];
+  return {
+    status: [`docker stack services ${spec.name}`, `docker stack ps ${spec.name} --no-trunc --filter desired-state=running`],
+    app: [`docker service ps ${t.appService}`, `docker service logs --since 15m ${t.appService}`],
+    db: [`docker service ps ${t.dbService}`, `docker service logs --since 15m ${t.dbService}`],
+    infra: ['docker node ls', 'df -h /var/lib/docker   # on each node'],
+    promote: spec.database.ha === 'none' ? [] : [`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${db1?.name ?? t.dbService}) psql -U postgres -c 'SELECT pg_promote()'   # on the standby's node`],
+    scaleApp: [`docker service scale ${t.appService}=${spec.app.replicas}`, `docker service update --force ${t.appService}   # reschedules tasks off a lost node`],
+    lbSwitch: [`docker service update --force ${t.lbService}`],
+    restore: [
+      `docker service scale ${spec.name}_backup=0 ${t.dbService}=0`,
+      `docker run --rm -v ${spec.name}_pgbackrest-repo:/var/lib/pgbackrest -v ${spec.name}_restore:/restore ${backupImage(spec)} restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data   # on the database node`,
+      '# check the copy, then swap it into the pgdata volume and scale db (and backup) back to 1',
+    ],
+    backupInfo: [`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${spec.name}_backup) pgbackrest --stanza=${stanzaOf(spec)} info`],
+    logs: [`docker service logs -f --since 5m ${t.appService}`],
+  };
+}
+
+/** The hosts runbook commands (ssh to each host). */
+function hostsCommands(spec: Spec, t: Topology) {
   const ssh = (addr: string, cmd: string) => `ssh root@${addr} ${cmd}`;
   const db0 = t.db[0]!;
   const db1 = t.db[1];
   const patroni = spec.database.ha === 'patroni';
   const hs = hostScripts(spec);
-  if (p === 'compose') {
-    const restoreSvc = 'docker compose -f docker-compose.yml -f docker-compose.backup.yml';
-    return {
-      status: ['docker compose ps', 'docker compose logs --since 15m --tail 200'],
-      app: [...t.apps.map((a) => `docker compose ps ${a.name}`), 'docker compose logs --since 15m app1'],
-      db: ['docker compose exec -T db pg_isready -U postgres', 'docker compose logs --since 15m db'],
-      infra: ['df -h /var/lib/docker', 'docker system df', 'uptime'],
-      promote: spec.database.ha === 'none' ? [] : [`docker compose exec -T ${db1?.name ?? 'db'} psql -U postgres -c 'SELECT pg_promote()'`],
-      scaleApp: ['docker compose up -d   # recreates missing or stopped instances'],
-      lbSwitch: [`docker compose restart ${spec.loadBalancer.kind}`],
-      restore: [
-        `${restoreSvc} run --rm --no-deps backup backup.sh   # an extra base backup first, if the database still runs`,
-        `${restoreSvc} stop db`,
-        `${restoreSvc} run --rm --no-deps -v restore-target:/restore backup restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data`,
-        '# check the copy, then make it the data volume (docker volume; see backup/restore-pitr.sh output) and start db',
-      ],
-      backupInfo: [`${restoreSvc} run --rm --no-deps backup pgbackrest --stanza=${stanzaOf(spec)} info`],
-      logs: ['docker compose logs -f --since 5m'],
-    };
-  }
-  if (p === 'swarm') {
-    return {
-      status: [`docker stack services ${spec.name}`, `docker stack ps ${spec.name} --no-trunc --filter desired-state=running`],
-      app: [`docker service ps ${t.appService}`, `docker service logs --since 15m ${t.appService}`],
-      db: [`docker service ps ${t.dbService}`, `docker service logs --since 15m ${t.dbService}`],
-      infra: ['docker node ls', 'df -h /var/lib/docker   # on each node'],
-      promote: spec.database.ha === 'none' ? [] : [`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${db1?.name ?? t.dbService}) psql -U postgres -c 'SELECT pg_promote()'   # on the standby's node`],
-      scaleApp: [`docker service scale ${t.appService}=${spec.app.replicas}`, `docker service update --force ${t.appService}   # reschedules tasks off a lost node`],
-      lbSwitch: [`docker service update --force ${t.lbService}`],
-      restore: [
-        `docker service scale ${spec.name}_backup=0 ${t.dbService}=0`,
-        `docker run --rm -v ${spec.name}_pgbackrest-repo:/var/lib/pgbackrest -v ${spec.name}_restore:/restore ${backupImage(spec)} restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data   # on the database node`,
-        '# check the copy, then swap it into the pgdata volume and scale db (and backup) back to 1',
-      ],
-      backupInfo: [`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=${spec.name}_backup) pgbackrest --stanza=${stanzaOf(spec)} info`],
-      logs: [`docker service logs -f --since 5m ${t.appService}`],
-    };
-  }
   const unit = t.dbService;
+  // patronictl needs the REST API credentials, which live only in the Patroni unit's EnvironmentFile:
+  // systemd-run reads that file exactly as the unit does (no shell parsing of the passwords).
+  const patronictl = `systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFilePath(spec.name, 'patroni')} patronictl -c /etc/patroni/patroni.yml`;
   return {
     status: [...t.lbHosts.map((h) => ssh(h.address, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
     app: t.apps.map((a) => ssh(a.address, `journalctl -u ${t.appService} --since -15min`)),
-    db: patroni ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml list"'), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
+    db: patroni ? [ssh(db0.address, `"${patronictl} list"`), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
     infra: [...spec.hosts.map((h) => `ping -c 3 ${h.address}   # ${h.name}`), ssh(db0.address, 'df -h /var/lib/postgresql')],
     promote: patroni
-      ? [ssh(db0.address, '"patronictl -c /etc/patroni/patroni.yml failover --force"   # only if Patroni did not fail over by itself')]
+      ? [ssh(db0.address, `"${patronictl} failover --force"   # only if Patroni did not fail over by itself`)]
       : spec.database.ha === 'streaming' && db1
         ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (db1 first) and ./deploy.sh each app host`]
         : [],
@@ -232,9 +281,10 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
       ]),
     );
   }
-  o.push('', `pgBackRest configuration: \`${PGBACKREST_CONFIG}\`${spec.platform === 'hosts' ? ' on each database host' : ' (backup/pgbackrest.conf, baked into the image by backup/Dockerfile)'}.`);
+  const where = spec.platform === 'hosts' ? ' on each database host' : spec.database.ha === 'patroni' ? ' (backup/pgbackrest.conf, mounted into every Patroni member and its backup service)' : ' (backup/pgbackrest.conf, baked into the image by backup/Dockerfile)';
+  o.push('', `pgBackRest configuration: \`${PGBACKREST_CONFIG}\`${where}.`);
   if (spec.platform !== 'hosts' && spec.database.ha !== 'none') {
-    o.push('', `Note: with database.ha ${spec.database.ha} on ${spec.platform}, the backup image and scripts are in backup/, but the scheduled backup service is not wired to the replicated database services yet: run backup.sh in the primary's container.`);
+    o.push('', `Every database member archives WAL into the one repository (only the primary does at a time) and has a backup service beside it (backup-<member>) that runs the schedule; only the one beside the current primary takes backups, so they follow a failover.`);
   }
   return `${o.join('\n')}\n`;
 }

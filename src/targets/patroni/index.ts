@@ -1,6 +1,6 @@
 /** patroni.yml per database member, built as an object; the DCS backend follows the Patroni version. */
 import type { Spec } from '../../spec/schema.js';
-import { patroniPgParameters } from '../postgres/index.js';
+import { patroniPgParameters, walLevel } from '../postgres/index.js';
 
 export { DCS_TIMING, STOCK_TIMING, DCS_TIMING_WHY } from './timing.js';
 import { DCS_TIMING } from './timing.js';
@@ -72,7 +72,9 @@ export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[],
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
-          parameters: { wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: patroniPgParameters(spec, p.socketDir).max_wal_senders, max_replication_slots: patroniPgParameters(spec, p.socketDir).max_replication_slots, max_connections: 200 },
+          // Patroni takes these from the DCS only (a local value is ignored): wal_level logical for a
+          // multi-region primary region goes here, or `patronictl edit-config` on a running cluster.
+          parameters: { wal_level: walLevel(spec), hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: patroniPgParameters(spec, p.socketDir).max_wal_senders, max_replication_slots: patroniPgParameters(spec, p.socketDir).max_replication_slots, max_connections: 200 },
         },
       },
       post_bootstrap: p.postBootstrap,

@@ -9,6 +9,8 @@ import { renderHba } from './hosts.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
 import { addPatroniContainerFiles, CONTAINER_BIN, CONTAINER_SOCKET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames, STATS_ENV } from './containers.js';
 import { patroniSecrets } from './hosts.js';
+import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, stanzaOf } from '../backup/index.js';
+import stanzaSh from '../../../templates/postgres/30-pgbackrest-stanza.sh.hbs?raw';
 import replRoleSh from '../../../templates/postgres/20-replication-role.sh.hbs?raw';
 
 export interface DatabaseServices {
@@ -31,6 +33,7 @@ export function addStreamingContainerFiles(spec: Spec, ctx: RenderContext, b: Bu
   b.add('postgres/init/replication-role.psql', renderReplicationRoleSql(ctx), { checks: [{ tool: 'sql' }] });
   b.add('postgres/init/20-replication-role.sh', renderTemplate(replRoleSh, { header: header(ctx).trimEnd() }), { mode: 0o755, checks: [{ tool: 'shell' }] });
   b.add('postgres/replica-bootstrap.sh', renderReplicaBootstrap(spec, ctx, { primaryHost: 'db', slot: slotName(replicaNames(spec)[0]!), dataDir: PG_IMAGE_DATA(v), binDir: CONTAINER_BIN(v), startCmd: `postgres ${PG_ARGS.join(' ')}` }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('postgres/init/30-pgbackrest-stanza.sh', renderTemplate(stanzaSh, { header: header(ctx).trimEnd(), stanza: stanzaOf(spec) }), { mode: 0o755, checks: [{ tool: 'shell' }] });
   b.add('postgres/promote.sh', renderPromote(spec, ctx, { binDir: CONTAINER_BIN(v), socketDir: CONTAINER_SOCKET }), { mode: 0o755, checks: [{ tool: 'shell' }] });
   b.add('postgres/monitor-replication.sql', renderMonitorSql(ctx), { checks: [{ tool: 'sql' }] });
 }
@@ -45,12 +48,18 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
   if (ha === 'patroni') return renderPatroniCompose(spec, ctx, b);
 
   const streaming = ha === 'streaming';
-  b.add('postgres/postgresql.conf', renderPostgresConf(spec, ctx, { role: streaming ? 'primary' : 'single', listen: '*', archive: false }), { checks: [{ tool: 'pg-conf' }] });
+  // Streaming: every member archives (only the primary does while archive_mode is on), into the
+  // repository volume of the backup image (backup/Dockerfile). Single: docker-compose.backup.yml adds it.
+  const archive = streaming ? archiveSettings(spec).archive_command : undefined;
+  b.add('postgres/postgresql.conf', renderPostgresConf(spec, ctx, { role: streaming ? 'primary' : 'single', listen: '*', archive: streaming, ...(archive ? { archiveCommand: archive } : {}) }), { checks: [{ tool: 'pg-conf' }] });
   addAppRoleInit(b, spec, ctx, 'postgres/init');
   const services: Record<string, unknown> = {};
   const volumes = ['pgdata'];
+  // Streaming members and their backup services run the backup image (postgres + pgBackRest, built
+  // from backup/; each service names the build, so whichever compose starts first builds it).
+  const dbImage = streaming ? { image: backupImage(spec), ...(spec.backup.image ? {} : { build: { context: './backup' } }) } : { image: `postgres:${v}` };
   services.db = {
-    image: `postgres:${v}`,
+    ...dbImage,
     restart: 'unless-stopped',
     command: ['postgres', ...(streaming ? PG_ARGS_HBA : PG_ARGS)],
     environment: {
@@ -64,6 +73,7 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
       './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro',
       ...(streaming ? ['./postgres/pg_hba.conf:/etc/postgresql/pg_hba.conf:ro', './postgres/monitor-replication.sql:/etc/postgresql/monitor-replication.sql:ro'] : []),
       './postgres/init:/docker-entrypoint-initdb.d:ro',
+      ...(streaming ? memberArchiveVolumes(spec, 'db') : []),
     ],
     healthcheck: pgHealth,
     shm_size: '256m',
@@ -78,7 +88,7 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
     for (const r of replicaNames(spec)) {
       volumes.push(`${r}-data`);
       services[r] = {
-        image: `postgres:${v}`,
+        ...dbImage,
         restart: 'unless-stopped',
         // Clones itself from db on first start (pg_basebackup), then runs as a hot standby.
         user: 'postgres',
@@ -91,6 +101,7 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
           './postgres/replica-bootstrap.sh:/etc/postgresql/replica-bootstrap.sh:ro',
           './postgres/promote.sh:/etc/postgresql/promote.sh:ro',
           './postgres/monitor-replication.sql:/etc/postgresql/monitor-replication.sql:ro',
+          ...memberArchiveVolumes(spec, r),
         ],
         healthcheck: pgHealth,
         shm_size: '256m',
@@ -100,6 +111,16 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
         ...hardening,
       };
     }
+  }
+  if (streaming) {
+    const members = ['db', ...replicaNames(spec)];
+    for (const m of members) {
+      const svc = memberBackupService(spec, m, m === 'db' ? 'pgdata' : `${m}-data`, backupImage(spec));
+      // restore-pitr.sh prints how to start the copy with the members' postgresql.conf (as in docker-compose.backup.yml).
+      svc.volumes = [...(svc.volumes as string[]), './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro'];
+      services[backupServiceName(m)] = { ...svc, ...dbImage, restart: 'unless-stopped', depends_on: [m], networks: ['data'], ...hardening };
+    }
+    volumes.push(REPO_VOLUME, DUMP_VOLUME, ...members.map(socketVolume));
   }
   b.resolveNames('db');
   return { services, volumes, host: 'db', port: spec.database.port, appDependsOn: { db: { condition: 'service_healthy' } } };
@@ -131,7 +152,7 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
       build: { context: './patroni', args: { PG_MAJOR: String(v), PATRONI_VERSION: spec.database.patroniVersion } },
       restart: 'unless-stopped',
       environment: { ...patroniEnvironment(), APP_DB_PASSWORD: composeVar(SECRETS.appDb.name) },
-      volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`, `./patroni/${m}.yml:/etc/patroni/patroni.yml:ro`, './patroni/post-bootstrap.sh:/etc/patroni/post-bootstrap.sh:ro', './postgres/init:/etc/postgresql/init:ro'],
+      volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`, `./patroni/${m}.yml:/etc/patroni/patroni.yml:ro`, './patroni/post-bootstrap.sh:/etc/patroni/post-bootstrap.sh:ro', './postgres/init:/etc/postgresql/init:ro', ...memberArchiveVolumes(spec, m), `./backup/pgbackrest.conf:${PGBACKREST_CONFIG}:ro`],
       shm_size: '256m',
       stop_grace_period: '60s',
       depends_on: etcd,
@@ -139,6 +160,14 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
       ...hardening,
     };
   }
+  // The Patroni image has pgBackRest; the scripts and configuration come from backup/.
+  for (const m of members) {
+    const svc = memberBackupService(spec, m, `${m}-data`, patroniImage(spec));
+    svc.volumes = [...(svc.volumes as string[]), `./backup/pgbackrest.conf:${PGBACKREST_CONFIG}:ro`, ...BACKUP_SCRIPTS.map((f) => `./backup/${f}:/usr/local/bin/${f}:ro`)];
+    services[backupServiceName(m)] = { ...svc, restart: 'unless-stopped', depends_on: [m], networks: ['data'], ...hardening };
+    volumes.push(socketVolume(m));
+  }
+  volumes.push(REPO_VOLUME, DUMP_VOLUME);
   services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
     restart: 'unless-stopped',

@@ -1,5 +1,5 @@
 /** PostgreSQL on platform hosts: Debian's server binaries under systemd, configs at Debian's paths. */
-import { archiveSettings } from '../backup/index.js';
+import { archiveSettings, stanzaOf } from '../backup/index.js';
 import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
@@ -7,8 +7,8 @@ import { renderTemplate } from '../../render/templates.js';
 import { renderUnit, envFilePath, sandbox, type Unit } from '../systemd/index.js';
 import { SECRETS } from '../secrets.js';
 import { addSteps, hostCidr, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
-import { bindOf, deploymentOf } from '../../model/index.js';
-import { pgPaths } from '../../model/constants.js';
+import { bindOf, deploymentOf, logicalPublishing } from '../../model/index.js';
+import { LOGICAL_USER, pgPaths } from '../../model/constants.js';
 import { renderPostgresConf } from './index.js';
 import { PATRONI_SECRETS, REPLICATION_USER, REWIND_USER } from './secrets.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
@@ -72,6 +72,10 @@ export function renderHba(
     replication: [...new Set(o.replicationFrom)],
     superuser: [...new Set(o.superuserFrom ?? [])],
     rewind: [...new Set(o.rewindFrom ?? [])],
+    // Multi-region primary region: the other regions' subscriptions (a database connection, so the
+    // line names the app database, not `replication`), before the final reject.
+    logicalUser: LOGICAL_USER,
+    logical: [...new Set((logicalPublishing(spec)?.subscribers ?? []).map(hostCidr))],
   });
 }
 
@@ -269,7 +273,7 @@ export function patroniUnit(spec: Spec, envFile: string): Unit {
 }
 
 export function renderPostBootstrap(spec: Spec, ctx: RenderContext, roleSqlPath: string): string {
-  return renderTemplate(postBootstrapSh, { header: header(ctx).trimEnd(), appUser: spec.database.user, appDb: spec.database.name, roleSql: roleSqlPath });
+  return renderTemplate(postBootstrapSh, { header: header(ctx).trimEnd(), appUser: spec.database.user, appDb: spec.database.name, roleSql: roleSqlPath, stanza: stanzaOf(spec) });
 }
 
 /** patroni.yml with the reasons for its non-obvious settings. */

@@ -1,4 +1,5 @@
 import { archiveSettings } from '../backup/index.js';
+import { logicalPublishing } from '../../model/index.js';
 import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
@@ -19,7 +20,10 @@ export interface PgConfOptions {
 }
 
 /** WAL senders and slots: every standby twice (a re-clone while the old slot lingers) plus spares for backups. */
-export const maxSenders = (spec: Spec) => Math.max(10, spec.database.replicas * 2 + 4);
+export const maxSenders = (spec: Spec) => Math.max(10, spec.database.replicas * 2 + 4, logicalPublishing(spec)?.slots ?? 0);
+
+/** logical in a multi-region deployment's primary region (it publishes to the others), else replica. */
+export const walLevel = (spec: Spec) => (logicalPublishing(spec) ? 'logical' : 'replica');
 
 export function renderPostgresConf(spec: Spec, ctx: RenderContext, o: PgConfOptions): string {
   return renderTemplate(confSource, {
@@ -29,6 +33,7 @@ export function renderPostgresConf(spec: Spec, ctx: RenderContext, o: PgConfOpti
     replication: spec.database.ha !== 'none',
     standby: o.role === 'standby',
     maxSenders: maxSenders(spec),
+    walLevel: walLevel(spec),
     synchronous: spec.database.synchronous && spec.database.ha === 'streaming',
     archive: o.archive,
     archiveCommand: o.archive ? o.archiveCommand ?? '' : '',
@@ -50,7 +55,7 @@ export function patroniPgParameters(spec: Spec, socketDir: string): Record<strin
     shared_buffers: '256MB',
     effective_cache_size: '768MB',
     maintenance_work_mem: '64MB',
-    wal_level: 'replica',
+    wal_level: walLevel(spec),
     wal_log_hints: 'on',
     max_wal_size: '1GB',
     max_wal_senders: n,
@@ -59,8 +64,9 @@ export function patroniPgParameters(spec: Spec, socketDir: string): Record<strin
     max_slot_wal_keep_size: '8GB',
     hot_standby: 'on',
     hot_standby_feedback: 'on',
-    // Hosts run pgBackRest beside every member: only the leader archives, so archiving follows it.
-    ...(spec.platform === 'hosts' ? archiveSettings(spec) : { archive_mode: 'off' }),
+    // pgBackRest is beside every member (hosts: the package; containers: the Patroni image) and only
+    // the leader archives (archive_mode on, not always), so archiving follows it.
+    ...archiveSettings(spec),
     unix_socket_directories: socketDir,
     ...(spec.database.tls ? { ssl: 'on', ssl_cert_file: spec.database.certFile, ssl_key_file: spec.database.keyFile, ssl_min_protocol_version: 'TLSv1.2' } : {}),
     log_line_prefix: '%m [%p] %q%u@%d ',

@@ -9,6 +9,7 @@ import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
 import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames } from './containers.js';
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
+import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
 
 /**
  * The database tier's services (PostgreSQL, its standbys, Patroni members, etcd, the db-endpoint)
@@ -30,15 +31,17 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
   const v = spec.database.version;
   const ha = spec.database.ha;
   // Swarm has no relative bind mounts: files reach the services as configs (named by content hash).
+  const backupFiles = containerBackupFiles(spec, ctx); // added to the bundle later, by the backup target
   const config = (key: string, file: string, target: string, mode = 0o444) => {
-    const name = configName(spec, key, b.contents(file));
+    const name = configName(spec, key, backupFiles[file] ?? b.contents(file));
     stack.configs[name] = { file: `./${file}` };
     return { source: name, target, mode };
   };
   if (ha === 'patroni') return renderPatroniSwarm(spec, ctx, b, stack, config);
 
   const streaming = ha === 'streaming';
-  const conf = renderPostgresConf(spec, ctx, { role: streaming ? 'primary' : 'single', listen: '*', archive: false });
+  // Streaming: every member archives (only the primary does), as on compose; single: stack.backup.yml adds it.
+  const conf = renderPostgresConf(spec, ctx, { role: streaming ? 'primary' : 'single', listen: '*', archive: streaming, ...(streaming ? { archiveCommand: archiveSettings(spec).archive_command } : {}) });
   b.add('postgres/postgresql.conf', conf, { checks: [{ tool: 'pg-conf' }] });
   addAppRoleInit(b, spec, ctx, 'postgres/init');
   if (streaming) {
@@ -54,6 +57,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
           config('pg_hba', 'postgres/pg_hba.conf', '/etc/postgresql/pg_hba.conf'),
           config('pg_repl_sh', 'postgres/init/20-replication-role.sh', '/docker-entrypoint-initdb.d/20-replication-role.sh', 0o555),
           config('pg_repl_psql', 'postgres/init/replication-role.psql', '/docker-entrypoint-initdb.d/replication-role.psql'),
+          config('pg_stanza_sh', 'postgres/init/30-pgbackrest-stanza.sh', '/docker-entrypoint-initdb.d/30-pgbackrest-stanza.sh', 0o555),
           config('pg_monitor', 'postgres/monitor-replication.sql', '/etc/postgresql/monitor-replication.sql'),
         ]
       : []),
@@ -63,8 +67,10 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
   stack.secretEnv[pwKey] = SECRETS.pgSuper.name;
   const health = { test: ['CMD-SHELL', 'pg_isready -U postgres -d postgres'], interval: '5s', timeout: '3s', retries: 5, start_period: '30s' };
   const args = streaming ? [...PG_ARGS, '-c', 'hba_file=/etc/postgresql/pg_hba.conf'] : PG_ARGS;
+  // Streaming members and their backup services run the backup image (postgres + pgBackRest), pushed to a registry.
+  const image = streaming ? backupImage(spec) : `postgres:${v}`;
   stack.services.db = {
-    image: `postgres:${v}`,
+    image,
     command: ['postgres', ...args],
     environment: {
       POSTGRES_PASSWORD_FILE: `/run/secrets/${pwKey}`,
@@ -73,7 +79,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
       POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256 --data-checksums',
     },
     secrets: [pwKey],
-    volumes: [`pgdata:${PG_IMAGE_DATA(v)}`],
+    volumes: [`pgdata:${PG_IMAGE_DATA(v)}`, ...(streaming ? memberArchiveVolumes(spec, 'db') : [])],
     configs,
     healthcheck: health,
     stop_grace_period: '60s',
@@ -93,12 +99,12 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
     for (const r of replicaNames(spec)) {
       const label = `database=${r.replace(/^db-/, '')}`;
       stack.services[r] = {
-        image: `postgres:${v}`,
+        image,
         user: 'postgres',
         // Clones itself from db on first start (pg_basebackup), then runs as a hot standby.
         entrypoint: ['bash', '/etc/postgresql/replica-bootstrap.sh', '--start'],
         environment: { REPLICATION_PASSWORD: envVar(SECRETS.replication.name), REPLICATION_SLOT: slotName(r), PGDATA: PG_IMAGE_DATA(v) },
-        volumes: [`${r}-data:${PG_IMAGE_DATA(v)}`],
+        volumes: [`${r}-data:${PG_IMAGE_DATA(v)}`, ...memberArchiveVolumes(spec, r)],
         configs: replicaConfigs,
         healthcheck: health,
         stop_grace_period: '60s',
@@ -108,6 +114,18 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
       stack.volumes[`${r}-data`] = {};
       stack.labels.push({ label, what: `runs the standby ${r} (its volume lives there; not the primary's node)` });
     }
+  }
+  if (streaming) {
+    const members = ['db', ...replicaNames(spec)];
+    members.forEach((m) => {
+      const svc = memberBackupService(spec, m, m === 'db' ? 'pgdata' : `${m}-data`, image);
+      const place = (stack.services[m] as { deploy: { placement: unknown } }).deploy.placement;
+      // restore-pitr.sh prints how to start the copy with the members' postgresql.conf.
+      stack.services[backupServiceName(m)] = { ...svc, configs: [config('pg_conf', 'postgres/postgresql.conf', '/etc/postgresql/postgresql.conf')], networks: ['backend'], deploy: { replicas: 1, placement: place, restart_policy: { condition: 'any', delay: '30s' } } };
+      stack.volumes[socketVolume(m)] = {};
+    });
+    stack.volumes[REPO_VOLUME] = {};
+    stack.volumes[DUMP_VOLUME] = {};
   }
   return { host: 'db', port: spec.database.port };
 }
@@ -147,6 +165,17 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     stack.volumes[`${m}-data`] = {};
     stack.labels.push({ label: `patroni=${m}`, what: `runs Patroni member ${m} (its volume lives there)` });
   }
+  // The Patroni image has pgBackRest; its configuration and the scripts come from backup/ as configs.
+  const backupConfigs = [config('pgbackrest_conf', 'backup/pgbackrest.conf', PGBACKREST_CONFIG), ...BACKUP_SCRIPTS.map((f) => config(`backup_${f.replace(/[^a-z]/g, '_')}`, `backup/${f}`, `/usr/local/bin/${f}`, 0o555))];
+  for (const m of members) {
+    (stack.services[m] as { volumes: string[] }).volumes.push(...memberArchiveVolumes(spec, m));
+    (stack.services[m] as { configs: unknown[] }).configs.push(backupConfigs[0]);
+    const svc = memberBackupService(spec, m, `${m}-data`, patroniImage(spec));
+    stack.services[backupServiceName(m)] = { ...svc, configs: backupConfigs, networks: ['backend'], deploy: { replicas: 1, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '30s' } } };
+    stack.volumes[socketVolume(m)] = {};
+  }
+  stack.volumes[REPO_VOLUME] = {};
+  stack.volumes[DUMP_VOLUME] = {};
   stack.services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
     configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg')],

@@ -19,7 +19,8 @@ import lagPubSrc from '../../../templates/regions/lag-publisher.sql.hbs?raw';
 import primaryConfSrc from '../../../templates/regions/primary.conf.hbs?raw';
 import readmeSrc from '../../../templates/regions/README.md.hbs?raw';
 
-export const LOGICAL_USER = 'logical_replicator';
+import { LOGICAL_USER } from '../../model/constants.js';
+export { LOGICAL_USER };
 export const LOGICAL_SECRET: SecretDef = { name: 'LOGICAL_REPLICATION_PASSWORD', help: `Password of the ${LOGICAL_USER} role the other regions subscribe as (read by regions/*/logical/*.psql).` };
 
 type Region = Spec['regions'][number];
@@ -81,8 +82,9 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
       subscription: subscriptionName(spec, r.name),
       publisher_host: pubHost,
       publisher_port: d.port,
-      // Cross-region traffic leaves the data center: require TLS (the primary must have ssl = on).
-      sslmode: 'require',
+      // Cross-region traffic leaves the data center: TLS when the primary serves it (database.tls);
+      // without it, prefer (no claim of encryption; regions/README.md says the link is clear text).
+      sslmode: d.tls ? 'require' : 'prefer',
     };
     // Not checked on a throwaway cluster: CREATE SUBSCRIPTION connects to the publisher. The live
     // test (test/live/region-logical.test.ts) runs this file against two real clusters.
@@ -172,6 +174,7 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
       lbHealth: LB_HEALTH_PATH,
       user: LOGICAL_USER,
       db: d.name,
+      tls: d.tls,
     }),
   );
 }

@@ -250,3 +250,14 @@ export class Figures {
     if (this.lines.length) console.log(`\n${this.title}:\n  ${this.lines.join('\n  ')}\n`);
   }
 }
+
+/**
+ * The bundle's patroni/Dockerfile with its PyPI step replaced by Debian's Patroni (same version; PyPI
+ * is not reachable from the lab). Everything else (pgBackRest, USER, HEALTHCHECK, ENTRYPOINT) as generated.
+ */
+export function labPatroniDockerfile(text: string): string {
+  const pip = /^ && \/opt\/patroni\/bin\/pip install --no-cache-dir "patroni\[etcd\]==\$\{PATRONI_VERSION\}" \\$/m;
+  if (!pip.test(text)) throw new Error(`patroni/Dockerfile: the pip install step changed; update labPatroniDockerfile():\n${text}`);
+  return text.replace(pip, ' && apt-get install -y --no-install-recommends patroni python3-etcd \\\n && ln -sf /usr/bin/patroni /usr/bin/patronictl /opt/patroni/bin/ \\');
+}
+

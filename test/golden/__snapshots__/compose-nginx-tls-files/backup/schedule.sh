@@ -18,10 +18,27 @@ seconds_until() {
   echo $(( next - now ))
 }
 
+# The stanza, while this service's database is the primary: until it exists archive_command fails and
+# WAL piles up. Checked every minute, not only at start, so a standby promoted later creates it too
+# (a standby returns at once: its primary's service does it). Quiet unless it fails.
+ensure_stanza() {
+  local out
+  if ! out="$("$here/backup.sh" stanza 2>&1)"; then
+    echo "schedule.sh: stanza not ready (database starting?): ${out##*$'\n'}" >&2
+    return 1
+  fi
+}
+
+until ensure_stanza; do sleep 5; done
 while true; do
   wait_s="$(seconds_until "$at")"
   echo "schedule.sh: next base backup in ${wait_s}s ($at UTC)"
-  sleep "$wait_s"
+  while (( wait_s > 0 )); do
+    step=$(( wait_s < 60 ? wait_s : 60 ))
+    sleep "$step"
+    wait_s=$(( wait_s - step ))
+    ensure_stanza || true
+  done
   "$here/backup.sh" || echo "schedule.sh: base backup FAILED (exit $?)" >&2
   sleep 3600
   "$here/dump.sh" || echo "schedule.sh: logical dump FAILED (exit $?)" >&2

@@ -46,4 +46,4 @@ pgbackrest --stanza="$stanza" --pg1-path="$target_dir" --type=time --target="$ta
 printf "# restore-pitr.sh: archiving off until this copy becomes the primary\narchive_mode = 'off'\n" >> "$target_dir/postgresql.auto.conf"
 
 echo "restore-pitr.sh: restored to $target_time in $target_dir"
-echo "start it on a spare port, e.g.: /usr/lib/postgresql/17/bin/pg_ctl -D $target_dir -o '-p 5499 -c config_file=/etc/postgresql/postgresql.conf -c data_directory=$target_dir' start"
+echo "start it on a spare port, e.g.: /usr/lib/postgresql/17/bin/pg_ctl -D $target_dir -o '-p 5499 -c config_file=$target_dir/postgresql.conf -c data_directory=$target_dir' start"

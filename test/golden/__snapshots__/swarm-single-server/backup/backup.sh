@@ -4,7 +4,8 @@
 # Base backup with pgBackRest: full on sundays, differential otherwise (pgBackRest itself
 # turns a differential into a full one when the repository has none). Runs only on the primary,
 # so the same schedule can live on every database server and follows a failover.
-# Usage: backup.sh [full|diff|incr]
+# Usage: backup.sh [full|diff|incr|stanza]   (stanza: only create/check the stanza, so WAL archiving
+# works before the first scheduled backup)
 set -euo pipefail
 
 default_stanza='home-registry'
@@ -32,12 +33,13 @@ if [[ -z "$kind" ]]; then
   if [[ "$(date -u +%a | tr '[:upper:]' '[:lower:]')" == "sun" ]]; then kind='full'; else kind='diff'; fi
 fi
 case "$kind" in
-  full|diff|incr) ;;
-  *) echo "backup.sh: unknown backup type '$kind' (full, diff or incr)" >&2; exit 2 ;;
+  full|diff|incr|stanza) ;;
+  *) echo "backup.sh: unknown backup type '$kind' (full, diff, incr or stanza)" >&2; exit 2 ;;
 esac
 
 # Idempotent: creates the stanza on first use, checks it matches this cluster afterwards.
 pgbackrest --stanza="$stanza" stanza-create
+if [[ "$kind" == "stanza" ]]; then exit 0; fi
 pgbackrest --stanza="$stanza" --type="$kind" backup
 # Retention (full 2, differential 7) is applied by the backup itself; show what is kept.
 pgbackrest --stanza="$stanza" info

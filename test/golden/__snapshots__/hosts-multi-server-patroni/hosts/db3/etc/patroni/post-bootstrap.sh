@@ -9,3 +9,9 @@ set -euo pipefail
 export APP_DB_PASSWORD
 psql "${1:?usage: $0 CONNSTRING}" -X -q -v ON_ERROR_STOP=1 \
   -v app_user=app -v app_db=home_inventory -f '/etc/home-registry/app-role.psql'
+# The pgBackRest stanza now, before the first WAL segment is archived (cloning a standby switches
+# segments): until it exists archive_command fails and WAL piles up. Not fatal here: the backup job
+# creates it too (an S3 repository's keys, for one, are only in the backup units' environment).
+if command -v pgbackrest >/dev/null 2>&1; then
+  pgbackrest --stanza='home-registry' stanza-create || echo "post-bootstrap: pgbackrest stanza-create failed; the backup job creates the stanza" >&2
+fi
