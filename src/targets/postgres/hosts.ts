@@ -102,8 +102,9 @@ function pgUnit(spec: Spec, ctx: RenderContext, o: { pre: string; envFile?: stri
   return renderUnit(unit, ctx);
 }
 
+// The env file is read as KEY=VALUE data (never sourced: a value is not run as shell code).
 const psqlFile = (spec: Spec, file: string, envFile: string, extra = '') =>
-  `set -a; . ${envFile}; set +a; runuser -u postgres -- psql -X -q -h ${pgPaths(spec.database.version).socket} -p ${spec.database.port} -v ON_ERROR_STOP=1${extra} -f ${file}`;
+  `while IFS== read -r k v; do export "$k=$v"; done < ${envFile}; runuser -u postgres -- psql -X -q -h ${pgPaths(spec.database.version).socket} -p ${spec.database.port} -v ON_ERROR_STOP=1${extra} -f ${file}`;
 
 export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan): void {
   if (spec.database.ha === 'patroni') return renderPatroniHosts(spec, ctx, b, plan);

@@ -4,6 +4,7 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { toYaml } from '../../render/yaml.js';
 import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/swarm/deploy.sh.hbs?raw';
+import { envLoaderShell } from '../env/loader.js';
 import { lbModel } from '../lb-model.js';
 import { loadBalancerOf } from '../lb/index.js';
 import { keepalivedSwarm } from '../keepalived/index.js';
@@ -164,6 +165,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
       replicas: spec.app.replicas,
       envRel: o.envRel ?? '.env',
+      envLoader: envLoaderShell('deploy.sh', b.secretNames()),
     }),
     { mode: 0o755, checks: [{ tool: 'shell' }] },
   );
