@@ -2,7 +2,7 @@
 import type { Spec } from '../../spec/schema.js';
 import type { RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
-import { configName, type SwarmStack } from '../swarm/stack.js';
+import { configName, swarmNetworksOf, type SwarmStack } from '../swarm/stack.js';
 import { addAppRoleInit, renderPostgresConf } from './index.js';
 import { SECRETS } from '../secrets.js';
 import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
@@ -77,7 +77,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
     configs,
     healthcheck: health,
     stop_grace_period: '60s',
-    networks: ['backend'],
+    networks: swarmNetworksOf(spec, 'db-member'),
     deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: ['node.labels.database == primary'] }, restart_policy: { condition: 'any', delay: '5s' } },
   };
   stack.volumes.pgdata = {};
@@ -102,7 +102,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
         configs: replicaConfigs,
         healthcheck: health,
         stop_grace_period: '60s',
-        networks: ['backend'],
+        networks: swarmNetworksOf(spec, 'db-member'),
         deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.database == ${label.split('=')[1]}`] }, restart_policy: { condition: 'any', delay: '5s' } },
       };
       stack.volumes[`${r}-data`] = {};
@@ -126,7 +126,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
       command: ['etcd', '--config-file', '/etc/etcd/etcd.conf.yml'],
       volumes: [`${e}-data:/etcd-data`],
       configs: [config(`${e}_conf`, `etcd/${e}.conf.yml`, '/etc/etcd/etcd.conf.yml')],
-      networks: ['backend'],
+      networks: swarmNetworksOf(spec, 'etcd'),
       deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.etcd == ${e}`] }, restart_policy: { condition: 'any', delay: '2s' } },
     };
     stack.volumes[`${e}-data`] = {};
@@ -141,7 +141,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
       volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`],
       configs: [config(`${m}_patroni`, `patroni/${m}.yml`, '/etc/patroni/patroni.yml'), ...shared],
       stop_grace_period: '60s',
-      networks: ['backend'],
+      networks: swarmNetworksOf(spec, 'db-member'),
       deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '5s' } },
     };
     stack.volumes[`${m}-data`] = {};
@@ -151,7 +151,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     image: HAPROXY_IMAGE,
     configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg')],
     environment: { HAPROXY_STATS_PASSWORD: envVar(SECRETS.haproxyStats.name) },
-    networks: ['backend'],
+    networks: swarmNetworksOf(spec, 'db-endpoint'),
     // Spread over the nodes as a preference, not max_replicas_per_node: 1, which leaves a start-first
     // update no node to start the new task on once every node runs one (the update never begins).
     deploy: { replicas: 2, endpoint_mode: DB_ENDPOINT_MODE, placement: { preferences: [{ spread: 'node.id' }] }, update_config: { parallelism: 1, delay: '5s', order: 'start-first' }, restart_policy: { condition: 'any', delay: '2s' } },

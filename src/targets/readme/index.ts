@@ -94,7 +94,7 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
     spec.platform === 'compose'
       ? ['Install Docker Engine with the compose plugin on the server.', 'Copy this folder to the server (keep `.env` next to `docker-compose.yml`).', '`docker compose up -d` — then `docker compose ps` until every service is healthy.']
       : spec.platform === 'swarm'
-        ? ['Create the swarm (`docker swarm init`, then join the other nodes).', 'Label the nodes on a manager: `./deploy.sh label NODE ROLE...` (`./deploy.sh --help` lists the roles).', '`./deploy.sh up`: creates the Swarm secrets from `.env` and deploys the stack; `./deploy.sh status` shows it.']
+        ? ['Create the swarm (`docker swarm init`, then join the other nodes). The stack\'s `data` and `db` overlay networks are encrypted (IPsec): besides 2377/tcp, 7946/tcp+udp and 4789/udp, ESP (IP protocol 50) must pass between the nodes. The load balancer is on `edge` only and the app on `edge` and `data`: neither is on `db`, the database tier\'s own network (replication, etcd).', 'Label the nodes on a manager: `./deploy.sh label NODE ROLE...` (`./deploy.sh --help` lists the roles).', '`./deploy.sh up`: creates the Swarm secrets from `.env` and deploys the stack; `./deploy.sh status` shows it.']
         : ['Run `./deploy.sh HOST` for each host in the order the script prints (database first, load balancers last).'];
 
   b.add(

@@ -17,7 +17,7 @@ import type { SecretDef } from '../../render/bundle.js';
 
 
 export { configName, type SwarmStack } from './stack.js';
-import { configName, type SwarmStack } from './stack.js';
+import { configName, SWARM_NETWORKS, swarmNetworksOf, type SwarmStack } from './stack.js';
 
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
 export interface SwarmOptions {
@@ -56,7 +56,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     stack.configs[name] = { file: `./${file}` };
     return name;
   };
-  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', network: 'backend', secretVar: swarmVar, swarmSecret, swarmConfig });
+  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', network: 'data', secretVar: swarmVar, swarmSecret, swarmConfig });
+  for (const svc of Object.values(storage.services) as Array<{ networks?: string[] }>) svc.networks = swarmNetworksOf(spec, 'storage');
   Object.assign(stack.volumes, storage.volumes);
   Object.assign(stack.services, storage.services);
   if (storage.services.minio) stack.labels.push({ label: 'storage=true', what: 'runs MinIO (its data volume lives there)' });
@@ -72,7 +73,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     ...(storage.appVolume ? { volumes: [storage.appVolume] } : {}),
     ...(healthcheck ? { healthcheck } : {}),
     stop_grace_period: `${spec.app.stopGracePeriod}s`,
-    networks: ['backend'],
+    // edge for the load balancer, data for the database endpoint and MinIO; never the db network.
+    networks: ['edge', 'data'],
     deploy: {
       replicas,
       update_config: { parallelism: 1, delay: '10s', order: 'start-first', failure_action: 'rollback', monitor: '30s', max_failure_ratio: 0 },
@@ -120,7 +122,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     ...(tlsSecrets.length ? { secrets: tlsSecrets } : {}),
     ...(lbm.statsPage ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
     ...(Object.keys(lbm.containerVolumes).length ? { volumes: Object.entries(lbm.containerVolumes).map(([v, at]) => `${v}:${at}`) } : {}),
-    networks: ['backend'],
+    networks: ['edge'],
     deploy: {
       // mode host publishing keeps the client address; one LB per lb-labelled node.
       mode: 'global',
@@ -150,7 +152,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const doc = {
     version: '3.8',
     services: stack.services,
-    networks: { backend: { driver: 'overlay', attachable: false }, ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
+    networks: { ...SWARM_NETWORKS, ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
     volumes: stack.volumes,
     ...(Object.keys(stack.secrets).length ? { secrets: stack.secrets } : {}),
     configs: stack.configs,
