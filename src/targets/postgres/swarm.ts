@@ -1,12 +1,14 @@
 /** PostgreSQL on platform swarm: services pinned by node label, passwords as Swarm secrets or from .env. */
 import type { Spec } from '../../spec/schema.js';
 import type { RenderContext } from '../../render/context.js';
-import type { BundleBuilder } from '../../render/bundle.js';
-import { configName, swarmNetworksOf, type SwarmStack } from '../swarm/stack.js';
+import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
+import { configName, secretsEnvWrapper, swarmEnvSecret, swarmNetworksOf, type SwarmStack } from '../swarm/stack.js';
+import { header } from '../../render/context.js';
+import { PATRONI_SECRETS } from './secrets.js';
 import { addAppRoleInit, renderPostgresConf } from './index.js';
 import { SECRETS } from '../secrets.js';
 import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
-import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames } from './containers.js';
+import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniImage, replicaNames } from './containers.js';
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
 
@@ -63,18 +65,23 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
   stack.secretEnv[pwKey] = SECRETS.pgSuper.name;
   const health = { test: ['CMD-SHELL', 'pg_isready -U postgres -d postgres'], interval: '5s', timeout: '3s', retries: 5, start_period: '30s' };
   const args = streaming ? [...PG_ARGS, '-c', 'hba_file=/etc/postgresql/pg_hba.conf'] : PG_ARGS;
+  // Passwords as Swarm secrets (files), never in the service's environment: POSTGRES_PASSWORD_FILE is
+  // the image's own; the init scripts read APP_DB_PASSWORD/REPLICATION_PASSWORD, which the
+  // secrets-env wrapper exports from /run/secrets before the image's entrypoint runs.
+  const wrap = secretsEnvWrapper(spec, b, header(ctx), stack);
+  const appPw = swarmEnvSecret(spec, stack, SECRETS.appDb);
+  const replPw = streaming ? [swarmEnvSecret(spec, stack, SECRETS.replication)] : [];
   stack.services.db = {
     image: `postgres:${v}`,
+    entrypoint: [...wrap.entrypoint, 'docker-entrypoint.sh'],
     command: ['postgres', ...args],
     environment: {
       POSTGRES_PASSWORD_FILE: `/run/secrets/${pwKey}`,
-      APP_DB_PASSWORD: envVar(SECRETS.appDb.name),
-      ...(streaming ? { REPLICATION_PASSWORD: envVar(SECRETS.replication.name) } : {}),
       POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256 --data-checksums',
     },
-    secrets: [pwKey],
+    secrets: [pwKey, appPw, ...replPw],
     volumes: [`pgdata:${PG_IMAGE_DATA(v)}`],
-    configs,
+    configs: [...configs, wrap.config],
     healthcheck: health,
     stop_grace_period: '60s',
     networks: swarmNetworksOf(spec, 'db-member'),
@@ -89,6 +96,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
       config('pg_bootstrap', 'postgres/replica-bootstrap.sh', '/etc/postgresql/replica-bootstrap.sh', 0o555),
       config('pg_promote', 'postgres/promote.sh', '/etc/postgresql/promote.sh', 0o555),
       config('pg_monitor', 'postgres/monitor-replication.sql', '/etc/postgresql/monitor-replication.sql'),
+      wrap.config,
     ];
     for (const r of replicaNames(spec)) {
       const label = `database=${r.replace(/^db-/, '')}`;
@@ -96,8 +104,9 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
         image: `postgres:${v}`,
         user: 'postgres',
         // Clones itself from db on first start (pg_basebackup), then runs as a hot standby.
-        entrypoint: ['bash', '/etc/postgresql/replica-bootstrap.sh', '--start'],
-        environment: { REPLICATION_PASSWORD: envVar(SECRETS.replication.name), REPLICATION_SLOT: slotName(r), PGDATA: PG_IMAGE_DATA(v) },
+        entrypoint: [...wrap.entrypoint, 'bash', '/etc/postgresql/replica-bootstrap.sh', '--start'],
+        environment: { REPLICATION_SLOT: slotName(r), PGDATA: PG_IMAGE_DATA(v) },
+        secrets: replPw,
         volumes: [`${r}-data:${PG_IMAGE_DATA(v)}`],
         configs: replicaConfigs,
         healthcheck: health,
@@ -132,12 +141,21 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     stack.volumes[`${e}-data`] = {};
     stack.labels.push({ label: `etcd=${e}`, what: `runs etcd member ${e} (one per node: a quorum survives one node)` });
   }
-  const shared = [config('pg_init_psql', 'postgres/init/app-role.psql', '/etc/postgresql/init/app-role.psql'), config('patroni_post', 'patroni/post-bootstrap.sh', '/etc/patroni/post-bootstrap.sh', 0o555)];
+  const wrap = secretsEnvWrapper(spec, b, header(ctx), stack);
+  const shared = [config('pg_init_psql', 'postgres/init/app-role.psql', '/etc/postgresql/init/app-role.psql'), config('patroni_post', 'patroni/post-bootstrap.sh', '/etc/patroni/post-bootstrap.sh', 0o555), wrap.config];
+  // Patroni reads its passwords from PATRONI_* variables only: they come as Swarm secrets, exported
+  // by the secrets-env wrapper; the fixed user names stay plain environment.
+  const all: SecretDef[] = Object.values(PATRONI_SECRETS);
+  const names = all.filter((s) => s.value !== undefined);
+  const passwords = [...all.filter((s) => s.value === undefined), SECRETS.appDb].map((s) => swarmEnvSecret(spec, stack, s));
   for (const m of members) {
     stack.services[m] = {
       // Built from patroni/Dockerfile and pushed to a registry every node can pull from.
       image: patroniImage(spec),
-      environment: { ...patroniEnvironment(envVar), APP_DB_PASSWORD: envVar(SECRETS.appDb.name) },
+      entrypoint: [...wrap.entrypoint, '/usr/local/bin/patroni'],
+      command: ['/etc/patroni/patroni.yml'],
+      environment: Object.fromEntries(names.map((s) => [s.name, envVar(s.name)])),
+      secrets: passwords,
       volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`],
       configs: [config(`${m}_patroni`, `patroni/${m}.yml`, '/etc/patroni/patroni.yml'), ...shared],
       stop_grace_period: '60s',
@@ -149,8 +167,10 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
   }
   stack.services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
-    configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg')],
-    environment: { HAPROXY_STATS_PASSWORD: envVar(SECRETS.haproxyStats.name) },
+    entrypoint: [...wrap.entrypoint, 'docker-entrypoint.sh'],
+    command: ['haproxy', '-f', '/usr/local/etc/haproxy/haproxy.cfg'],
+    configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg'), wrap.config],
+    secrets: [swarmEnvSecret(spec, stack, SECRETS.haproxyStats)],
     networks: swarmNetworksOf(spec, 'db-endpoint'),
     // Spread over the nodes as a preference, not max_replicas_per_node: 1, which leaves a start-first
     // update no node to start the new task on once every node runs one (the update never begins).

@@ -17,7 +17,7 @@ import type { SecretDef } from '../../render/bundle.js';
 
 
 export { configName, type SwarmStack } from './stack.js';
-import { configName, SWARM_NETWORKS, swarmNetworksOf, type SwarmStack } from './stack.js';
+import { configName, secretsEnvWrapper, swarmEnvSecret, SWARM_NETWORKS, swarmNetworksOf, type SwarmStack } from './stack.js';
 
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
 export interface SwarmOptions {
@@ -67,8 +67,10 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const healthcheck = appHealthcheck(spec);
   const app = (replicas: number) => ({
     image: spec.app.image,
-    // The app reads JWT_SECRET and DATABASE_URL from its environment only (no *_FILE support), so
-    // these two are interpolated from .env at deploy time rather than mounted as Swarm secrets.
+    // The app reads JWT_SECRET and DATABASE_URL from its environment only (no *_FILE support, and no
+    // shell in the image to wrap it with), so these are interpolated from .env at deploy time rather
+    // than mounted as Swarm secrets: they show in `docker service inspect` (README says so).
+    // Every other service's passwords are Swarm secrets.
     environment: { ...appEnvironment(spec, db.host, db.port), ...storage.appEnv, ...(o.appEnv ?? {}) },
     ...(storage.appVolume ? { volumes: [storage.appVolume] } : {}),
     ...(healthcheck ? { healthcheck } : {}),
@@ -113,14 +115,17 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     stack.secrets.tls_key = { file: spec.loadBalancer.keyFile, name: `${spec.name}_tls_key` };
     tlsSecrets.push({ source: 'tls_cert', target: certTarget, mode: 0o444 }, { source: 'tls_key', target: keyTarget, mode: 0o400 });
   }
+  // The stats password as a Swarm secret, exported by the secrets-env wrapper before the image's command.
+  const statsWrap = lbm.statsPage && lbm.containerCommand ? { ...secretsEnvWrapper(spec, b, h, stack), secret: swarmEnvSecret(spec, stack, SECRETS.haproxyStats), command: lbm.containerCommand(lb.target) } : undefined;
+  if (lbm.statsPage && !statsWrap) throw new Error(`internal: ${kind} has a stats page but no containerCommand`);
   stack.services[kind] = {
     image: lbm.image,
+    ...(statsWrap ? { entrypoint: [...statsWrap.entrypoint, ...statsWrap.command.slice(0, 1)], command: statsWrap.command.slice(1) } : {}),
     // HAProxy starts as root to bind 80/443 and read the key, then drops to haproxy (config global).
     ...(lbm.containerUser ? { user: lbm.containerUser } : {}),
     ports,
-    configs: [{ source: cfg, target: lb.target }],
-    ...(tlsSecrets.length ? { secrets: tlsSecrets } : {}),
-    ...(lbm.statsPage ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
+    configs: [{ source: cfg, target: lb.target }, ...(statsWrap ? [statsWrap.config] : [])],
+    ...(tlsSecrets.length || statsWrap ? { secrets: [...tlsSecrets, ...(statsWrap ? [statsWrap.secret] : [])] } : {}),
     ...(Object.keys(lbm.containerVolumes).length ? { volumes: Object.entries(lbm.containerVolumes).map(([v, at]) => `${v}:${at}`) } : {}),
     networks: ['edge'],
     deploy: {

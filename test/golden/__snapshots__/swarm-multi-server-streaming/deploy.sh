@@ -96,6 +96,16 @@ create_secrets() {
     printf '%s' "$POSTGRES_PASSWORD" | docker secret create home-registry_postgres_password - >/dev/null
     echo "created secret home-registry_postgres_password"
   fi
+  if ! docker secret inspect home-registry_app_db_password >/dev/null 2>&1; then
+    : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is missing in .env}"
+    printf '%s' "$APP_DB_PASSWORD" | docker secret create home-registry_app_db_password - >/dev/null
+    echo "created secret home-registry_app_db_password"
+  fi
+  if ! docker secret inspect home-registry_replication_password >/dev/null 2>&1; then
+    : "${REPLICATION_PASSWORD:?REPLICATION_PASSWORD is missing in .env}"
+    printf '%s' "$REPLICATION_PASSWORD" | docker secret create home-registry_replication_password - >/dev/null
+    echo "created secret home-registry_replication_password"
+  fi
   :
 }
 

@@ -86,6 +86,11 @@ create_secrets() {
     printf '%s' "$POSTGRES_PASSWORD" | docker secret create home-registry_postgres_password - >/dev/null
     echo "created secret home-registry_postgres_password"
   fi
+  if ! docker secret inspect home-registry_app_db_password >/dev/null 2>&1; then
+    : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is missing in .env}"
+    printf '%s' "$APP_DB_PASSWORD" | docker secret create home-registry_app_db_password - >/dev/null
+    echo "created secret home-registry_app_db_password"
+  fi
   :
 }
 

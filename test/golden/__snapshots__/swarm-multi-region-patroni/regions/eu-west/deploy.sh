@@ -116,6 +116,36 @@ check_labels() {
 }
 
 create_secrets() {
+  if ! docker secret inspect home-registry_patroni_superuser_password >/dev/null 2>&1; then
+    : "${PATRONI_SUPERUSER_PASSWORD:?PATRONI_SUPERUSER_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_SUPERUSER_PASSWORD" | docker secret create home-registry_patroni_superuser_password - >/dev/null
+    echo "created secret home-registry_patroni_superuser_password"
+  fi
+  if ! docker secret inspect home-registry_patroni_replication_password >/dev/null 2>&1; then
+    : "${PATRONI_REPLICATION_PASSWORD:?PATRONI_REPLICATION_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_REPLICATION_PASSWORD" | docker secret create home-registry_patroni_replication_password - >/dev/null
+    echo "created secret home-registry_patroni_replication_password"
+  fi
+  if ! docker secret inspect home-registry_patroni_rewind_password >/dev/null 2>&1; then
+    : "${PATRONI_REWIND_PASSWORD:?PATRONI_REWIND_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_REWIND_PASSWORD" | docker secret create home-registry_patroni_rewind_password - >/dev/null
+    echo "created secret home-registry_patroni_rewind_password"
+  fi
+  if ! docker secret inspect home-registry_patroni_restapi_password >/dev/null 2>&1; then
+    : "${PATRONI_RESTAPI_PASSWORD:?PATRONI_RESTAPI_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_RESTAPI_PASSWORD" | docker secret create home-registry_patroni_restapi_password - >/dev/null
+    echo "created secret home-registry_patroni_restapi_password"
+  fi
+  if ! docker secret inspect home-registry_app_db_password >/dev/null 2>&1; then
+    : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is missing in .env}"
+    printf '%s' "$APP_DB_PASSWORD" | docker secret create home-registry_app_db_password - >/dev/null
+    echo "created secret home-registry_app_db_password"
+  fi
+  if ! docker secret inspect home-registry_haproxy_stats_password >/dev/null 2>&1; then
+    : "${HAPROXY_STATS_PASSWORD:?HAPROXY_STATS_PASSWORD is missing in .env}"
+    printf '%s' "$HAPROXY_STATS_PASSWORD" | docker secret create home-registry_haproxy_stats_password - >/dev/null
+    echo "created secret home-registry_haproxy_stats_password"
+  fi
   if ! docker secret inspect home-registry_minio_root_user >/dev/null 2>&1; then
     : "${MINIO_ROOT_USER:?MINIO_ROOT_USER is missing in .env}"
     printf '%s' "$MINIO_ROOT_USER" | docker secret create home-registry_minio_root_user - >/dev/null
