@@ -110,3 +110,24 @@ describe.each(bundles)('golden bundle %s', (bundle) => {
     expect(found).toEqual([]);
   });
 });
+
+describe.each(bundles.filter((b) => b.startsWith('swarm-')))('golden bundle %s (docker service inspect)', (bundle) => {
+  it('no service but the app has a password in its environment (they are Swarm secrets)', () => {
+    const names = secretNames(bundle).filter((n) => !['JWT_SECRET', 'APP_DB_PASSWORD', 'AWS_SECRET_ACCESS_KEY'].includes(n));
+    const ref = new RegExp(`\\$\\{?(${names.join('|')})\\b`);
+    const appRef = /\$\{?(JWT_SECRET|APP_DB_PASSWORD|AWS_SECRET_ACCESS_KEY)\b/;
+    const found: string[] = [];
+    let stacks = 0;
+    for (const rel of walk(path.join(SNAP, bundle)).filter((r) => /(^|\/)stack[^/]*\.yml$/.test(r))) {
+      stacks++;
+      const doc = parse(readFileSync(path.join(SNAP, bundle, rel), 'utf8')) as { services: Record<string, { environment?: unknown }> };
+      for (const [name, svc] of Object.entries(doc.services)) {
+        const env = JSON.stringify(svc.environment ?? {});
+        // the app reads its secrets from its environment only (README: no *_FILE support)
+        if (ref.test(env) || (!name.startsWith('app') && appRef.test(env))) found.push(`${rel}: ${name}`);
+      }
+    }
+    expect(stacks).toBeGreaterThan(0);
+    expect(found).toEqual([]);
+  });
+});
