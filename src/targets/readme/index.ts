@@ -117,7 +117,9 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       secretsNote:
         spec.platform === 'swarm'
           ? 'On Swarm, `./deploy.sh up` turns the database, Patroni, HAProxy and MinIO passwords into Swarm secrets: files under `/run/secrets` in the services that need them, read through `*_FILE` variables or exported by `docker/secrets-env.sh` just before the image\'s own command, so they are not in `docker service inspect`. The app\'s `JWT_SECRET` and `DATABASE_URL` (and its S3 keys) stay environment variables: an arbitrary app image reads them only from its environment (no `*_FILE` support), so whoever can use the Docker API on a manager can read them there; if your app can read a file, mount them as secrets instead.'
-          : '',
+          : spec.platform === 'compose'
+            ? 'On compose the passwords reach the containers as environment variables interpolated from `.env`: on this one server, whoever can use the Docker socket (`docker inspect`) can read them, as they can read `.env` itself (that access is root on the host). They are never on a command line.'
+            : '',
       httpPort: spec.loadBalancer.httpPort,
       lbHealthPath: LB_HEALTH_PATH,
       healthPath: spec.app.healthPath,
