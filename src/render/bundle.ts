@@ -69,6 +69,11 @@ export class BundleBuilder {
     return this;
   }
 
+  /** Names of the secrets registered so far (what a script reading .env may set). */
+  secretNames(): string[] {
+    return [...this.secrets.keys()].sort();
+  }
+
   resolveNames(...names: string[]): this {
     names.forEach((n) => this.names.add(n));
     return this;

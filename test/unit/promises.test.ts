@@ -141,6 +141,6 @@ describe("RUNBOOK.md's patronictl commands authenticate", () => {
     expect(runbook).toMatch(/patronictl -c \/etc\/patroni\/patroni\.yml failover --force/);
     // deploy.sh writes the REST API credentials into that file
     const deploy = text(f, 'deploy.sh');
-    expect(deploy).toMatch(new RegExp(`PATRONI_RESTAPI_USERNAME[\\s\\S]*install_env ${envFile.replace(/[.]/g, '\\.')}`));
+    expect(deploy).toMatch(new RegExp(`PATRONI_RESTAPI_USERNAME[\\s\\S]*install_env ${envFile!.replace(/[.]/g, '\\.')}`));
   });
 });

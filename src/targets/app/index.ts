@@ -25,6 +25,8 @@ export function appUnit(spec: Spec, app: Host | null, o: AppUnitOptions) {
     `-p ${o.bind ?? app!.address}:${o.hostPort}:${spec.app.port}`,
     ...(spec.storage.kind === 's3' ? [] : [`-v ${uploadsDir(spec)}:${spec.app.uploadsPath}`]),
     `-v /var/lib/${spec.name}/${o.unit}:${spec.app.dataPath}`,
+    // database.tls: the CA DATABASE_URL's sslrootcert names, at the same path inside (--mount fails when it is missing).
+    ...(spec.database.tls ? [`--mount type=bind,src=${spec.database.caFile},dst=${spec.database.caFile},readonly`] : []),
     `--stop-timeout ${spec.app.stopGracePeriod}`,
     '--security-opt no-new-privileges:true',
     '${APP_IMAGE}',

@@ -5,6 +5,7 @@
  * database and a scheduled `backup` service, added through an override file.
  */
 import type { Spec } from '../../spec/schema.js';
+import { SWARM_NETWORKS, swarmNetworksOf, type SwarmNetwork } from '../swarm/stack.js';
 import { hostsWith } from '../../spec/resolve.js';
 import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
@@ -239,10 +240,11 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
   const a = archiveSettings(spec);
   const image = backupImage(spec);
   const swarm = spec.platform === 'swarm';
-  const net = swarm ? 'backend' : 'data';
+  // swarm: the backup service reaches only the database tier (the db network of stack.yml).
+  const dbNets = swarm ? swarmNetworksOf(spec, 'db-member') : ['data'];
   const dbCommand = ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf', '-c', `archive_mode=${a.archive_mode}`, '-c', `archive_command=${a.archive_command}`, '-c', `archive_timeout=${a.archive_timeout}`];
   const shared = ['pgbackrest-repo:/var/lib/pgbackrest', `pg-socket:${p.socket}`];
-  const db: Record<string, unknown> = { image, command: dbCommand, volumes: [...shared], networks: [net] };
+  const db: Record<string, unknown> = { image, command: dbCommand, volumes: [...shared], networks: dbNets };
   if (!swarm) db.build = { context: './backup' };
   const backup: Record<string, unknown> = {
     image,
@@ -251,7 +253,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
     // The base backup reads the data directory: it shares the database's volumes (same node on swarm).
     volumes: [`pgdata:${p.data}`, ...shared, `pg-dumps:${DUMP_DIR}`],
     environment: { HA_GEN_BACKUP_TIME: spec.backup.time },
-    networks: [net],
+    networks: swarm ? ['db'] : ['data'],
     stop_grace_period: '30s',
   };
   // restore-pitr.sh runs here and prints how to start the restored copy with the database's own
@@ -269,7 +271,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
   const doc = {
     version: '3.8',
     services: { db, backup },
-    networks: swarm ? { backend: { driver: 'overlay', attachable: false } } : { data: { internal: true } },
+    networks: swarm ? Object.fromEntries(dbNets.map((n) => [n, SWARM_NETWORKS[n as SwarmNetwork]])) : { data: { internal: true } },
     volumes: { pgdata: {}, 'pgbackrest-repo': {}, 'pg-socket': {}, 'pg-dumps': {} },
   };
   const file = swarm ? 'stack.backup.yml' : 'docker-compose.backup.yml';

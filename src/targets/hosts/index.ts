@@ -3,6 +3,7 @@ import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/hosts/deploy.sh.hbs?raw';
+import { envLoaderShell } from '../env/loader.js';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { renderLbHost } from '../lb-units.js';
 import { renderKeepalivedHosts } from '../keepalived/index.js';
@@ -90,5 +91,5 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
 }

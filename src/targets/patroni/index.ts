@@ -1,6 +1,7 @@
 /** patroni.yml per database member, built as an object; the DCS backend follows the Patroni version. */
 import type { Spec } from '../../spec/schema.js';
 import { patroniPgParameters, walLevel } from '../postgres/index.js';
+import { PATRONI_SECRETS } from '../postgres/secrets.js';
 
 export { DCS_TIMING, STOCK_TIMING, DCS_TIMING_WHY } from './timing.js';
 import { DCS_TIMING } from './timing.js';
@@ -92,7 +93,9 @@ export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[],
       remove_data_directory_on_rewind_failure: true,
       // A new standby clones at once instead of waiting for the primary's next scheduled checkpoint.
       basebackup: [{ checkpoint: 'fast' }],
-      // authentication (superuser, replication, rewind): PATRONI_SUPERUSER_*, PATRONI_REPLICATION_*, PATRONI_REWIND_*.
+      // authentication (superuser, replication, rewind): PATRONI_SUPERUSER_*, PATRONI_REPLICATION_*, PATRONI_REWIND_*;
+      // with database.tls each connection to another member verifies it (the user names are the .env defaults, the environment wins).
+      ...(d.tls ? { authentication: dbTlsAuthentication(spec) } : {}),
       parameters: patroniPgParameters(spec, p.socketDir),
       // Here rather than in bootstrap only, so that a changed inventory reaches every member (Patroni #2906).
       pg_hba: hba,
@@ -111,4 +114,14 @@ export function hbaLines(text: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .map((l) => l.replace(/\s+/g, ' '));
+}
+
+/** Patroni's connections to other members (replication, pg_rewind; the superuser's are local) verify the server: verify-full against database.caFile. */
+function dbTlsAuthentication(spec: Spec): Record<string, Record<string, string>> {
+  const tls = { sslmode: 'verify-full', sslrootcert: spec.database.caFile };
+  return {
+    superuser: { username: PATRONI_SECRETS.superUser.value, ...tls },
+    replication: { username: PATRONI_SECRETS.replUser.value, ...tls },
+    rewind: { username: PATRONI_SECRETS.rewindUser.value, ...tls },
+  };
 }

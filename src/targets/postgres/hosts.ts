@@ -43,7 +43,24 @@ export function appDatabaseUrl(spec: Spec, app: Host): string {
   const d = spec.database;
   const ep = deploymentOf(spec).dbWrite[app.name];
   if (!ep) throw new Error(`internal: the model has no database endpoint for app host ${app.name}`);
-  return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${ep.address}:${ep.port}/${d.name}`;
+  return `postgres://${d.user}:\${${SECRETS.appDb.name}}@${ep.address}:${ep.port}/${d.name}${dbTlsQuery(spec)}`;
+}
+
+/**
+ * database.tls: clients verify the server (sslmode=verify-full) against database.caFile. verify-full
+ * also checks that the certificate names the host the client dialled, so the server certificate's
+ * subjectAltName must cover every address clients use (dbTlsNames): the database hosts (replication,
+ * Patroni) and each app's endpoint address; through a local HAProxy endpoint (TCP passthrough) the
+ * app still sees PostgreSQL's own certificate, so that endpoint's address (the app host's, or
+ * 127.0.0.1) must be in it too.
+ */
+export const dbTlsQuery = (spec: Spec) => (spec.database.tls ? `?sslmode=verify-full&sslrootcert=${spec.database.caFile}` : '');
+
+/** The names a database server certificate must carry (subjectAltName) for verify-full clients. */
+export function dbTlsNames(spec: Spec): string[] {
+  const dep = deploymentOf(spec);
+  const db = dep.hosts.filter((h) => h.roles.includes('db')).map((h) => h.address);
+  return [...new Set([...db, ...Object.values(dep.dbWrite).map((e) => e.address)])].sort();
 }
 
 /** pg_hba client lines: every host whose flows connect to a database member for writes (the app hosts, or the endpoint hosts). */
@@ -106,8 +123,9 @@ function pgUnit(spec: Spec, ctx: RenderContext, o: { pre: string; envFile?: stri
   return renderUnit(unit, ctx);
 }
 
+// The env file is read as KEY=VALUE data (never sourced: a value is not run as shell code).
 const psqlFile = (spec: Spec, file: string, envFile: string, extra = '') =>
-  `set -a; . ${envFile}; set +a; runuser -u postgres -- psql -X -q -h ${pgPaths(spec.database.version).socket} -p ${spec.database.port} -v ON_ERROR_STOP=1${extra} -f ${file}`;
+  `while IFS== read -r k v; do export "$k=$v"; done < ${envFile}; runuser -u postgres -- psql -X -q -h ${pgPaths(spec.database.version).socket} -p ${spec.database.port} -v ON_ERROR_STOP=1${extra} -f ${file}`;
 
 export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan): void {
   if (spec.database.ha === 'patroni') return renderPatroniHosts(spec, ctx, b, plan);

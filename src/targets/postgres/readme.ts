@@ -4,12 +4,32 @@ import { deploymentOf } from '../../model/index.js';
 import { scriptView } from '../../model/view.js';
 import { DCS_TIMING, STOCK_TIMING, dcsKind } from '../patroni/index.js';
 import { patroniImage } from './containers.js';
-import { dbHostFiles } from './hosts.js';
+import { dbHostFiles, dbTlsNames } from './hosts.js';
 import { MEASURED_FAILOVER } from './measured.js';
 
 const fmt = (t: [number, number, number] | null) => (t ? `${t[0]} / ${t[1]} / ${t[2]} s` : 'not measured');
 
+/** database.tls: what the operator installs, and the names the server certificate must carry for verify-full clients. */
+function tlsSection(spec: Spec): string {
+  const d = spec.database;
+  if (!d.tls) return '';
+  return [
+    '## Database TLS',
+    '',
+    `Every connection to PostgreSQL is TLS and verifies the server (\`sslmode=verify-full\`): the app's \`DATABASE_URL\`${d.ha === 'patroni' ? ', Patroni\'s replication and pg_rewind connections' : d.ha === 'streaming' ? ', the standbys\' streaming replication' : ''}. Install on every database server \`${d.certFile}\` and \`${d.keyFile}\` (readable by postgres only), and on every app and database server the CA that signed the certificate, \`${d.caFile}\` (the app's container gets it mounted read-only at the same path).`,
+    '',
+    `verify-full also checks that the certificate names the address the client dialled, so give each server certificate these subjectAltName entries (one certificate for all members, or one per member with its own address plus the endpoint addresses): ${dbTlsNames(spec).map((n) => `\`${n}\``).join(', ')}. The app reaches PostgreSQL through the database endpoint (HAProxy, TCP passthrough), so it sees PostgreSQL's certificate under the endpoint's address; that is why those addresses are in the list. For example: \`openssl req -new -key ${d.keyFile} -subj /CN=${spec.name}-db -addext "subjectAltName=${dbTlsNames(spec).map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}"\`, signed by your CA.`,
+    '',
+  ].join('\n');
+}
+
 export function databaseReadmeSection(spec: Spec): string {
+  const tls = tlsSection(spec);
+  const rest = haSection(spec);
+  return [tls, rest].filter(Boolean).join('\n');
+}
+
+function haSection(spec: Spec): string {
   const d = spec.database;
   if (d.ha === 'none') return '';
   const out: string[] = ['## Database high availability', ''];

@@ -28,6 +28,8 @@ export function renderReplicaBootstrap(spec: Spec, ctx: RenderContext, o: { prim
     dataDir: o.dataDir,
     binDir: o.binDir,
     replUser: REPLICATION_USER,
+    // database.tls: the clone and the standby's primary_conninfo (pg_basebackup -R keeps -d's options) verify the primary.
+    sslConn: spec.database.tls ? `sslmode=verify-full sslrootcert=${spec.database.caFile}` : '',
     startCmd: o.startCmd ?? '',
   });
 }

@@ -1,12 +1,14 @@
 /** PostgreSQL on platform swarm: services pinned by node label, passwords as Swarm secrets or from .env. */
 import type { Spec } from '../../spec/schema.js';
 import type { RenderContext } from '../../render/context.js';
-import type { BundleBuilder } from '../../render/bundle.js';
-import { configName, type SwarmStack } from '../swarm/stack.js';
+import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
+import { configName, secretsEnvWrapper, swarmEnvSecret, swarmNetworksOf, type SwarmStack } from '../swarm/stack.js';
+import { header } from '../../render/context.js';
+import { PATRONI_SECRETS } from './secrets.js';
 import { addAppRoleInit, renderPostgresConf } from './index.js';
 import { SECRETS } from '../secrets.js';
 import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
-import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames } from './containers.js';
+import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniImage, replicaNames } from './containers.js';
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
 import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
@@ -69,21 +71,26 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
   const args = streaming ? [...PG_ARGS, '-c', 'hba_file=/etc/postgresql/pg_hba.conf'] : PG_ARGS;
   // Streaming members and their backup services run the backup image (postgres + pgBackRest), pushed to a registry.
   const image = streaming ? backupImage(spec) : `postgres:${v}`;
+  // Passwords as Swarm secrets (files), never in the service's environment: POSTGRES_PASSWORD_FILE is
+  // the image's own; the init scripts read APP_DB_PASSWORD/REPLICATION_PASSWORD, which the
+  // secrets-env wrapper exports from /run/secrets before the image's entrypoint runs.
+  const wrap = secretsEnvWrapper(spec, b, header(ctx), stack);
+  const appPw = swarmEnvSecret(spec, stack, SECRETS.appDb);
+  const replPw = streaming ? [swarmEnvSecret(spec, stack, SECRETS.replication)] : [];
   stack.services.db = {
     image,
+    entrypoint: [...wrap.entrypoint, 'docker-entrypoint.sh'],
     command: ['postgres', ...args],
     environment: {
       POSTGRES_PASSWORD_FILE: `/run/secrets/${pwKey}`,
-      APP_DB_PASSWORD: envVar(SECRETS.appDb.name),
-      ...(streaming ? { REPLICATION_PASSWORD: envVar(SECRETS.replication.name) } : {}),
       POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256 --data-checksums',
     },
-    secrets: [pwKey],
+    secrets: [pwKey, appPw, ...replPw],
     volumes: [`pgdata:${PG_IMAGE_DATA(v)}`, ...(streaming ? memberArchiveVolumes(spec, 'db') : [])],
-    configs,
+    configs: [...configs, wrap.config],
     healthcheck: health,
     stop_grace_period: '60s',
-    networks: ['backend'],
+    networks: swarmNetworksOf(spec, 'db-member'),
     deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: ['node.labels.database == primary'] }, restart_policy: { condition: 'any', delay: '5s' } },
   };
   stack.volumes.pgdata = {};
@@ -95,6 +102,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
       config('pg_bootstrap', 'postgres/replica-bootstrap.sh', '/etc/postgresql/replica-bootstrap.sh', 0o555),
       config('pg_promote', 'postgres/promote.sh', '/etc/postgresql/promote.sh', 0o555),
       config('pg_monitor', 'postgres/monitor-replication.sql', '/etc/postgresql/monitor-replication.sql'),
+      wrap.config,
     ];
     for (const r of replicaNames(spec)) {
       const label = `database=${r.replace(/^db-/, '')}`;
@@ -102,13 +110,14 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
         image,
         user: 'postgres',
         // Clones itself from db on first start (pg_basebackup), then runs as a hot standby.
-        entrypoint: ['bash', '/etc/postgresql/replica-bootstrap.sh', '--start'],
-        environment: { REPLICATION_PASSWORD: envVar(SECRETS.replication.name), REPLICATION_SLOT: slotName(r), PGDATA: PG_IMAGE_DATA(v) },
+        entrypoint: [...wrap.entrypoint, 'bash', '/etc/postgresql/replica-bootstrap.sh', '--start'],
+        environment: { REPLICATION_SLOT: slotName(r), PGDATA: PG_IMAGE_DATA(v) },
+        secrets: replPw,
         volumes: [`${r}-data:${PG_IMAGE_DATA(v)}`, ...memberArchiveVolumes(spec, r)],
         configs: replicaConfigs,
         healthcheck: health,
         stop_grace_period: '60s',
-        networks: ['backend'],
+        networks: swarmNetworksOf(spec, 'db-member'),
         deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.database == ${label.split('=')[1]}`] }, restart_policy: { condition: 'any', delay: '5s' } },
       };
       stack.volumes[`${r}-data`] = {};
@@ -121,7 +130,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
       const svc = memberBackupService(spec, m, m === 'db' ? 'pgdata' : `${m}-data`, image);
       const place = (stack.services[m] as { deploy: { placement: unknown } }).deploy.placement;
       // restore-pitr.sh prints how to start the copy with the members' postgresql.conf.
-      stack.services[backupServiceName(m)] = { ...svc, configs: [config('pg_conf', 'postgres/postgresql.conf', '/etc/postgresql/postgresql.conf')], networks: ['backend'], deploy: { replicas: 1, placement: place, restart_policy: { condition: 'any', delay: '30s' } } };
+      stack.services[backupServiceName(m)] = { ...svc, configs: [config('pg_conf', 'postgres/postgresql.conf', '/etc/postgresql/postgresql.conf')], networks: ['db'], deploy: { replicas: 1, placement: place, restart_policy: { condition: 'any', delay: '30s' } } };
       stack.volumes[socketVolume(m)] = {};
     });
     stack.volumes[REPO_VOLUME] = {};
@@ -144,22 +153,31 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
       command: ['etcd', '--config-file', '/etc/etcd/etcd.conf.yml'],
       volumes: [`${e}-data:/etcd-data`],
       configs: [config(`${e}_conf`, `etcd/${e}.conf.yml`, '/etc/etcd/etcd.conf.yml')],
-      networks: ['backend'],
+      networks: swarmNetworksOf(spec, 'etcd'),
       deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.etcd == ${e}`] }, restart_policy: { condition: 'any', delay: '2s' } },
     };
     stack.volumes[`${e}-data`] = {};
     stack.labels.push({ label: `etcd=${e}`, what: `runs etcd member ${e} (one per node: a quorum survives one node)` });
   }
-  const shared = [config('pg_init_psql', 'postgres/init/app-role.psql', '/etc/postgresql/init/app-role.psql'), config('patroni_post', 'patroni/post-bootstrap.sh', '/etc/patroni/post-bootstrap.sh', 0o555)];
+  const wrap = secretsEnvWrapper(spec, b, header(ctx), stack);
+  const shared = [config('pg_init_psql', 'postgres/init/app-role.psql', '/etc/postgresql/init/app-role.psql'), config('patroni_post', 'patroni/post-bootstrap.sh', '/etc/patroni/post-bootstrap.sh', 0o555), wrap.config];
+  // Patroni reads its passwords from PATRONI_* variables only: they come as Swarm secrets, exported
+  // by the secrets-env wrapper; the fixed user names stay plain environment.
+  const all: SecretDef[] = Object.values(PATRONI_SECRETS);
+  const names = all.filter((s) => s.value !== undefined);
+  const passwords = [...all.filter((s) => s.value === undefined), SECRETS.appDb].map((s) => swarmEnvSecret(spec, stack, s));
   for (const m of members) {
     stack.services[m] = {
       // Built from patroni/Dockerfile and pushed to a registry every node can pull from.
       image: patroniImage(spec),
-      environment: { ...patroniEnvironment(envVar), APP_DB_PASSWORD: envVar(SECRETS.appDb.name) },
+      entrypoint: [...wrap.entrypoint, '/usr/local/bin/patroni'],
+      command: ['/etc/patroni/patroni.yml'],
+      environment: Object.fromEntries(names.map((s) => [s.name, envVar(s.name)])),
+      secrets: passwords,
       volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`],
       configs: [config(`${m}_patroni`, `patroni/${m}.yml`, '/etc/patroni/patroni.yml'), ...shared],
       stop_grace_period: '60s',
-      networks: ['backend'],
+      networks: swarmNetworksOf(spec, 'db-member'),
       deploy: { replicas: 1, endpoint_mode: DB_ENDPOINT_MODE, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '5s' } },
     };
     stack.volumes[`${m}-data`] = {};
@@ -171,16 +189,18 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     (stack.services[m] as { volumes: string[] }).volumes.push(...memberArchiveVolumes(spec, m));
     (stack.services[m] as { configs: unknown[] }).configs.push(backupConfigs[0]);
     const svc = memberBackupService(spec, m, `${m}-data`, patroniImage(spec));
-    stack.services[backupServiceName(m)] = { ...svc, configs: backupConfigs, networks: ['backend'], deploy: { replicas: 1, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '30s' } } };
+    stack.services[backupServiceName(m)] = { ...svc, configs: backupConfigs, networks: ['db'], deploy: { replicas: 1, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '30s' } } };
     stack.volumes[socketVolume(m)] = {};
   }
   stack.volumes[REPO_VOLUME] = {};
   stack.volumes[DUMP_VOLUME] = {};
   stack.services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
-    configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg')],
-    environment: { HAPROXY_STATS_PASSWORD: envVar(SECRETS.haproxyStats.name) },
-    networks: ['backend'],
+    entrypoint: [...wrap.entrypoint, 'docker-entrypoint.sh'],
+    command: ['haproxy', '-f', '/usr/local/etc/haproxy/haproxy.cfg'],
+    configs: [config('db_endpoint', 'db-endpoint/haproxy-db.cfg', '/usr/local/etc/haproxy/haproxy.cfg'), wrap.config],
+    secrets: [swarmEnvSecret(spec, stack, SECRETS.haproxyStats)],
+    networks: swarmNetworksOf(spec, 'db-endpoint'),
     // Spread over the nodes as a preference, not max_replicas_per_node: 1, which leaves a start-first
     // update no node to start the new task on once every node runs one (the update never begins).
     deploy: { replicas: 2, endpoint_mode: DB_ENDPOINT_MODE, placement: { preferences: [{ spread: 'node.id' }] }, update_config: { parallelism: 1, delay: '5s', order: 'start-first' }, restart_policy: { condition: 'any', delay: '2s' } },

@@ -94,7 +94,7 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
     spec.platform === 'compose'
       ? ['Install Docker Engine with the compose plugin on the server.', 'Copy this folder to the server (keep `.env` next to `docker-compose.yml`).', '`docker compose up -d` — then `docker compose ps` until every service is healthy.']
       : spec.platform === 'swarm'
-        ? ['Create the swarm (`docker swarm init`, then join the other nodes).', 'Label the nodes on a manager: `./deploy.sh label NODE ROLE...` (`./deploy.sh --help` lists the roles).', '`./deploy.sh up`: creates the Swarm secrets from `.env` and deploys the stack; `./deploy.sh status` shows it.']
+        ? ['Create the swarm (`docker swarm init`, then join the other nodes). The stack\'s `data` and `db` overlay networks are encrypted (IPsec): besides 2377/tcp, 7946/tcp+udp and 4789/udp, ESP (IP protocol 50) must pass between the nodes. The load balancer is on `edge` only and the app on `edge` and `data`: neither is on `db`, the database tier\'s own network (replication, etcd).', 'Label the nodes on a manager: `./deploy.sh label NODE ROLE...` (`./deploy.sh --help` lists the roles).', '`./deploy.sh up`: creates the Swarm secrets from `.env` and deploys the stack; `./deploy.sh status` shows it.']
         : ['Run `./deploy.sh HOST` for each host in the order the script prints (database first, load balancers last).'];
 
   b.add(
@@ -114,6 +114,12 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       downtime: t.downtime,
       files: fileRows(spec, paths.filter((p) => p !== 'README.md')),
       startSteps: startSteps,
+      secretsNote:
+        spec.platform === 'swarm'
+          ? 'On Swarm, `./deploy.sh up` turns the database, Patroni, HAProxy and MinIO passwords into Swarm secrets: files under `/run/secrets` in the services that need them, read through `*_FILE` variables or exported by `docker/secrets-env.sh` just before the image\'s own command, so they are not in `docker service inspect`. The app\'s `JWT_SECRET` and `DATABASE_URL` (and its S3 keys) stay environment variables: an arbitrary app image reads them only from its environment (no `*_FILE` support), so whoever can use the Docker API on a manager can read them there; if your app can read a file, mount them as secrets instead.'
+          : spec.platform === 'compose'
+            ? 'On compose the passwords reach the containers as environment variables interpolated from `.env`: on this one server, whoever can use the Docker socket (`docker inspect`) can read them, as they can read `.env` itself (that access is root on the host). They are never on a command line.'
+            : '',
       httpPort: spec.loadBalancer.httpPort,
       lbHealthPath: LB_HEALTH_PATH,
       healthPath: spec.app.healthPath,

@@ -4,6 +4,7 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { toYaml } from '../../render/yaml.js';
 import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/swarm/deploy.sh.hbs?raw';
+import { envLoaderShell } from '../env/loader.js';
 import { lbModel } from '../lb-model.js';
 import { loadBalancerOf } from '../lb/index.js';
 import { keepalivedSwarm } from '../keepalived/index.js';
@@ -16,7 +17,7 @@ import type { SecretDef } from '../../render/bundle.js';
 
 
 export { configName, type SwarmStack } from './stack.js';
-import { configName, type SwarmStack } from './stack.js';
+import { configName, secretsEnvWrapper, swarmEnvSecret, SWARM_NETWORKS, swarmNetworksOf, type SwarmStack } from './stack.js';
 
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
 export interface SwarmOptions {
@@ -55,7 +56,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     stack.configs[name] = { file: `./${file}` };
     return name;
   };
-  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', network: 'backend', secretVar: swarmVar, swarmSecret, swarmConfig });
+  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', network: 'data', secretVar: swarmVar, swarmSecret, swarmConfig });
+  for (const svc of Object.values(storage.services) as Array<{ networks?: string[] }>) svc.networks = swarmNetworksOf(spec, 'storage');
   Object.assign(stack.volumes, storage.volumes);
   Object.assign(stack.services, storage.services);
   if (storage.services.minio) stack.labels.push({ label: 'storage=true', what: 'runs MinIO (its data volume lives there)' });
@@ -65,13 +67,16 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const healthcheck = appHealthcheck(spec);
   const app = (replicas: number) => ({
     image: spec.app.image,
-    // The app reads JWT_SECRET and DATABASE_URL from its environment only (no *_FILE support), so
-    // these two are interpolated from .env at deploy time rather than mounted as Swarm secrets.
+    // The app reads JWT_SECRET and DATABASE_URL from its environment only (no *_FILE support, and no
+    // shell in the image to wrap it with), so these are interpolated from .env at deploy time rather
+    // than mounted as Swarm secrets: they show in `docker service inspect` (README says so).
+    // Every other service's passwords are Swarm secrets.
     environment: { ...appEnvironment(spec, db.host, db.port), ...storage.appEnv, ...(o.appEnv ?? {}) },
     ...(storage.appVolume ? { volumes: [storage.appVolume] } : {}),
     ...(healthcheck ? { healthcheck } : {}),
     stop_grace_period: `${spec.app.stopGracePeriod}s`,
-    networks: ['backend'],
+    // edge for the load balancer, data for the database endpoint and MinIO; never the db network.
+    networks: ['edge', 'data'],
     deploy: {
       replicas,
       update_config: { parallelism: 1, delay: '10s', order: 'start-first', failure_action: 'rollback', monitor: '30s', max_failure_ratio: 0 },
@@ -110,16 +115,19 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     stack.secrets.tls_key = { file: spec.loadBalancer.keyFile, name: `${spec.name}_tls_key` };
     tlsSecrets.push({ source: 'tls_cert', target: certTarget, mode: 0o444 }, { source: 'tls_key', target: keyTarget, mode: 0o400 });
   }
+  // The stats password as a Swarm secret, exported by the secrets-env wrapper before the image's command.
+  const statsWrap = lbm.statsPage && lbm.containerCommand ? { ...secretsEnvWrapper(spec, b, h, stack), secret: swarmEnvSecret(spec, stack, SECRETS.haproxyStats), command: lbm.containerCommand(lb.target) } : undefined;
+  if (lbm.statsPage && !statsWrap) throw new Error(`internal: ${kind} has a stats page but no containerCommand`);
   stack.services[kind] = {
     image: lbm.image,
+    ...(statsWrap ? { entrypoint: [...statsWrap.entrypoint, ...statsWrap.command.slice(0, 1)], command: statsWrap.command.slice(1) } : {}),
     // HAProxy starts as root to bind 80/443 and read the key, then drops to haproxy (config global).
     ...(lbm.containerUser ? { user: lbm.containerUser } : {}),
     ports,
-    configs: [{ source: cfg, target: lb.target }],
-    ...(tlsSecrets.length ? { secrets: tlsSecrets } : {}),
-    ...(lbm.statsPage ? { environment: { HAPROXY_STATS_PASSWORD: `\${${SECRETS.haproxyStats.name}:?${SECRETS.haproxyStats.name} is not set}` } } : {}),
+    configs: [{ source: cfg, target: lb.target }, ...(statsWrap ? [statsWrap.config] : [])],
+    ...(tlsSecrets.length || statsWrap ? { secrets: [...tlsSecrets, ...(statsWrap ? [statsWrap.secret] : [])] } : {}),
     ...(Object.keys(lbm.containerVolumes).length ? { volumes: Object.entries(lbm.containerVolumes).map(([v, at]) => `${v}:${at}`) } : {}),
-    networks: ['backend'],
+    networks: ['edge'],
     deploy: {
       // mode host publishing keeps the client address; one LB per lb-labelled node.
       mode: 'global',
@@ -149,7 +157,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const doc = {
     version: '3.8',
     services: stack.services,
-    networks: { backend: { driver: 'overlay', attachable: false }, ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
+    networks: { ...SWARM_NETWORKS, ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
     volumes: stack.volumes,
     ...(Object.keys(stack.secrets).length ? { secrets: stack.secrets } : {}),
     configs: stack.configs,
@@ -164,6 +172,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
       replicas: spec.app.replicas,
       envRel: o.envRel ?? '.env',
+      envLoader: envLoaderShell('deploy.sh', b.secretNames()),
     }),
     { mode: 0o755, checks: [{ tool: 'shell' }] },
   );

@@ -34,12 +34,34 @@ need_manager() {
 }
 
 env_file="$here/.env"
+# .env is data: KEY=VALUE lines (comments and blank lines skipped), never run as shell code.
 load_env() {
+  local file="$1" line key value n=0
+  local -A known=([APP_DB_PASSWORD]=1 [JWT_SECRET]=1 [POSTGRES_PASSWORD]=1 [REPLICATION_PASSWORD]=1)
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    n=$((n + 1))
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    if [[ ! "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+      echo "deploy.sh: $file line $n is not KEY=VALUE" >&2
+      exit 2
+    fi
+    key="${BASH_REMATCH[2]}"
+    value="${BASH_REMATCH[3]}"
+    value="${value%"${value##*[![:space:]]}"}"
+    [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]] && value="${BASH_REMATCH[1]}"
+    [[ -n "${known[$key]:-}" ]] || continue
+    if [[ ! "$value" =~ ^[A-Za-z0-9._-]*$ ]]; then
+      echo "deploy.sh: $key in $file has a character outside A-Za-z0-9._-; refused (.env is read as data, not run)" >&2
+      exit 2
+    fi
+    printf -v "$key" '%s' "$value"
+    export "${key?}"
+  done <"$file"
+}
+read_env() {
   [[ -f "$env_file" ]] || { echo "deploy.sh: $env_file is missing; run 'ha-gen generate'" >&2; exit 1; }
-  set -a
-  # shellcheck source=/dev/null
-  . "$env_file"
-  set +a
+  load_env "$env_file"
 }
 
 # Every placement label must be on at least one node, or the services stay pending forever.
@@ -74,6 +96,16 @@ create_secrets() {
     printf '%s' "$POSTGRES_PASSWORD" | docker secret create home-registry_postgres_password - >/dev/null
     echo "created secret home-registry_postgres_password"
   fi
+  if ! docker secret inspect home-registry_app_db_password >/dev/null 2>&1; then
+    : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is missing in .env}"
+    printf '%s' "$APP_DB_PASSWORD" | docker secret create home-registry_app_db_password - >/dev/null
+    echo "created secret home-registry_app_db_password"
+  fi
+  if ! docker secret inspect home-registry_replication_password >/dev/null 2>&1; then
+    : "${REPLICATION_PASSWORD:?REPLICATION_PASSWORD is missing in .env}"
+    printf '%s' "$REPLICATION_PASSWORD" | docker secret create home-registry_replication_password - >/dev/null
+    echo "created secret home-registry_replication_password"
+  fi
   :
 }
 
@@ -97,7 +129,7 @@ case "$cmd" in
     ;;
   up)
     need_manager
-    load_env
+    read_env
     check_labels
     create_secrets
     docker stack deploy --prune --with-registry-auth -c "$here/stack.yml" "$stack"

@@ -31,7 +31,7 @@ hold="${PARTITION_SECONDS:-15}"
 cid="$(docker ps -q -f label=com.docker.swarm.service.name=home-registry_app | shuf -n 1)"
 [[ -n "$cid" ]] || { say "no home-registry_app task on this node; run it on an app node"; exit 1; }
 victim="$cid"
-network="home-registry_backend"
+network="home-registry_edge"
 restore() { docker network connect "$network" "$cid" 2>/dev/null || true; }
 trap restore EXIT
 say "disconnecting task $cid from $network for ${hold}s"

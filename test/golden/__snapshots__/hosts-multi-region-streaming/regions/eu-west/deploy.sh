@@ -34,6 +34,8 @@ for arg in "$@"; do
 done
 [[ -n "$host" ]] || { usage >&2; exit 2; }
 
+# The commands run on the host, single-quoted so that their $ expands there:
+# shellcheck disable=SC2016
 case "$host" in
   euw1)
     address="10.1.1.10"
@@ -48,7 +50,7 @@ case "$host" in
     units=(home-registry-firewall postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app)
     packages=(docker.io nftables pgbackrest postgresql-17)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
-    after_cmds=('set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'set -a; . /etc/home-registry/db-init.env; set +a; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
+    after_cmds=('while IFS== read -r k v; do export "$k=$v"; done < /etc/home-registry/db-init.env; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'while IFS== read -r k v; do export "$k=$v"; done < /etc/home-registry/db-init.env; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
     firewall_unit="home-registry-firewall"
     ;;
   euw3)
@@ -67,10 +69,32 @@ if [[ ! -f "$env_file" ]]; then
   echo "deploy.sh: $env_file is missing; run 'ha-gen generate' to create it" >&2
   exit 1
 fi
-set -a
-# shellcheck source=/dev/null
-. "$env_file"
-set +a
+# .env is data: KEY=VALUE lines (comments and blank lines skipped), never run as shell code.
+load_env() {
+  local file="$1" line key value n=0
+  local -A known=([APP_DB_PASSWORD]=1 [AWS_ACCESS_KEY_ID]=1 [AWS_SECRET_ACCESS_KEY]=1 [JWT_SECRET]=1 [MINIO_ROOT_PASSWORD]=1 [MINIO_ROOT_USER]=1 [REPLICATION_PASSWORD]=1)
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    n=$((n + 1))
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    if [[ ! "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+      echo "deploy.sh: $file line $n is not KEY=VALUE" >&2
+      exit 2
+    fi
+    key="${BASH_REMATCH[2]}"
+    value="${BASH_REMATCH[3]}"
+    value="${value%"${value##*[![:space:]]}"}"
+    [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]] && value="${BASH_REMATCH[1]}"
+    [[ -n "${known[$key]:-}" ]] || continue
+    if [[ ! "$value" =~ ^[A-Za-z0-9._-]*$ ]]; then
+      echo "deploy.sh: $key in $file has a character outside A-Za-z0-9._-; refused (.env is read as data, not run)" >&2
+      exit 2
+    fi
+    printf -v "$key" '%s' "$value"
+    export "${key?}"
+  done <"$file"
+}
+load_env "$env_file"
 
 ssh_target="${SSH_USER:-root}@${address}"
 remote() {

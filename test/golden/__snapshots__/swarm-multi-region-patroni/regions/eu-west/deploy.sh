@@ -39,12 +39,34 @@ need_manager() {
 }
 
 env_file="$here/../../.env"
+# .env is data: KEY=VALUE lines (comments and blank lines skipped), never run as shell code.
 load_env() {
+  local file="$1" line key value n=0
+  local -A known=([APP_DB_PASSWORD]=1 [AWS_ACCESS_KEY_ID]=1 [AWS_SECRET_ACCESS_KEY]=1 [HAPROXY_STATS_PASSWORD]=1 [JWT_SECRET]=1 [MINIO_ROOT_PASSWORD]=1 [MINIO_ROOT_USER]=1 [PATRONI_REPLICATION_PASSWORD]=1 [PATRONI_REPLICATION_USERNAME]=1 [PATRONI_RESTAPI_PASSWORD]=1 [PATRONI_RESTAPI_USERNAME]=1 [PATRONI_REWIND_PASSWORD]=1 [PATRONI_REWIND_USERNAME]=1 [PATRONI_SUPERUSER_PASSWORD]=1 [PATRONI_SUPERUSER_USERNAME]=1 [POSTGRES_PASSWORD]=1)
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    n=$((n + 1))
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    if [[ ! "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+      echo "deploy.sh: $file line $n is not KEY=VALUE" >&2
+      exit 2
+    fi
+    key="${BASH_REMATCH[2]}"
+    value="${BASH_REMATCH[3]}"
+    value="${value%"${value##*[![:space:]]}"}"
+    [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]] && value="${BASH_REMATCH[1]}"
+    [[ -n "${known[$key]:-}" ]] || continue
+    if [[ ! "$value" =~ ^[A-Za-z0-9._-]*$ ]]; then
+      echo "deploy.sh: $key in $file has a character outside A-Za-z0-9._-; refused (.env is read as data, not run)" >&2
+      exit 2
+    fi
+    printf -v "$key" '%s' "$value"
+    export "${key?}"
+  done <"$file"
+}
+read_env() {
   [[ -f "$env_file" ]] || { echo "deploy.sh: $env_file is missing; run 'ha-gen generate'" >&2; exit 1; }
-  set -a
-  # shellcheck source=/dev/null
-  . "$env_file"
-  set +a
+  load_env "$env_file"
 }
 
 # Every placement label must be on at least one node, or the services stay pending forever.
@@ -94,6 +116,36 @@ check_labels() {
 }
 
 create_secrets() {
+  if ! docker secret inspect home-registry_patroni_superuser_password >/dev/null 2>&1; then
+    : "${PATRONI_SUPERUSER_PASSWORD:?PATRONI_SUPERUSER_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_SUPERUSER_PASSWORD" | docker secret create home-registry_patroni_superuser_password - >/dev/null
+    echo "created secret home-registry_patroni_superuser_password"
+  fi
+  if ! docker secret inspect home-registry_patroni_replication_password >/dev/null 2>&1; then
+    : "${PATRONI_REPLICATION_PASSWORD:?PATRONI_REPLICATION_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_REPLICATION_PASSWORD" | docker secret create home-registry_patroni_replication_password - >/dev/null
+    echo "created secret home-registry_patroni_replication_password"
+  fi
+  if ! docker secret inspect home-registry_patroni_rewind_password >/dev/null 2>&1; then
+    : "${PATRONI_REWIND_PASSWORD:?PATRONI_REWIND_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_REWIND_PASSWORD" | docker secret create home-registry_patroni_rewind_password - >/dev/null
+    echo "created secret home-registry_patroni_rewind_password"
+  fi
+  if ! docker secret inspect home-registry_patroni_restapi_password >/dev/null 2>&1; then
+    : "${PATRONI_RESTAPI_PASSWORD:?PATRONI_RESTAPI_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_RESTAPI_PASSWORD" | docker secret create home-registry_patroni_restapi_password - >/dev/null
+    echo "created secret home-registry_patroni_restapi_password"
+  fi
+  if ! docker secret inspect home-registry_app_db_password >/dev/null 2>&1; then
+    : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is missing in .env}"
+    printf '%s' "$APP_DB_PASSWORD" | docker secret create home-registry_app_db_password - >/dev/null
+    echo "created secret home-registry_app_db_password"
+  fi
+  if ! docker secret inspect home-registry_haproxy_stats_password >/dev/null 2>&1; then
+    : "${HAPROXY_STATS_PASSWORD:?HAPROXY_STATS_PASSWORD is missing in .env}"
+    printf '%s' "$HAPROXY_STATS_PASSWORD" | docker secret create home-registry_haproxy_stats_password - >/dev/null
+    echo "created secret home-registry_haproxy_stats_password"
+  fi
   if ! docker secret inspect home-registry_minio_root_user >/dev/null 2>&1; then
     : "${MINIO_ROOT_USER:?MINIO_ROOT_USER is missing in .env}"
     printf '%s' "$MINIO_ROOT_USER" | docker secret create home-registry_minio_root_user - >/dev/null
@@ -142,7 +194,7 @@ case "$cmd" in
     ;;
   up)
     need_manager
-    load_env
+    read_env
     check_labels
     create_secrets
     docker stack deploy --prune --with-registry-auth -c "$here/stack.yml" "$stack"

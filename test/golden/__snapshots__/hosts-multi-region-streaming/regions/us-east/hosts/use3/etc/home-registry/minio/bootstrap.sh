@@ -28,8 +28,12 @@ policy='home-registry-uploads-rw'
 default_policy_file='/etc/minio-bootstrap/policy.json'
 policy_file="${POLICY_FILE:-$default_policy_file}"
 
+# mc takes the root credentials from MC_HOST_local (the environment), never from its command line,
+# where ps would show them. The values are letters, digits, . _ - (no URL escaping needed).
+MC_HOST_local="${endpoint%%://*}://${MINIO_ROOT_USER}:${MINIO_ROOT_PASSWORD}@${endpoint#*://}"
+export MC_HOST_local
 tries=0
-until mc alias set local "$endpoint" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
+until mc admin info local >/dev/null 2>&1; do
   tries=$((tries + 1))
   if [ "$tries" -ge 60 ]; then
     echo "minio-bootstrap: MinIO at $endpoint did not answer within 120 s" >&2
@@ -41,7 +45,8 @@ done
 mc mb --ignore-existing "local/$bucket"
 mc admin policy create local "$policy" "$policy_file"
 if ! mc admin user info local "$AWS_ACCESS_KEY_ID" >/dev/null 2>&1; then
-  mc admin user add local "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+  # The secret key on stdin (mc reads it there when only the access key is given).
+  printf '%s\n' "$AWS_SECRET_ACCESS_KEY" | mc admin user add local "$AWS_ACCESS_KEY_ID"
 fi
 # Attaching an already attached policy is an error in mc; the user's policy list says whether it is.
 if ! mc admin user info local "$AWS_ACCESS_KEY_ID" | grep -q "$policy"; then
