@@ -61,6 +61,7 @@ export interface Bundle {
   healthPath: string;
   env: Record<string, string>;
   dbVersion: number;
+  lb: 'haproxy' | 'nginx' | 'caddy';
 }
 
 /**
@@ -68,8 +69,8 @@ export interface Bundle {
  * ha-gen.yaml (lab addresses for every host and the floating address, database.version 15,
  * database.synchronous true, loadBalancer.floatingInterface eth0) and runs `ha-gen generate`.
  */
-export async function userBundle(dir: string): Promise<Bundle> {
-  const init = await cli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--lb', 'haproxy'], dir);
+export async function userBundle(dir: string, lb: 'haproxy' | 'nginx' | 'caddy' = 'haproxy'): Promise<Bundle> {
+  const init = await cli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--lb', lb], dir);
   if (init.code !== 0) throw new Error(`ha-gen init failed:\n${init.out}${init.err}`);
   const specFile = path.join(dir, 'ha-gen.yaml');
   const doc = parseDocument(await fs.readFile(specFile, 'utf8'));
@@ -96,6 +97,7 @@ export async function userBundle(dir: string): Promise<Bundle> {
     healthPath: spec.app.healthPath,
     env: parseEnvironmentFile(await fs.readFile(path.join(out, '.env'), 'utf8')),
     dbVersion: spec.database.version,
+    lb,
   };
 }
 
@@ -483,6 +485,16 @@ export class WholeHostLab {
     }, timeoutMs, 500);
     await waitUntil(`writes through ${writerHost}'s endpoint`, async () => (await this.lab.exec(writerHost, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', dbUrl, '-c', 'SELECT 1'], { user: 'nobody', env: { PGCONNECT_TIMEOUT: '2' }, timeoutMs: 5000 })).code === 0, timeoutMs, 500);
     await waitUntil('the floating address to answer', async () => (await this.lab.http(CLIENT.name, `http://${FLOATING}/`, { timeoutMs: 1000 })).status === 200, timeoutMs, 250);
+    if (this.bundle.lb !== 'haproxy') {
+      // nginx has no active checks and Caddy no stats page here: 20 requests in a row through the
+      // floating address, after Caddy's checks (every 1 s) had time to see a returning instance.
+      await sleep(3000);
+      await waitUntil('20 requests in a row through the floating address', async () => {
+        for (let i = 0; i < 20; i++) if ((await this.lab.http(CLIENT.name, `http://${FLOATING}/`, { timeoutMs: 1000 })).status !== 200) return false;
+        return true;
+      }, timeoutMs, 500);
+      return leader;
+    }
     const auth = `Basic ${Buffer.from(`admin:${this.bundle.env.HAPROXY_STATS_PASSWORD}`).toString('base64')}`;
     await waitUntil('every app instance UP on every lb host', async () => {
       for (const h of this.lbHosts) {
@@ -508,8 +520,8 @@ export class WholeHostLab {
 
   // ---- load, writer, pollers -------------------------------------------------------------------------------
 
-  startLoad(durationMs: number): HostProcess {
-    return this.lab.spawn(CLIENT.name, [process.execPath, `${HOST_LIB}/load.mjs`, `http://${FLOATING}/`, '20', '500', String(durationMs)], { user: 'nobody', name: 'load' });
+  startLoad(durationMs: number, timeoutMs = 500): HostProcess {
+    return this.lab.spawn(CLIENT.name, [process.execPath, `${HOST_LIB}/load.mjs`, `http://${FLOATING}/`, '20', String(timeoutMs), String(durationMs)], { user: 'nobody', name: 'load' });
   }
 
   startWriter(host: string, dbUrl: string, firstId: number, durationMs: number): HostProcess {
@@ -563,6 +575,10 @@ export interface LoadFigures {
   recoverS: number;
   /** Failed requests after the first success that followed the first failure (flapping). */
   failedAfterRecovery: number;
+  /** Answered (200), but later than 0.5 s (a client with a 0.5 s timeout would have failed them). */
+  slowOk: number;
+  /** The slowest answered request, seconds. */
+  slowestS: number;
   /**
    * Failed requests the client had sent before the fault: in flight when the host went, so lost
    * with it (a client retries those; no proxy setting completes a request whose server vanished
@@ -577,7 +593,10 @@ export function loadFigures(recs: LoadRecord[], faultAt: number): LoadFigures {
   const failed = sorted.filter((r) => !r.ok);
   const errors: Record<string, number> = {};
   for (const f of failed) errors[f.err ?? `status ${f.st}`] = (errors[f.err ?? `status ${f.st}`] ?? 0) + 1;
-  if (!failed.length) return { total: sorted.length, failed: 0, windowFrom: null, windowTo: null, recoverS: 0, failedAfterRecovery: 0, inFlightAtFault: 0, errors };
+  const okRecs = sorted.filter((r) => r.ok);
+  const slowOk = okRecs.filter((r) => r.e - r.s > 500).length;
+  const slowestS = okRecs.reduce((a, r) => Math.max(a, (r.e - r.s) / 1000), 0);
+  if (!failed.length) return { total: sorted.length, failed: 0, windowFrom: null, windowTo: null, recoverS: 0, failedAfterRecovery: 0, inFlightAtFault: 0, slowOk, slowestS, errors };
   const first = failed[0]!;
   const last = failed.at(-1)!;
   const backAt = sorted.find((r) => r.ok && r.s > last.s);
@@ -591,6 +610,8 @@ export function loadFigures(recs: LoadRecord[], faultAt: number): LoadFigures {
     recoverS: backAt ? (backAt.s - faultAt) / 1000 : Infinity,
     failedAfterRecovery,
     inFlightAtFault: failed.filter((r) => r.s < faultAt).length,
+    slowOk,
+    slowestS,
     errors,
   };
 }
@@ -726,6 +747,12 @@ export interface Result {
   twoOutOfRecoveryS: number;
   leaderBefore: string;
   leaderAfter: string;
+  /** App host power-off: slow requests sent just before it (some in flight on the host), and how each ended. */
+  slowRequests?: Array<{ method: string; status: number | null; ms: number; by: string | null; error: string | null }>;
+  /** The load client's timeout per request, seconds. */
+  clientTimeoutS: number;
+  /** The load balancer of the bundle. */
+  lb: string;
   /** Power-off of a storage host: the upload checks. */
   storage?: StorageFigures;
 }
@@ -738,14 +765,15 @@ export function summary(rs: Result[]): string {
     const v = (x: number) => x.toFixed(digits);
     return `${v(Math.min(...f))} / ${v(median(f))} / ${v(Math.max(...f))}${f.length < xs.length ? ` (${xs.length - f.length} never)` : ''}`;
   };
-  const head = ['scenario', 'runs', 'failed requests', 'last failure at (s)', '100 % again at (s)', 'writes back at (s)', 'acked writes lost', 'two writable primaries'];
+  const head = ['scenario', 'runs', 'failed requests', 'slowest answer (s)', 'last failure at (s)', '100 % again at (s)', 'writes back at (s)', 'acked writes lost', 'two writable primaries'];
   const rows = [head];
   for (const kind of [...new Set(rs.map((r) => r.scenario))]) {
     const k = rs.filter((r) => r.scenario === kind);
     rows.push([
       k[0]!.what,
       String(k.length),
-      `${stat(k.map((r) => r.load.failed), 0)}${k.some((r) => r.load.inFlightAtFault) ? ` (in flight at the fault: ${k.reduce((a, r) => a + r.load.inFlightAtFault, 0)} in ${k.filter((r) => r.load.inFlightAtFault).length} run(s))` : ''}`,
+      `${stat(k.map((r) => r.load.failed), 0)}${k.some((r) => r.load.inFlightAtFault) ? ` (in flight at the fault: ${k.reduce((a, r) => a + r.load.inFlightAtFault, 0)} in ${k.filter((r) => r.load.inFlightAtFault).length} run(s))` : ''}${k[0]!.clientTimeoutS > 0.5 ? ` (client timeout ${k[0]!.clientTimeoutS} s; answered after 0.5 s: ${k.reduce((a, r) => a + r.load.slowOk, 0)})` : ''}`,
+      stat(k.map((r) => r.load.slowestS), 2),
       stat(k.filter((r) => r.load.windowTo !== null).map((r) => r.load.windowTo!)),
       stat(k.map((r) => r.load.recoverS)),
       stat(k.map((r) => r.writesBackS)),
@@ -755,7 +783,15 @@ export function summary(rs: Result[]): string {
   }
   const table = (rs: string[][]) => `| ${rs.map((r) => r.join(' | ')).join(' |\n| ').replace(/\n/, `\n|${rs[0]!.map(() => '---').join('|')}|\n`)} |`;
   const st = rs.filter((r) => r.storage);
-  if (!st.length) return table(rows);
+  const sl = rs.filter((r) => r.slowRequests);
+  const slowNote = sl.length
+    ? `\n\nRequests in flight on the app host at its power-off (1.5 s requests sent 0.3 s before it; ${sl.length} run(s)): ${['GET', 'POST'].map((m) => {
+        const xs = sl.flatMap((r) => r.slowRequests!.filter((x) => x.method === m));
+        const ok = xs.filter((x) => x.status === 200);
+        return `${m} ${ok.length} of ${xs.length} answered 200 (seconds: ${stat(ok.map((x) => x.ms / 1000))})`;
+      }).join('; ')}`
+    : '';
+  if (!st.length) return `${table(rows)}${slowNote}`;
   const f = st.map((r) => r.storage!);
   const storageRows = [
     ['scenario', 'runs', `longest file-operation stall (s; network.ping-timeout ${[...new Set(f.map((x) => x.pingTimeoutS))].join('/')} s)`, 'uploads back (every op <= 1 s) at (s)', 'failed file operations', 'upload from before read on every app host', 'new upload read on every app host', 'heal done after power-on (s)'],
@@ -770,5 +806,5 @@ export function summary(rs: Result[]): string {
       stat(f.map((x) => x.healS)),
     ],
   ];
-  return `${table(rows)}\n\nUploads (GlusterFS replica 3, mounted by the bundle's .mount unit on every app host; a read of the upload written before the fault and a new upload written every 200 ms on each app host):\n${table(storageRows)}`;
+  return `${table(rows)}${slowNote}\n\nUploads (GlusterFS replica 3, mounted by the bundle's .mount unit on every app host; a read of the upload written before the fault and a new upload written every 200 ms on each app host):\n${table(storageRows)}`;
 }
