@@ -3,12 +3,16 @@
 # with repeats. The multi-server hosts bundle (haproxy, Patroni, synchronous) on the whole-host lab
 # (test/lab: every host its own network, mount and PID namespaces, 127.0.90.x); each fault -- power
 # off the lb host holding the floating address, an app host, the Patroni leader's host, an etcd-only
-# or storage host; partition the leader's host; freeze it -- REPEATS times, under steady HTTP load
+# or storage host (GlusterFS: an upload from before read on every app host, new ones written, the
+# longest stall); partition the leader's host; freeze it -- REPEATS times, under steady HTTP load
 # through the floating address and a writer with the app's DATABASE_URL. Prints min / median / max
-# of every column. Needs root, patroni, etcd, haproxy, keepalived, PostgreSQL 15, psql, curl.
+# of every column (and the uploads table for the storage row). Needs root, patroni, etcd, haproxy,
+# keepalived, PostgreSQL 15, psql, curl, glusterfs-server + glusterfs-client, gcc.
 #
-# Usage: npm run bench:failover                       (REPEATS=5 by default; ~15 min)
+# Usage: npm run bench:failover                       (REPEATS=5 by default; ~20 min)
 #        REPEATS=10 npm run bench:failover
+#        LB=nginx npm run bench:failover              the bundle with nginx (or caddy) as its load balancer
+#        ONLY='app host' npm run bench:failover       only the faults whose title matches (vitest -t)
 #        npm run bench:failover -- --patroni-timing    Patroni alone (3 members on 127.0.0.30-33):
 #            ha-gen's timing (ttl 10, loop_wait 2, retry_timeout 4) against Patroni's stock timing
 #            (ttl 30, loop_wait 10, retry_timeout 10), process faults (REPEATS=3 by default)
@@ -28,8 +32,10 @@ if [[ "${1:-}" != "--patroni-timing" ]]; then
   repeats="${REPEATS:-5}"
   (( repeats >= 1 )) || { echo "REPEATS must be at least 1" >&2; exit 2; }
   echo "== whole-host faults, ${repeats} run(s) of each (about $(( 1 + repeats * 3 )) minutes)"
-  if ! HA_GEN_FAILOVER_REPEATS="$repeats" HA_GEN_FAILOVER_RESULT_FILE="$tmp/whole-host.json" \
-    npx vitest run --project live test/live/whole-host.test.ts --reporter=dot >"$tmp/whole-host.log" 2>&1; then
+  only=()
+  [[ -z "${ONLY:-}" ]] || only=(-t "$ONLY")
+  if ! HA_GEN_FAILOVER_REPEATS="$repeats" HA_GEN_FAILOVER_RESULT_FILE="$tmp/whole-host.json" HA_GEN_WHOLE_HOST_LB="${LB:-haproxy}" \
+    npx vitest run --project live test/live/whole-host.test.ts --reporter=dot "${only[@]}" >"$tmp/whole-host.log" 2>&1; then
     log="$(keep_log whole-host "$tmp/whole-host.log")"
     echo "a target was missed or a check failed (figures below include every run that completed); full output: $log" >&2
     grep -E 'AssertionError|Error:|expected' "$log" | head -n 20 >&2 || true

@@ -137,6 +137,9 @@ export function hostsDeployment(spec: Spec): Deployment {
     for (const h of storage) {
       add(h, { id: 'storage', name: 'glusterd', unit: 'glusterd', kind: 'storage', what: storageWhat(spec), ports: [{ port: GLUSTERD_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'glusterd' }, { port: GLUSTER_BRICK_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'brick' }], packages: ['glusterfs-server'], order: 10 });
       links.push({ from: h.name, purpose: 'storage', proto: 'tcp', targets: storage.filter((o) => o !== h).map((o) => to(o, GLUSTER_BRICK_PORT)), failover: 'auto', optional: true, what: 'GlusterFS self-heal between replicas' });
+      // The trusted pool: peer probe, volume create/start/set and peer state go glusterd to glusterd
+      // (without this flow the firewall dropped the volume script's peer probe).
+      if (storage.length > 1) links.push({ from: h.name, purpose: 'storage', proto: 'tcp', targets: storage.filter((o) => o !== h).map((o) => to(o, GLUSTERD_PORT)), failover: 'auto', optional: true, what: 'GlusterFS peers (trusted pool, volume changes)' });
     }
     if (last) add(last, { id: 'storage-volume', name: 'gluster volume', kind: 'storage', what: 'creates the replicated volume once every glusterd answers', ports: [], order: 11 });
     for (const h of app) {

@@ -27,6 +27,16 @@ export interface LbModel {
 export const LB_HEALTH_PATH = '/lb-health';
 
 /**
+ * Seconds a read (GET, HEAD, OPTIONS) waits for an instance's answer before the load balancer tries
+ * it on another instance. An app host that loses power sends no reset: a request it already had
+ * would otherwise wait out the 60 s server timeout (a client gave up long before: 1 in 9 whole-host
+ * runs lost one). The app answers reads in milliseconds; 5 s leaves room for a slow query while
+ * keeping such a request under ~5 s. Writes keep the long timeout and are never re-sent once an
+ * instance may have run them (a retried POST can store an item or upload twice).
+ */
+export const LB_READ_TIMEOUT_S = 5;
+
+/**
  * Certificates with tls: acme for nginx and HAProxy. certbot keeps its own copy under
  * /etc/letsencrypt; its deploy hook installs each new one where the load balancer reads it
  * (nginx: chain + key; HAProxy: one PEM with both), so the LB can start on a self-signed

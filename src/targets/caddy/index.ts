@@ -1,7 +1,7 @@
 import source from '../../../templates/caddy/Caddyfile.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
 import type { Spec } from '../../spec/schema.js';
-import type { LbModel } from '../lb-model.js';
+import { LB_READ_TIMEOUT_S, type LbModel } from '../lb-model.js';
 import type { LoadBalancer } from '../lb/types.js';
 import { sandbox } from '../systemd/index.js';
 import { sizeToBytes } from '../haproxy/index.js';
@@ -32,6 +32,13 @@ export function renderCaddy(m: LbModel, header: string): string {
         : `http://${host}:${m.httpPort}`;
   return renderTemplate(source, {
     header: header.trimEnd(),
+    readTimeout: `${LB_READ_TIMEOUT_S}s`,
+    // Caddy (2.6) retries only while the request is younger than lb_try_duration: a read's tries
+    // must fit two response timeouts; a write is retried only when no connection was made.
+    proxies: [
+      { read: true, tryDuration: `${2 * LB_READ_TIMEOUT_S + 1}s` },
+      { read: false, tryDuration: '3s' },
+    ],
     configDir: m.configDir,
     acmeEmail: m.tls === 'acme' ? m.acmeEmail : undefined,
     noAutoHttps: m.tls === 'none',

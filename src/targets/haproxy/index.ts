@@ -5,7 +5,7 @@ import type { LbModel } from '../lb-model.js';
 import type { LoadBalancer, LbRenderOptions } from '../lb/types.js';
 import { tlsScriptPath } from '../../model/constants.js';
 import { envFilePath, sandbox } from '../systemd/index.js';
-import { acmePaths, haproxyFilesPem } from '../lb-model.js';
+import { acmePaths, haproxyFilesPem, LB_READ_TIMEOUT_S } from '../lb-model.js';
 import { HSTS, MOZILLA_GUIDELINE, TLS12_CIPHERS, TLS13_SUITES } from '../tls-profile.js';
 
 const BALANCE: Record<LbModel['policy'], { balance: string; hashType?: string }> = {
@@ -46,6 +46,7 @@ export function renderHaproxy(m: LbModel, header: string, opts: LbRenderOptions)
     balance: b.balance,
     hashType: b.hashType,
     healthPath: m.healthPath,
+    readTimeout: `${LB_READ_TIMEOUT_S}s`,
     dns: m.upstreams.kind === 'dns',
     dnsName: m.upstreams.kind === 'dns' ? m.upstreams.name : '',
     dnsService: m.upstreams.kind === 'dns' ? m.upstreams.name.replace(/^tasks\./, '') : '',

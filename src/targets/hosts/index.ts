@@ -81,7 +81,9 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
     return {
       name: host.name,
       address: host.address,
-      order: Math.min(...services.map((s) => s.order), 99),
+      // The firewall (order 5, first on every host) does not rank hosts: without this, every host
+      // ranked 5 and the order fell back to names (app hosts before the storage their mount needs).
+      order: Math.min(...services.filter((s) => s.kind !== 'firewall').map((s) => s.order), 99),
       units: services.flatMap((s) => (s.unit ? [s.unit] : [])).join(' '),
       before: steps.flatMap((s) => s.before ?? []),
       packages: [...new Set(services.flatMap((s) => s.packages))].sort().join(' '),

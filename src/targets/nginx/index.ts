@@ -2,6 +2,7 @@ import source from '../../../templates/nginx/nginx.conf.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
 import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
+import { LB_READ_TIMEOUT_S } from '../lb-model.js';
 import type { LoadBalancer } from '../lb/types.js';
 import { tlsScriptPath } from '../../model/constants.js';
 import { sandbox } from '../systemd/index.js';
@@ -21,6 +22,12 @@ export function renderNginx(m: LbModel, header: string): string {
   const servers = m.upstreams.kind === 'static' ? m.upstreams.servers : [];
   return renderTemplate(source, {
     header: header.trimEnd(),
+    readTimeout: `${LB_READ_TIMEOUT_S}s`,
+    // Reads: proxy_next_upstream_timeout must leave room for tries after a read timeout.
+    locations: [
+      { name: '/', read: true, readTimeout: `${LB_READ_TIMEOUT_S}s`, nextTimeout: `${2 * LB_READ_TIMEOUT_S + 1}s` },
+      { name: '@write', read: false, readTimeout: '60s', nextTimeout: '5s' },
+    ],
     configDir: m.configDir,
     user: container ? 'nginx' : 'www-data',
     pidFile: container ? '/var/run/nginx.pid' : '/run/nginx.pid',

@@ -13,11 +13,12 @@ import minioBootstrap from '../../../templates/storage/minio-bootstrap.sh.hbs?ra
 import glusterVolume from '../../../templates/storage/gluster-volume.sh.hbs?raw';
 import mountClient from '../../../templates/storage/mount-client.sh.hbs?raw';
 import nfsServer from '../../../templates/storage/nfs-server.sh.hbs?raw';
+import glusterdVol from '../../../templates/storage/glusterd.vol.hbs?raw';
 
 /** Pinned: MinIO changes behaviour between releases; the image also ships `mc` for the bootstrap. */
 export const MINIO_IMAGE = 'minio/minio:RELEASE.2025-04-22T22-12-26Z';
 export { MINIO_PORT } from '../../model/constants.js';
-import { MINIO_PORT, MINIO_CONSOLE_PORT, nameSlug, uploadsDir, unitNames } from '../../model/constants.js';
+import { MINIO_PORT, MINIO_CONSOLE_PORT, GLUSTERD_PORT, GLUSTER_BRICK_PORT, nameSlug, uploadsDir, unitNames } from '../../model/constants.js';
 
 export const STORAGE_SECRETS = {
   minioUser: { name: 'MINIO_ROOT_USER', help: 'MinIO root user (read by MinIO); only the bootstrap uses it.', value: 'minio-root' },
@@ -31,6 +32,14 @@ export { uploadsDir };
 export const mountUnitName = (spec: Spec) => unitNames(spec).uploadsMount;
 export const glusterVolumeName = (spec: Spec) => `${spec.name}-uploads`;
 const glusterBrick = (spec: Spec) => `/srv/glusterfs/${slug(spec)}/brick`;
+/**
+ * Seconds a client (the app hosts' mount, the self-heal daemon) waits for a silent brick before it
+ * drops it and carries on with the other replicas; GlusterFS's stock 42 s froze every upload for 42 s
+ * after a storage server lost power. Not lower: each expiry tears down and re-acquires the brick's
+ * open files and locks (GlusterFS's reason for a long default), and 10 s stays far above a pause of
+ * a loaded server on a private network. Measured in the whole-host lab (test/live/whole-host.test.ts).
+ */
+export const GLUSTER_PING_TIMEOUT = 10;
 const NFS_CLIENT_OPTS = 'nfsvers=4.1,hard,timeo=600,retrans=2,noatime';
 
 /** Export options. all_squash maps every client uid to the dedicated owner, so the app container's
@@ -233,7 +242,7 @@ export function renderContainerStorage(
 function addGlusterScripts(spec: Spec, ctx: RenderContext, b: BundleBuilder, dir: string, clients: string): void {
   b.add(
     `${dir}/gluster-volume.sh`,
-    renderTemplate(glusterVolume, { header: header(ctx).trimEnd(), volume: glusterVolumeName(spec), brick: glusterBrick(spec), servers: glusterServers(spec), clients, uid: spec.storage.uid }),
+    renderTemplate(glusterVolume, { header: header(ctx).trimEnd(), volume: glusterVolumeName(spec), brick: glusterBrick(spec), servers: glusterServers(spec), clients, uid: spec.storage.uid, pingTimeout: GLUSTER_PING_TIMEOUT }),
     { mode: 0o755, checks: [{ tool: 'shell' }] },
   );
 }
@@ -289,6 +298,9 @@ export function renderHostsStorage(spec: Spec, ctx: RenderContext, b: BundleBuil
     const servers = t.storage;
     const last = servers[servers.length - 1]!;
     for (const srv of servers) {
+      // The volfile parser runs any text between backticks, comments included (glusterd refused to
+      // start on the header's `ha-gen generate`): quotes instead.
+      b.add(hostFile(srv, '/etc/glusterfs/glusterd.vol'), renderTemplate(glusterdVol, { header: h.trimEnd().replace(/`/g, "'"), glusterdPort: GLUSTERD_PORT, brickPort: GLUSTER_BRICK_PORT }));
       addSteps(plan, srv, 'storage', { before: [`install -d -m 0755 ${glusterBrick(spec)}`] });
     }
     // Created from the last storage host: deployed after the others, so every glusterd answers the probe.

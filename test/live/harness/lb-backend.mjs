@@ -5,6 +5,7 @@
 //   2. it keeps serving for DRAIN_MS (the LB's check interval x fall, plus margin);
 //   3. it stops accepting connections, closes idle keep-alive ones, finishes in-flight requests, exits.
 // Usage: node lb-backend.mjs HOST PORT HEALTH_PATH [DRAIN_MS]
+// GET|POST /slow?ms=N answers after N ms (requests in flight at a host fault).
 // Reports on stdout, one JSON object a line: listening, first-request (first proxied request),
 // draining, closed. GET /__count answers {"requests": n} (not counted) for the harness.
 import http from 'node:http';
@@ -29,6 +30,21 @@ const server = http.createServer((req, res) => {
   if (req.url === healthPath) {
     res.writeHead(draining ? 503 : 200, { 'content-type': 'text/plain', ...(closing ? { connection: 'close' } : {}) });
     res.end(draining ? 'draining\n' : 'ok\n');
+    return;
+  }
+  // /slow?ms=N: answers after N ms (GET) or N ms after the body (POST), so a test can have requests
+  // in flight on an instance when its host loses power.
+  const slow = /^\/slow\?ms=(\d+)$/.exec(req.url ?? '');
+  if (slow) {
+    const answer = () => setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': host });
+      res.end(`slow ${req.method} ${host}\n`);
+    }, Math.min(Number(slow[1]), 30_000));
+    if (req.method === 'GET' || req.method === 'HEAD') answer();
+    else {
+      req.resume();
+      req.on('end', answer);
+    }
     return;
   }
   requests++;

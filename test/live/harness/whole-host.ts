@@ -61,6 +61,7 @@ export interface Bundle {
   healthPath: string;
   env: Record<string, string>;
   dbVersion: number;
+  lb: 'haproxy' | 'nginx' | 'caddy';
 }
 
 /**
@@ -68,8 +69,8 @@ export interface Bundle {
  * ha-gen.yaml (lab addresses for every host and the floating address, database.version 15,
  * database.synchronous true, loadBalancer.floatingInterface eth0) and runs `ha-gen generate`.
  */
-export async function userBundle(dir: string): Promise<Bundle> {
-  const init = await cli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--lb', 'haproxy'], dir);
+export async function userBundle(dir: string, lb: 'haproxy' | 'nginx' | 'caddy' = 'haproxy'): Promise<Bundle> {
+  const init = await cli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--lb', lb], dir);
   if (init.code !== 0) throw new Error(`ha-gen init failed:\n${init.out}${init.err}`);
   const specFile = path.join(dir, 'ha-gen.yaml');
   const doc = parseDocument(await fs.readFile(specFile, 'utf8'));
@@ -96,6 +97,7 @@ export async function userBundle(dir: string): Promise<Bundle> {
     healthPath: spec.app.healthPath,
     env: parseEnvironmentFile(await fs.readFile(path.join(out, '.env'), 'utf8')),
     dbVersion: spec.database.version,
+    lb,
   };
 }
 
@@ -222,17 +224,31 @@ export class WholeHostLab {
       ['writer.mjs', path.join(SCRIPTS, 'writer.mjs')],
       ['poller.mjs', path.join(SCRIPTS, 'poller.mjs')],
       ['app.mjs', path.join(HERE, 'lb-backend.mjs')],
+      ['uploads.mjs', path.join(SCRIPTS, 'uploads.mjs')],
     ];
+    const storage = new Set(this.storageHosts.map((h) => h.name));
+    const shim = storage.size ? await compileGlusterShim(this.work) : null;
     for (const name of [...this.bundle.hosts.map((h) => h.name), CLIENT.name]) {
       for (const [n, src] of scripts) await this.lab.writeFile(name, `${HOST_LIB}/${n}`, await fs.readFile(src), { mode: 0o755 });
+      if (shim && storage.has(name)) await this.lab.writeFile(name, GLUSTER_SHIM, await fs.readFile(shim), { mode: 0o755 });
       const d = this.deployed.get(name);
       if (!d) continue;
       await this.lab.install(name, d.tree);
       for (const [p, text] of d.files) await this.lab.writeFile(name, p, text, { mode: 0o600 });
     }
-    // As at boot: every host starts its own units in order, all hosts at once (etcd is ready only
-    // once a majority of its members run).
-    await Promise.all(this.bundle.order.map((name) => this.startServices(name)));
+    // As deploy.sh's order has it: the storage hosts first (glusterd on each, then the volume script
+    // that deploy.sh runs after the last one's units), then every other host starts its own units in
+    // order, all at once (etcd is ready only once a majority of its members run), the app hosts
+    // mounting the volume the storage hosts serve.
+    const first = this.bundle.order.filter((n) => storage.has(n));
+    await Promise.all(first.map((name) => this.startServices(name)));
+    for (const name of first) {
+      for (const c of this.deployed.get(name)!.after.filter((x) => /gluster/.test(x))) {
+        const r = await this.lab.exec(name, ['sh', '-c', c], { timeoutMs: 180_000 });
+        if (r.code !== 0) throw new Error(`${name}: ${c} (deploy.sh's step after the units) failed:\n${r.stdout}${r.stderr}`);
+      }
+    }
+    await Promise.all(this.bundle.order.filter((n) => !storage.has(n)).map((name) => this.startServices(name)));
   }
 
   /**
@@ -247,7 +263,7 @@ export class WholeHostLab {
     const procs = new Map<string, HostProcess>();
     this.procs.set(name, procs);
     for (const c of d.before) {
-      const why = /gluster/.test(c) ? 'GlusterFS' : /\bdocker\b/.test(c) ? "the app's Docker container is replaced by a stand-in" : /\bsystemctl\b|\bsystemd-run\b/.test(c) ? 'no systemd in a lab host' : null;
+      const why = /\bdocker\b/.test(c) ? "the app's Docker container is replaced by a stand-in" : /\bsystemctl\b|\bsystemd-run\b/.test(c) ? 'no systemd in a lab host' : null;
       if (why) {
         this.notes.add(`${name}: not run in the lab (${why}): ${c}`);
         continue;
@@ -257,8 +273,12 @@ export class WholeHostLab {
     }
     const appUnit = this.host(name).services.find((s) => s.kind === 'app')?.name;
     for (const unit of await this.bootOrder(name, d.units)) {
-      if (unit.endsWith('.mount') || unit === 'glusterd') {
-        this.notes.add(`${name}: ${unit} not started (GlusterFS does not run in the lab; the app stand-in writes no files)`);
+      if (unit.endsWith('.mount')) {
+        await this.mountUnit(name, unit);
+        continue;
+      }
+      if (unit === 'glusterd') {
+        await this.startGlusterd(name);
         continue;
       }
       if (unit.endsWith('.timer')) {
@@ -285,7 +305,72 @@ export class WholeHostLab {
       await sleep(200);
       if (!s.proc.running) throw new Error(`${name}: ${unit} exited at once: ${s.proc.log()}`);
     }
-    for (const c of d.after) this.notes.add(`${name}: not run in the lab${/gluster/.test(c) ? ' (GlusterFS)' : ''}: ${c}`);
+    for (const c of d.after) if (!/gluster/.test(c)) this.notes.add(`${name}: not run in the lab: ${c}`);
+  }
+
+  /**
+   * glusterd as Debian's glusterd.service starts it (Type=forking: the command returns once the
+   * daemon forked), with the lab's shim preloaded: GlusterFS counts every 127/8 address as this host
+   * (gluster-local-addr.c), which every lab address is.
+   */
+  private async startGlusterd(name: string): Promise<void> {
+    this.notes.add(`${name}: glusterd started as Debian's glusterd.service does (glusterd -p /var/run/glusterd.pid --log-level INFO), with ${GLUSTER_SHIM} preloaded: GlusterFS takes every 127/8 address for itself`);
+    const r = await this.lab.exec(name, ['sh', '-c', `LD_PRELOAD=${GLUSTER_SHIM} exec /usr/sbin/glusterd -p /var/run/glusterd.pid --log-level INFO`], { timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`${name}: glusterd did not start: ${r.stdout}${r.stderr}`);
+    await waitUntil(`${name}: glusterd to answer`, async () => (await this.lab.exec(name, ['gluster', '--mode=script', 'pool', 'list'], { timeoutMs: 10_000 })).code === 0, 30_000, 250);
+  }
+
+  /** Where each app host mounts the uploads (the .mount unit's Where=). */
+  readonly uploadsDir = new Map<string, string>();
+
+  /** A .mount unit as systemd runs it: mount -t Type -o Options What Where (TimeoutSec= bounds it). */
+  private async mountUnit(name: string, unit: string): Promise<void> {
+    const u = parseUnit(await this.lab.readFile(name, `/etc/systemd/system/${unit}`));
+    const [what, where, type, options] = ['What', 'Where', 'Type', 'Options'].map((k) => unitValue(u, 'Mount', k));
+    if (!what || !where || !type) throw new Error(`${name}: ${unit}: What=, Where= and Type= are required`);
+    const timeout = Number(unitValue(u, 'Mount', 'TimeoutSec') ?? 90);
+    const r = await this.lab.exec(name, ['mount', '-t', type, ...(options ? ['-o', options] : []), what, where], { timeoutMs: timeout * 1000 });
+    if (r.code !== 0) throw new Error(`${name}: ${unit} (mount -t ${type} -o ${options} ${what} ${where}) failed: ${r.stdout}${r.stderr}`);
+    this.uploadsDir.set(name, where);
+  }
+
+  // ---- shared storage (GlusterFS) --------------------------------------------------------------------------
+
+  /** A storage host that is on, to ask glusterd. */
+  private storageAsker(): string {
+    const h = this.storageHosts.find((x) => this.lab.host(x.name).state === 'on' && !this.lab.host(x.name).frozen);
+    if (!h) throw new Error('no storage host is on');
+    return h.name;
+  }
+
+  async glusterVolume(): Promise<string> {
+    const r = await this.lab.exec(this.storageAsker(), ['gluster', '--mode=script', 'volume', 'list'], { timeoutMs: 10_000 });
+    const v = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (r.code !== 0 || v.length !== 1) throw new Error(`gluster volume list: ${r.stdout}${r.stderr}`);
+    return v[0]!;
+  }
+
+  /** Every brick connected and nothing left to heal (heal info: per brick "Status: Connected", "Number of entries: 0"). */
+  async waitStorageHealthy(timeoutMs: number): Promise<void> {
+    const volume = await this.glusterVolume();
+    await waitUntil('every brick connected and nothing to heal', async () => {
+      const r = await this.lab.exec(this.storageAsker(), ['gluster', '--mode=script', 'volume', 'heal', volume, 'info'], { timeoutMs: 20_000 });
+      const connected = (r.stdout.match(/^Status: Connected$/gm) ?? []).length;
+      const entries = [...r.stdout.matchAll(/^Number of entries: (\d+)$/gm)].map((m) => Number(m[1]));
+      return r.code === 0 && connected === this.storageHosts.length && entries.length === connected && entries.every((n) => n === 0);
+    }, timeoutMs, 1000);
+  }
+
+  async pingTimeout(): Promise<number> {
+    const volume = await this.glusterVolume();
+    const r = await this.lab.exec(this.storageAsker(), ['gluster', '--mode=script', 'volume', 'get', volume, 'network.ping-timeout'], { timeoutMs: 10_000 });
+    const m = /^network\.ping-timeout\s+(\d+)/m.exec(r.stdout);
+    if (!m) throw new Error(`gluster volume get ${volume} network.ping-timeout: ${r.stdout}${r.stderr}`);
+    return Number(m[1]);
+  }
+
+  startUploads(host: string, before: string, sha: string, tag: string, durationMs: number): HostProcess {
+    return this.lab.spawn(host, [process.execPath, `${HOST_LIB}/uploads.mjs`, this.uploadsDir.get(host)!, before, sha, tag, '200', String(durationMs)], { name: 'uploads' });
   }
 
   /**
@@ -400,6 +485,16 @@ export class WholeHostLab {
     }, timeoutMs, 500);
     await waitUntil(`writes through ${writerHost}'s endpoint`, async () => (await this.lab.exec(writerHost, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', dbUrl, '-c', 'SELECT 1'], { user: 'nobody', env: { PGCONNECT_TIMEOUT: '2' }, timeoutMs: 5000 })).code === 0, timeoutMs, 500);
     await waitUntil('the floating address to answer', async () => (await this.lab.http(CLIENT.name, `http://${FLOATING}/`, { timeoutMs: 1000 })).status === 200, timeoutMs, 250);
+    if (this.bundle.lb !== 'haproxy') {
+      // nginx has no active checks and Caddy no stats page here: 20 requests in a row through the
+      // floating address, after Caddy's checks (every 1 s) had time to see a returning instance.
+      await sleep(3000);
+      await waitUntil('20 requests in a row through the floating address', async () => {
+        for (let i = 0; i < 20; i++) if ((await this.lab.http(CLIENT.name, `http://${FLOATING}/`, { timeoutMs: 1000 })).status !== 200) return false;
+        return true;
+      }, timeoutMs, 500);
+      return leader;
+    }
     const auth = `Basic ${Buffer.from(`admin:${this.bundle.env.HAPROXY_STATS_PASSWORD}`).toString('base64')}`;
     await waitUntil('every app instance UP on every lb host', async () => {
       for (const h of this.lbHosts) {
@@ -425,8 +520,8 @@ export class WholeHostLab {
 
   // ---- load, writer, pollers -------------------------------------------------------------------------------
 
-  startLoad(durationMs: number): HostProcess {
-    return this.lab.spawn(CLIENT.name, [process.execPath, `${HOST_LIB}/load.mjs`, `http://${FLOATING}/`, '20', '500', String(durationMs)], { user: 'nobody', name: 'load' });
+  startLoad(durationMs: number, timeoutMs = 500): HostProcess {
+    return this.lab.spawn(CLIENT.name, [process.execPath, `${HOST_LIB}/load.mjs`, `http://${FLOATING}/`, '20', String(timeoutMs), String(durationMs)], { user: 'nobody', name: 'load' });
   }
 
   startWriter(host: string, dbUrl: string, firstId: number, durationMs: number): HostProcess {
@@ -457,6 +552,17 @@ export class WholeHostLab {
   }
 }
 
+/** Where the lab's GlusterFS shim lives on a storage host. */
+const GLUSTER_SHIM = `${HOST_LIB}/gluster-local-addr.so`;
+
+/** Builds the lab's GlusterFS shim (gluster-local-addr.c) with this machine's C compiler. */
+async function compileGlusterShim(work: string): Promise<string> {
+  const out = path.join(work, 'gluster-local-addr.so');
+  const r = await run(['gcc', '-shared', '-fPIC', '-O2', '-Wall', '-o', out, path.join(SCRIPTS, 'gluster-local-addr.c')]);
+  if (r.code !== 0) throw new Error(`gcc gluster-local-addr.c: ${r.out}${r.err}`);
+  return out;
+}
+
 // ---- figures -----------------------------------------------------------------------------------------------
 
 export interface LoadFigures {
@@ -469,6 +575,10 @@ export interface LoadFigures {
   recoverS: number;
   /** Failed requests after the first success that followed the first failure (flapping). */
   failedAfterRecovery: number;
+  /** Answered (200), but later than 0.5 s (a client with a 0.5 s timeout would have failed them). */
+  slowOk: number;
+  /** The slowest answered request, seconds. */
+  slowestS: number;
   /**
    * Failed requests the client had sent before the fault: in flight when the host went, so lost
    * with it (a client retries those; no proxy setting completes a request whose server vanished
@@ -483,7 +593,10 @@ export function loadFigures(recs: LoadRecord[], faultAt: number): LoadFigures {
   const failed = sorted.filter((r) => !r.ok);
   const errors: Record<string, number> = {};
   for (const f of failed) errors[f.err ?? `status ${f.st}`] = (errors[f.err ?? `status ${f.st}`] ?? 0) + 1;
-  if (!failed.length) return { total: sorted.length, failed: 0, windowFrom: null, windowTo: null, recoverS: 0, failedAfterRecovery: 0, inFlightAtFault: 0, errors };
+  const okRecs = sorted.filter((r) => r.ok);
+  const slowOk = okRecs.filter((r) => r.e - r.s > 500).length;
+  const slowestS = okRecs.reduce((a, r) => Math.max(a, (r.e - r.s) / 1000), 0);
+  if (!failed.length) return { total: sorted.length, failed: 0, windowFrom: null, windowTo: null, recoverS: 0, failedAfterRecovery: 0, inFlightAtFault: 0, slowOk, slowestS, errors };
   const first = failed[0]!;
   const last = failed.at(-1)!;
   const backAt = sorted.find((r) => r.ok && r.s > last.s);
@@ -497,6 +610,8 @@ export function loadFigures(recs: LoadRecord[], faultAt: number): LoadFigures {
     recoverS: backAt ? (backAt.s - faultAt) / 1000 : Infinity,
     failedAfterRecovery,
     inFlightAtFault: failed.filter((r) => r.s < faultAt).length,
+    slowOk,
+    slowestS,
     errors,
   };
 }
@@ -564,6 +679,55 @@ export const median = (xs: number[]) => {
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
 };
 
+/** One file operation of uploads.mjs on an app host. */
+export interface UploadRecord {
+  op: 'read' | 'write';
+  s: number;
+  e: number;
+  ok: boolean;
+  err?: string;
+  file?: string;
+}
+
+export interface StorageFigures {
+  /** File operations on every app host during the window, and how many failed (an error, not slowness). */
+  ops: number;
+  failedOps: number;
+  /** The longest single operation that was running at or after the fault (a stall), seconds. */
+  longestStallS: number;
+  /** Seconds from the fault until every later operation on every app host took at most 1 s (0: none slower). */
+  backS: number;
+  /** App hosts that read the upload written before the fault intact after it (while the storage host was off). */
+  beforeReadableOn: number;
+  /** Uploads written after the fault (one per app host) read back intact on every app host while the storage host was off. */
+  afterReadableOn: number;
+  appHosts: number;
+  /** The volume's network.ping-timeout as gluster volume get reports it (the bundle's volume script sets it). */
+  pingTimeoutS: number;
+  /** Seconds from the storage host's power-on until every brick was connected and nothing was left to heal. */
+  healS: number;
+}
+
+export function storageFigures(recs: Map<string, UploadRecord[]>, faultAt: number): Pick<StorageFigures, 'ops' | 'failedOps' | 'longestStallS' | 'backS'> {
+  let ops = 0;
+  let failedOps = 0;
+  let longest = 0;
+  let back = 0;
+  for (const rs of recs.values()) {
+    const sorted = [...rs].sort((a, b) => a.s - b.s);
+    ops += sorted.length;
+    failedOps += sorted.filter((r) => !r.ok).length;
+    const after = sorted.filter((r) => r.e >= faultAt);
+    for (const r of after) longest = Math.max(longest, (r.e - r.s) / 1000);
+    const bad = after.filter((r) => !r.ok || r.e - r.s > 1000);
+    if (!bad.length) continue;
+    const last = bad.at(-1)!;
+    const ok = after.find((r) => r.ok && r.s > last.s && r.e - r.s <= 1000);
+    back = Math.max(back, ok ? (ok.e - faultAt) / 1000 : Infinity);
+  }
+  return { ops, failedOps, longestStallS: longest, backS: back };
+}
+
 // ---- results ------------------------------------------------------------------------------------------------
 
 export type Kind = 'lb' | 'app' | 'leader' | 'other' | 'partition' | 'freeze';
@@ -583,6 +747,14 @@ export interface Result {
   twoOutOfRecoveryS: number;
   leaderBefore: string;
   leaderAfter: string;
+  /** App host power-off: slow requests sent just before it (some in flight on the host), and how each ended. */
+  slowRequests?: Array<{ method: string; status: number | null; ms: number; by: string | null; error: string | null }>;
+  /** The load client's timeout per request, seconds. */
+  clientTimeoutS: number;
+  /** The load balancer of the bundle. */
+  lb: string;
+  /** Power-off of a storage host: the upload checks. */
+  storage?: StorageFigures;
 }
 
 /** min / median / max of each column over the repeats of each scenario (also scripts/bench-failover.sh). */
@@ -593,14 +765,15 @@ export function summary(rs: Result[]): string {
     const v = (x: number) => x.toFixed(digits);
     return `${v(Math.min(...f))} / ${v(median(f))} / ${v(Math.max(...f))}${f.length < xs.length ? ` (${xs.length - f.length} never)` : ''}`;
   };
-  const head = ['scenario', 'runs', 'failed requests', 'last failure at (s)', '100 % again at (s)', 'writes back at (s)', 'acked writes lost', 'two writable primaries'];
+  const head = ['scenario', 'runs', 'failed requests', 'slowest answer (s)', 'last failure at (s)', '100 % again at (s)', 'writes back at (s)', 'acked writes lost', 'two writable primaries'];
   const rows = [head];
   for (const kind of [...new Set(rs.map((r) => r.scenario))]) {
     const k = rs.filter((r) => r.scenario === kind);
     rows.push([
       k[0]!.what,
       String(k.length),
-      `${stat(k.map((r) => r.load.failed), 0)}${k.some((r) => r.load.inFlightAtFault) ? ` (in flight at the fault: ${k.reduce((a, r) => a + r.load.inFlightAtFault, 0)} in ${k.filter((r) => r.load.inFlightAtFault).length} run(s))` : ''}`,
+      `${stat(k.map((r) => r.load.failed), 0)}${k.some((r) => r.load.inFlightAtFault) ? ` (in flight at the fault: ${k.reduce((a, r) => a + r.load.inFlightAtFault, 0)} in ${k.filter((r) => r.load.inFlightAtFault).length} run(s))` : ''}${k[0]!.clientTimeoutS > 0.5 ? ` (client timeout ${k[0]!.clientTimeoutS} s; answered after 0.5 s: ${k.reduce((a, r) => a + r.load.slowOk, 0)})` : ''}`,
+      stat(k.map((r) => r.load.slowestS), 2),
       stat(k.filter((r) => r.load.windowTo !== null).map((r) => r.load.windowTo!)),
       stat(k.map((r) => r.load.recoverS)),
       stat(k.map((r) => r.writesBackS)),
@@ -608,5 +781,30 @@ export function summary(rs: Result[]): string {
       k.some((r) => r.twoWritable) ? `YES in ${k.filter((r) => r.twoWritable).length}` : 'never',
     ]);
   }
-  return `| ${rows.map((r) => r.join(' | ')).join(' |\n| ').replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`)} |`;
+  const table = (rs: string[][]) => `| ${rs.map((r) => r.join(' | ')).join(' |\n| ').replace(/\n/, `\n|${rs[0]!.map(() => '---').join('|')}|\n`)} |`;
+  const st = rs.filter((r) => r.storage);
+  const sl = rs.filter((r) => r.slowRequests);
+  const slowNote = sl.length
+    ? `\n\nRequests in flight on the app host at its power-off (1.5 s requests sent 0.3 s before it; ${sl.length} run(s)): ${['GET', 'POST'].map((m) => {
+        const xs = sl.flatMap((r) => r.slowRequests!.filter((x) => x.method === m));
+        const ok = xs.filter((x) => x.status === 200);
+        return `${m} ${ok.length} of ${xs.length} answered 200 (seconds: ${stat(ok.map((x) => x.ms / 1000))})`;
+      }).join('; ')}`
+    : '';
+  if (!st.length) return `${table(rows)}${slowNote}`;
+  const f = st.map((r) => r.storage!);
+  const storageRows = [
+    ['scenario', 'runs', `longest file-operation stall (s; network.ping-timeout ${[...new Set(f.map((x) => x.pingTimeoutS))].join('/')} s)`, 'uploads back (every op <= 1 s) at (s)', 'failed file operations', 'upload from before read on every app host', 'new upload read on every app host', 'heal done after power-on (s)'],
+    [
+      st[0]!.what,
+      String(st.length),
+      stat(f.map((x) => x.longestStallS)),
+      stat(f.map((x) => x.backS)),
+      `${f.reduce((a, x) => a + x.failedOps, 0)} of ${f.reduce((a, x) => a + x.ops, 0)}`,
+      `${f.filter((x) => x.beforeReadableOn === x.appHosts).length} of ${f.length} runs`,
+      `${f.filter((x) => x.afterReadableOn === x.appHosts).length} of ${f.length} runs`,
+      stat(f.map((x) => x.healS)),
+    ],
+  ];
+  return `${table(rows)}${slowNote}\n\nUploads (GlusterFS replica 3, mounted by the bundle's .mount unit on every app host; a read of the upload written before the fault and a new upload written every 200 ms on each app host):\n${table(storageRows)}`;
 }

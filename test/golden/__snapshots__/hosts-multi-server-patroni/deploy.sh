@@ -3,7 +3,7 @@
 # change ha-gen.yaml and run `ha-gen generate` (edits are detected and refused).
 # Deploys one host of this bundle over SSH: copies hosts/HOST/ onto the host's /, writes the
 # secrets each unit reads (EnvironmentFile=) from .env with mode 0600, reloads systemd and starts
-# the host's services in dependency order. Deploy hosts in this order: app1 app2 db1 db2 db3 lb1 lb2 nfs1
+# the host's services in dependency order. Deploy hosts in this order: nfs1 app1 app2 db1 db2 db3 lb1 lb2
 # Remote command lines are built here on purpose (values expand on this side):
 # shellcheck disable=SC2029
 set -euo pipefail
@@ -13,7 +13,7 @@ usage() {
 Usage: ./deploy.sh HOST [--dry-run]
        ./deploy.sh --list
 
-  HOST       one of: app1 app2 db1 db2 db3 lb1 lb2 nfs1
+  HOST       one of: nfs1 app1 app2 db1 db2 db3 lb1 lb2
   --dry-run  print what would be copied, written and started; change nothing
   --list     print the hosts in deployment order
 Environment: SSH_USER (default root), SSH_OPTS (extra ssh options).
@@ -26,7 +26,7 @@ host=""
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
-    --list) echo "app1 app2 db1 db2 db3 lb1 lb2 nfs1" | tr ' ' '\n'; exit 0 ;;
+    --list) echo "nfs1 app1 app2 db1 db2 db3 lb1 lb2" | tr ' ' '\n'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "deploy.sh: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *) [[ -z "$host" ]] || { echo "deploy.sh: one host at a time" >&2; exit 2; }; host="$arg" ;;
@@ -101,7 +101,7 @@ case "$host" in
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
     ;;
-  *) echo "deploy.sh: unknown host '$host'; hosts: app1 app2 db1 db2 db3 lb1 lb2 nfs1" >&2; exit 2 ;;
+  *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 db2 db3 lb1 lb2" >&2; exit 2 ;;
 esac
 
 env_file="$here/.env"

@@ -14,8 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 green_svc="home-registry_app-green"
 lb_svc="home-registry_nginx"
-blue_cfg="home-registry_nginx_conf_9fae4af140"
-green_cfg="home-registry_nginx_conf_green_ec4f23b259"
+blue_cfg="home-registry_nginx_conf_e98134c0de"
+green_cfg="home-registry_nginx_conf_green_bb71298b44"
 target="/etc/nginx/nginx.conf"
 
 case "${1:-}" in

@@ -14,8 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 green_svc="home-registry_app-green"
 lb_svc="home-registry_haproxy"
-blue_cfg="home-registry_haproxy_conf_dfa654e0fb"
-green_cfg="home-registry_haproxy_conf_green_b8a728e096"
+blue_cfg="home-registry_haproxy_conf_38b2b81ff5"
+green_cfg="home-registry_haproxy_conf_green_d99d53ce53"
 target="/usr/local/etc/haproxy/haproxy.cfg"
 
 case "${1:-}" in
