@@ -38,13 +38,14 @@ export async function generateCommand(opts: GenerateOpts): Promise<number> {
     return 1;
   }
   const res = await writeBundle(opts.out, bundle, { force: !!opts.force, randomSecret });
-  say(summary(opts.out, res.plan.write.length + (opts.force ? res.plan.conflicts.length : 0), res.plan.unchanged.length, res.plan.remove.length, res.envCreated));
+  say(summary(opts.out, res.plan.write.length + (opts.force ? res.plan.conflicts.length : 0), res.plan.unchanged.length, res.plan.remove.length, res.envCreated, res.pkiCreated));
   return 0;
 }
 
-export function summary(outDir: string, written: number, unchanged: number, removed: number, envAdded: string[]): string {
+export function summary(outDir: string, written: number, unchanged: number, removed: number, envAdded: string[], pkiCreated: string[] = []): string {
   const parts = [`${written} written`, `${unchanged} unchanged`];
   if (removed) parts.push(`${removed} removed`);
   const env = envAdded.length ? `; .env: added ${envAdded.join(', ')}` : '';
-  return `${out.green('✔')} ${outDir}: ${parts.join(', ')}${env}`;
+  const pki = pkiCreated.length ? `; pki/: created ${pkiCreated.length} file(s) (CA, certificates, keys: keep them private)` : '';
+  return `${out.green('✔')} ${outDir}: ${parts.join(', ')}${env}${pki}`;
 }

@@ -59,7 +59,7 @@ export async function initCommand(flags: InitFlags): Promise<number> {
     await fs.rename(tmp, flags.config);
   }
   say(`✔ ${flags.config}: spec written (tier ${spec.tier}, platform ${spec.platform}, ${spec.loadBalancer.kind}, database ${spec.database.ha})`);
-  say(summary(flags.out, res.plan.write.length + (flags.force ? res.plan.conflicts.length : 0), res.plan.unchanged.length, res.plan.remove.length, res.envCreated));
+  say(summary(flags.out, res.plan.write.length + (flags.force ? res.plan.conflicts.length : 0), res.plan.unchanged.length, res.plan.remove.length, res.envCreated, res.pkiCreated));
   say(`Next: read ${path.join(flags.out, 'README.md')}, then \`ha-gen validate ${flags.out}\`.`);
   return 0;
 }

@@ -63,7 +63,7 @@ export function hostsDeployment(spec: Spec): Deployment {
   const epHosts = endpointHosts(spec, byRole);
   if (d.ha === 'patroni') {
     for (const h of etcd) {
-      add(h, { id: 'etcd', name: 'etcd', unit: 'etcd', kind: 'etcd', what: 'etcd member (Patroni\'s DCS)', ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd clients' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd peers' }], packages: ['etcd-server', 'etcd-client'], order: 20 });
+      add(h, { id: 'etcd', name: 'etcd', unit: 'etcd', kind: 'etcd', what: 'etcd member (Patroni\'s DCS)', ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd clients' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd peers' }], packages: ['etcd-server', 'etcd-client', 'curl'], order: 20 });
       links.push({ from: h.name, purpose: 'etcd-peer', proto: 'tcp', targets: etcd.filter((e) => e !== h).map((e) => to(e, ETCD_PEER_PORT)), failover: 'auto', quorum: true, what: 'etcd raft between members' });
     }
     for (const h of db) {

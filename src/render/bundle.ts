@@ -19,7 +19,9 @@ export type Check =
   | { tool: 'keepalived' }
   | { tool: 'nft' }
   | { tool: 'k6' }
-  | { tool: 'pgbackrest'; stanza: string };
+  | { tool: 'pgbackrest'; stanza: string }
+  /** a certificate of the bundle's CA (pki/, not a generated file: listed in the manifest's certs) */
+  | { tool: 'x509' };
 
 export type CheckTool = Check['tool'];
 
@@ -40,10 +42,20 @@ export interface SecretDef {
   length?: number;
 }
 
+/** A certificate the bundle's private CA issues at the edge (targets/pki.ts, write/pki.ts): pki/<name>.crt and .key. */
+export interface CertRequest {
+  name: string;
+  cn: string;
+  /** subjectAltName entries, e.g. DNS:db1, IP:10.0.2.10. */
+  sans: string[];
+}
+
 export interface Bundle {
   /** Sorted by path. */
   files: Map<string, BundleFile>;
   secrets: SecretDef[];
+  /** Certificates of the bundle's CA (pki/), sorted by name; empty when nothing uses TLS between hosts. */
+  certs: CertRequest[];
   /** Names that only resolve inside Docker networks or the inventory; validate maps them to loopback. */
   names: string[];
   warnings: string[];
@@ -52,6 +64,7 @@ export interface Bundle {
 export class BundleBuilder {
   private files = new Map<string, BundleFile>();
   private secrets = new Map<string, SecretDef>();
+  private certs = new Map<string, CertRequest>();
   private names = new Set<string>();
   private warnings: string[] = [];
 
@@ -72,6 +85,13 @@ export class BundleBuilder {
   /** Names of the secrets registered so far (what a script reading .env may set). */
   secretNames(): string[] {
     return [...this.secrets.keys()].sort();
+  }
+
+  cert(req: CertRequest): this {
+    const had = this.certs.get(req.name);
+    if (had && JSON.stringify(had) !== JSON.stringify(req)) throw new Error(`internal: two different certificates named ${req.name}`);
+    this.certs.set(req.name, req);
+    return this;
   }
 
   resolveNames(...names: string[]): this {
@@ -99,6 +119,7 @@ export class BundleBuilder {
     return {
       files: new Map(sorted),
       secrets: [...this.secrets.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      certs: [...this.certs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
       names: [...this.names].sort(),
       warnings: this.warnings,
     };

@@ -14,6 +14,10 @@ export interface PlatformOptions {
   region?: string;
   /** Where the platform's deploy script finds .env, relative to itself. */
   envRel?: string;
+  /** Where it finds the bundle's pki/ folder, relative to itself. */
+  pkiRel?: string;
+  /** Prefix of its certificates' names in pki/ (region names: each region's hosts are its own). */
+  certPrefix?: string;
 }
 
 export interface PlatformTarget {

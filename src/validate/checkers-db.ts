@@ -11,6 +11,7 @@ import { exec } from './exec.js';
 import type { Checker, CheckEnv, CheckOutcome } from './common.js';
 import { inSlot, once, pgBinDir } from './common.js';
 import { runEach, runIsolated, runIsolatedEach } from './sandbox.js';
+import { throwawayCerts } from './tls.js';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
@@ -221,6 +222,10 @@ export function listenPattern(url: string): string {
   return line(`${hex}|0000000000000000FFFF0000${hex}|00000000|0{32}`);
 }
 
+/** etcd's TLS settings are maps in its config file (no flag of that name) with these keys (etcd 3.4 embed.securityConfig). */
+const TLS_SECTIONS = ['client-transport-security', 'peer-transport-security'];
+const TLS_KEYS = ['cert-file', 'key-file', 'client-cert-auth', 'trusted-ca-file', 'auto-tls'];
+
 let etcdFlags: Promise<Set<string>> | undefined;
 /** Config-file keys etcd knows: its command-line flags (`etcd --help`), which the file mirrors. */
 function knownEtcdKeys(): Promise<Set<string>> {
@@ -235,13 +240,25 @@ async function etcdJob(env: CheckEnv, file: string): Promise<CheckOutcome | stri
   const doc = parseYaml(text) as Record<string, unknown>;
   const known = await knownEtcdKeys();
   if (!known.size) return { ok: false, message: 'could not read the flags of `etcd --help`' };
-  const unknown = Object.keys(doc).filter((k) => !known.has(k));
+  const unknown = Object.keys(doc).filter((k) => !known.has(k) && !TLS_SECTIONS.includes(k));
+  for (const sec of TLS_SECTIONS) {
+    const v = doc[sec];
+    if (v === undefined) continue;
+    if (!v || typeof v !== 'object') unknown.push(`${sec} (not a map)`);
+    else unknown.push(...Object.keys(v).filter((k) => !TLS_KEYS.includes(k)).map((k) => `${sec}.${k}`));
+  }
   if (unknown.length) return { ok: false, message: `unknown etcd setting(s): ${unknown.join(', ')} (etcd ignores them silently)` };
   // Start it for real with a throwaway data dir: bad URLs or values fail at once.
   const dir = path.join(env.tmp, 'etcd', file.replaceAll('/', '_'));
   await fs.mkdir(dir, { recursive: true });
   const copy = path.join(dir, 'etcd.conf.yml');
-  await fs.writeFile(copy, text.replace(/^data-dir:.*$/m, `data-dir: ${dir}/data`));
+  let runText = text.replace(/^data-dir:.*$/m, `data-dir: ${dir}/data`);
+  // The host's certificate files are not here: a throwaway certificate (its own CA) stands in for them.
+  if (TLS_SECTIONS.some((sec) => doc[sec])) {
+    const c = await throwawayCerts(env);
+    runText = runText.replace(/^(\s+)(cert-file|key-file|trusted-ca-file): .*$/gm, (_, sp: string, k: string) => `${sp}${k}: ${k === 'key-file' ? c.key : c.cert}`);
+  }
+  await fs.writeFile(copy, runText);
   const urls = String(doc['listen-client-urls'] ?? '').split(',').filter(Boolean);
   const addrs = [...urls, String(doc['listen-peer-urls'] ?? '')].map((u) => u.replace(/^https?:\/\//, '').replace(/:[0-9]+$/, ''));
   const probe = listenPattern(urls[0] ?? 'http://127.0.0.1:2379');

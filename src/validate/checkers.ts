@@ -13,6 +13,7 @@ import type { Slots } from './slots.js';
 import { etcdChecker, patroniChecker } from './checkers-db.js';
 import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
 import { systemdChecker } from './systemd.js';
+import { throwawayCerts, x509Checker } from './tls.js';
 
 export { inSlot, once, pgBinDir, locate, RANK, rankOf } from './common.js';
 export type { CheckEnv, CheckOutcome, Checker } from './common.js';
@@ -23,21 +24,7 @@ const dummyEnv = (env: CheckEnv) => Object.fromEntries(env.manifest.secrets.map(
 const outcome = (r: { exitCode: number; output: string; timedOut: boolean }, okText = ''): CheckOutcome =>
   r.timedOut ? { ok: false, message: 'timed out' } : { ok: r.exitCode === 0, message: r.exitCode === 0 ? okText || r.output : r.output || `exit code ${r.exitCode}` };
 
-/** A throwaway EC certificate and key (plus a combined PEM for HAProxy) that TLS configs are pointed at. */
-function certs(env: CheckEnv): Promise<{ cert: string; key: string; combined: string }> {
-  return once(env, 'certs', async () => {
-    const dir = path.join(env.tmp, 'certs');
-    await fs.mkdir(dir, { recursive: true });
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    const r = await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert]);
-    if (r.exitCode !== 0) throw new Error(`openssl could not make a throwaway certificate: ${r.all}`);
-    const combined = path.join(dir, 'combined.pem');
-    await fs.writeFile(combined, (await fs.readFile(cert, 'utf8')) + (await fs.readFile(key, 'utf8')));
-    await fs.chmod(key, 0o644);
-    return { cert, key, combined };
-  });
-}
+const certs = throwawayCerts;
 
 /** A copy of the file with its certificate paths pointed at throwaway files (the paths only exist on the target). */
 async function withThrowawayCerts(env: CheckEnv, file: string, swap: (text: string, c: { cert: string; key: string; combined: string }) => string): Promise<string> {
@@ -529,4 +516,5 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   systemd: systemdChecker,
   k6: k6Checker,
   pgbackrest: pgbackrestChecker,
+  x509: x509Checker,
 };

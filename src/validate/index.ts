@@ -16,6 +16,7 @@ import { makeSandbox } from './sandbox.js';
 import { CHECKERS, locate, rankOf, type CheckEnv } from './checkers.js';
 import { cacheEnabled, cachedPass, checkKey, rememberPass } from './cache.js';
 import { Slots } from './slots.js';
+import { certFiles } from './tls.js';
 
 export type Status = 'passed' | 'failed' | 'skipped';
 
@@ -75,6 +76,8 @@ export async function validateBundle(dir: string, opts: ValidateOptions): Promis
   const manifest = await readBundleManifest(dir);
   const tasks: Array<{ file: string; check: Check }> = [];
   for (const [file, entry] of Object.entries(manifest.files)) for (const check of entry.checks) tasks.push({ file, check });
+  // the bundle's certificates (pki/, made at the edge, never in files)
+  for (const file of certFiles(manifest.certs)) tasks.push({ file, check: { tool: 'x509' } });
   // Slow starters first (a throwaway PostgreSQL, shellcheck, tsc, Python and Go tools), so the run ends sooner.
   tasks.sort((a, b) => rankOf(a.check.tool) - rankOf(b.check.tool));
 

@@ -13,6 +13,8 @@ import { InterruptedError, OwnershipError, UsageError } from '../errors.js';
 import { ENV_FILE } from '../targets/env/index.js';
 import { MANIFEST_PATH, readManifestText, type Manifest } from './manifest.js';
 import { mergeEnv } from './secrets.js';
+import { ensurePki, pkiComplete } from './pki.js';
+import { PKI_DIR } from '../targets/env/index.js';
 import { listTreeSync, notOurs, sha256 } from './tree.js';
 import { checkInterrupted, writeGuard } from './interrupt.js';
 
@@ -157,6 +159,8 @@ export async function recoverInterrupted(out: string): Promise<void> {
 export interface WriteResult {
   plan: Plan;
   envCreated: string[];
+  /** pki/ files created (CA, certificates, keys). */
+  pkiCreated: string[];
 }
 
 /**
@@ -203,9 +207,9 @@ async function writeBundleGuarded(
   // Nothing to change (the usual regenerate in CI or a hook): leave the folder and its mtimes alone.
   if (outStat && envStat && !plan.write.length && !plan.remove.length && !plan.conflicts.length) {
     const envPath = path.join(out, ENV_FILE);
-    if (!mergeEnv(readFileSync(envPath, 'utf8'), bundle.secrets, () => '').added.length) {
+    if (!mergeEnv(readFileSync(envPath, 'utf8'), bundle.secrets, () => '').added.length && pkiComplete(path.join(out, PKI_DIR), bundle.certs)) {
       if ((envStat.mode & 0o777) !== 0o600) chmodSync(envPath, 0o600);
-      return { plan, envCreated: [] };
+      return { plan, envCreated: [], pkiCreated: [] };
     }
   }
 
@@ -271,6 +275,8 @@ async function writeBundleGuarded(
       }
     }
     await fs.chmod(envPath, 0o600);
+    // 3b. the CA and certificates the bundle names (pki/): existing ones kept
+    const pkiCreated = ensurePki(path.join(staging, PKI_DIR), bundle.certs, `ha-gen CA of ${path.basename(out)}`);
     await opts.onStaged?.();
     stop();
     // 4. swap: out -> old, staging -> out. From here a signal waits until the swap is done; a
@@ -281,7 +287,7 @@ async function writeBundleGuarded(
     writeGuard.swapping = false;
     // The new bundle is in place: a failure to remove the old copy is cleaned up by the next run.
     if (outStat) await fs.rm(oldDir, { recursive: true, force: true }).catch(() => undefined);
-    return { plan, envCreated: merged.added };
+    return { plan, envCreated: merged.added, pkiCreated };
   } catch (err) {
     writeGuard.swapping = false;
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);

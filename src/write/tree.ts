@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { ENV_FILE, MANIFEST_DIR } from '../targets/env/index.js';
+import { ENV_FILE, MANIFEST_DIR, PKI_DIR } from '../targets/env/index.js';
 
 export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
@@ -28,5 +28,5 @@ export function listTreeSync(dir: string, rel = '', out = new Map<string, TreeEn
   return out;
 }
 
-/** Paths a drift check never calls extra: the secrets, git's folder and the manifest's folder. */
-export const notOurs = (rel: string) => rel === ENV_FILE || rel.startsWith('.git/') || rel.startsWith(`${MANIFEST_DIR}/`);
+/** Paths a drift check never calls extra: the secrets (.env, pki/), git's folder and the manifest's folder. */
+export const notOurs = (rel: string) => rel === ENV_FILE || rel.startsWith(`${PKI_DIR}/`) || rel.startsWith('.git/') || rel.startsWith(`${MANIFEST_DIR}/`);

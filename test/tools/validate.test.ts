@@ -114,8 +114,9 @@ describe.concurrent.each(PRESETS.map((p) => [p.id, p] as const))('real tools: %s
     const gen = await runCli(['generate'], { cwd: dir });
     expect(gen.code, gen.output).toBe(0);
     const bundle = path.join(dir, 'ha-bundle');
-    const manifest = JSON.parse(await fs.readFile(path.join(bundle, '.ha-gen/manifest.json'), 'utf8')) as { files: Record<string, { checks: Array<{ tool: string }> }> };
-    const expected = Object.entries(manifest.files).flatMap(([file, e]) => e.checks.map((c) => `${file} ${c.tool}`)).sort();
+    const manifest = JSON.parse(await fs.readFile(path.join(bundle, '.ha-gen/manifest.json'), 'utf8')) as { files: Record<string, { checks: Array<{ tool: string }> }>; certs?: string[] };
+    // plus the bundle's certificates (pki/, made by generate, listed in the manifest's certs): openssl verify
+    const expected = [...Object.entries(manifest.files).flatMap(([file, e]) => e.checks.map((c) => `${file} ${c.tool}`)), ...(manifest.certs ?? []).map((c) => `pki/${c}.crt x509`)].sort();
     expect(expected.length).toBeGreaterThan(0);
 
     // 1. the bundle as generated: every check runs and passes

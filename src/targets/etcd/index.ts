@@ -1,6 +1,8 @@
 /** etcd members for Patroni's DCS: one config file per member, started by `etcd --config-file`. */
 import type { Spec } from '../../spec/schema.js';
-import type { RenderContext } from '../../render/context.js';
+import { header, type RenderContext } from '../../render/context.js';
+import { renderTemplate } from '../../render/templates.js';
+import etcdAuthSource from '../../../templates/etcd/etcd-auth.sh.hbs?raw';
 import { commentedYaml } from '../patroni/yaml.js';
 import { dcsKind, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../patroni/index.js';
 
@@ -12,19 +14,32 @@ export interface EtcdMember {
   listen: string;
 }
 
+/** The one-shot step that turns on etcd's users and roles (hosts: deploy.sh runs it after etcd starts). */
+export const etcdAuthScriptName = (spec: Pick<Spec, 'name'>) => `/usr/local/sbin/${spec.name}-etcd-auth`;
+
 export const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
 
-export function etcdConfig(spec: Spec, me: EtcdMember, members: EtcdMember[], dataDir: string): Record<string, unknown> {
+/** The member's certificate, its key and the CA that signed every member's and client's (targets/pki.ts). */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export function etcdConfig(spec: Spec, me: EtcdMember, members: EtcdMember[], dataDir: string, tls?: EtcdTls): Record<string, unknown> {
   const v2 = dcsKind(spec) === 'etcd';
-  const listenClient = [`http://${me.listen}:${ETCD_CLIENT_PORT}`];
+  const s = tls ? 'https' : 'http';
+  const listenClient = [`${s}://${me.listen}:${ETCD_CLIENT_PORT}`];
+  // client-cert-auth: a client (peer) without a certificate of this CA is refused at the handshake.
+  const security = tls ? { 'cert-file': tls.cert, 'key-file': tls.key, 'client-cert-auth': true, 'trusted-ca-file': tls.ca } : null;
   return {
     name: me.name,
     'data-dir': dataDir,
-    'listen-peer-urls': `http://${me.listen}:${ETCD_PEER_PORT}`,
+    'listen-peer-urls': `${s}://${me.listen}:${ETCD_PEER_PORT}`,
     'listen-client-urls': listenClient.join(','),
-    'initial-advertise-peer-urls': `http://${me.address}:${ETCD_PEER_PORT}`,
-    'advertise-client-urls': `http://${me.address}:${ETCD_CLIENT_PORT}`,
-    'initial-cluster': members.map((m) => `${m.name}=http://${m.address}:${ETCD_PEER_PORT}`).join(','),
+    'initial-advertise-peer-urls': `${s}://${me.address}:${ETCD_PEER_PORT}`,
+    'advertise-client-urls': `${s}://${me.address}:${ETCD_CLIENT_PORT}`,
+    'initial-cluster': members.map((m) => `${m.name}=${s}://${m.address}:${ETCD_PEER_PORT}`).join(','),
     'initial-cluster-token': `${spec.name}-etcd`,
     'initial-cluster-state': 'new',
     'heartbeat-interval': 100,
@@ -33,16 +48,23 @@ export function etcdConfig(spec: Spec, me: EtcdMember, members: EtcdMember[], da
     'auto-compaction-mode': 'periodic',
     'auto-compaction-retention': '1',
     ...(v2 ? { 'enable-v2': true } : { 'enable-grpc-gateway': true }),
+    ...(security ? { 'client-transport-security': security, 'peer-transport-security': security } : {}),
   };
 }
 
-export function renderEtcdConfig(spec: Spec, ctx: RenderContext, me: EtcdMember, members: EtcdMember[], dataDir: string): string {
+export function renderEtcdConfig(spec: Spec, ctx: RenderContext, me: EtcdMember, members: EtcdMember[], dataDir: string, tls?: EtcdTls): string {
   const v2 = dcsKind(spec) === 'etcd';
   return commentedYaml(
-    etcdConfig(spec, me, members, dataDir),
+    etcdConfig(spec, me, members, dataDir, tls),
     ctx,
-    `etcd member ${me.name} of ${members.length}: Patroni's leader lock lives here. ${members.length >= 3 ? 'A majority must be up.' : 'A single member is a single point of failure: use 3.'}\nPlain HTTP: keep ports ${ETCD_CLIENT_PORT}/${ETCD_PEER_PORT} on the private network only.`,
+    `etcd member ${me.name} of ${members.length}: Patroni's leader lock lives here. ${members.length >= 3 ? 'A majority must be up.' : 'A single member is a single point of failure: use 3.'}\n${tls ? `TLS between members and to every client, each with a certificate of the bundle's CA (pki/ca.crt); users and roles: ${etcdAuthScriptName(spec)}.` : `Plain HTTP: keep ports ${ETCD_CLIENT_PORT}/${ETCD_PEER_PORT} on the private network only.`}`,
     [
+      ...(tls
+        ? ([
+            [['client-transport-security'], 'Clients need a certificate of the bundle\'s CA (client-cert-auth) and then a user: only Patroni\'s `patroni` user may write, and only below its cluster\'s keys.'],
+            [['peer-transport-security'], 'Members prove who they are to each other with their certificates (SANs: name and address).'],
+          ] as Array<[string[], string]>)
+        : []),
       [
         [v2 ? 'enable-v2' : 'enable-grpc-gateway'],
         v2
@@ -56,4 +78,26 @@ export function renderEtcdConfig(spec: Spec, ctx: RenderContext, me: EtcdMember,
       ],
     ],
   );
+}
+
+/** Patroni's keys in etcd: `namespace` + scope (patroni.yml). Its etcd role may touch nothing else. */
+export const patroniKeyPrefix = (spec: Pick<Spec, 'name'>) => `/service/${spec.name}/`;
+
+/** The etcd-auth step of one etcd host (see templates/etcd/etcd-auth.sh.hbs). */
+export function renderEtcdAuthScript(spec: Spec, ctx: RenderContext, o: { address: string; envFile: string; tls: EtcdTls; patroniPasswordVar: string }): string {
+  const prefix = patroniKeyPrefix(spec);
+  // v2 matches "<prefix>*" by prefix; the folder itself (no trailing /) is granted too, for a plain read of it.
+  const perms = [prefix.slice(0, -1), `${prefix}*`];
+  return renderTemplate(etcdAuthSource, {
+    header: header(ctx).trimEnd(),
+    scope: spec.name,
+    prefix,
+    address: o.address,
+    port: ETCD_CLIENT_PORT,
+    envFile: o.envFile,
+    tls: o.tls,
+    patroniPasswordVar: o.patroniPasswordVar,
+    v2: dcsKind(spec) === 'etcd',
+    roleBody: JSON.stringify({ role: 'patroni', permissions: { kv: { read: perms, write: perms } } }),
+  });
 }

@@ -9,6 +9,7 @@ import { renderLbHost } from '../lb-units.js';
 import { renderKeepalivedHosts } from '../keepalived/index.js';
 import { firewallTable, renderFirewallHosts, ROLLBACK_SECONDS } from '../firewall/index.js';
 import { SECRETS } from '../secrets.js';
+import { PKI_DIR } from '../pki.js';
 import { addSteps, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
 import { renderHostsStorage, uploadsDir } from '../storage/index.js';
@@ -19,9 +20,9 @@ export { appUnit, appUnitName, greenUnitName, greenPort, type AppUnitOptions } f
 import { appUnit, appUnitName } from '../app/index.js';
 
 /** Platform hosts: every host's folder mirrors its /, one systemd unit per service, one deploy.sh. */
-export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o: { envRel?: string } = {}): void {
+export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o: { envRel?: string; pkiRel?: string; certPrefix?: string } = {}): void {
   const t = topology(spec);
-  const plan = newHostsPlan(spec);
+  const plan = newHostsPlan(spec, o.certPrefix ?? '');
   const h = header(ctx);
   b.resolveNames(...spec.hosts.map((x) => x.address).filter((a) => !/^[0-9.]+$/.test(a)));
 
@@ -70,11 +71,11 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   renderFirewallHosts(spec, ctx, b, spec.hosts);
 
   // 7. deploy.sh from the plan
-  renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env');
+  renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env', o.pkiRel ?? PKI_DIR);
 }
 
 /** deploy.sh: per host, the model's units, packages and start order, with the steps targets added. */
-function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan, envRel: string): void {
+function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, plan: HostsPlan, envRel: string, pkiRel: string): void {
   const hosts = plan.dep.hosts.filter((h) => !h.external).map((host) => {
     const services = host.services; // sorted by start order in the model
     const steps = services.flatMap((s) => plan.steps.get(host.name)?.get(s.id) ?? []);
@@ -89,9 +90,13 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       packages: [...new Set(services.flatMap((s) => s.packages))].sort().join(' '),
       envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries, raw: !!s.envFile!.raw })),
       after: steps.flatMap((s) => s.after ?? []),
+      pki: [...new Map(steps.flatMap((s) => s.pki ?? []).map((f) => [f.path, f])).values()],
+      get pkiLines() {
+        return this.pki.map((f) => `${f.src} ${f.path} ${f.owner} ${f.mode}`);
+      },
       firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), pkiRel, anyPki: hosts.some((x) => x.pki.length), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
 }

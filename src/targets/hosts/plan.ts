@@ -6,6 +6,7 @@
 import type { Host, Role, Spec } from '../../spec/schema.js';
 import { deploymentOf, type Deployment } from '../../model/index.js';
 import { endpointHostsOf } from '../../model/hosts.js';
+import type { PkiInstall } from '../pki.js';
 
 export interface EnvEntry {
   /** Variable name in the unit's EnvironmentFile. */
@@ -17,6 +18,8 @@ export interface EnvEntry {
 export interface HostSteps {
   /** Secrets file the unit reads (EnvironmentFile=), written by deploy.sh with mode 0600. */
   envFile?: { path: string; entries: EnvEntry[]; raw?: boolean };
+  /** Files of the bundle's pki/ folder deploy.sh copies onto the host (keys readable by their service only). */
+  pki?: PkiInstall[];
   /** Commands deploy.sh runs on the host after copying the files, before starting units (idempotent). */
   before?: string[];
   /** Commands deploy.sh runs on the host after the service is up (idempotent). */
@@ -25,12 +28,14 @@ export interface HostSteps {
 
 export interface HostsPlan {
   dep: Deployment;
+  /** Prefix of this deployment's certificate names in pki/ (a region's name and a dot; '' otherwise). */
+  certPrefix: string;
   /** host name -> service id -> steps, in the order targets added them. */
   steps: Map<string, Map<string, HostSteps[]>>;
 }
 
-export function newHostsPlan(spec: Spec): HostsPlan {
-  return { dep: deploymentOf(spec), steps: new Map(spec.hosts.map((h) => [h.name, new Map()])) };
+export function newHostsPlan(spec: Spec, certPrefix = ''): HostsPlan {
+  return { dep: deploymentOf(spec), certPrefix, steps: new Map(spec.hosts.map((h) => [h.name, new Map()])) };
 }
 
 /** Steps for a service the model places on `host`; a service the model does not have there is a bug. */

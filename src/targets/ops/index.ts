@@ -6,7 +6,8 @@ import type { Spec } from '../../spec/schema.js';
 import { headerLines, header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
-import { LB_HEALTH_PATH } from '../../model/constants.js';
+import { ETCD_CLIENT_PORT, LB_HEALTH_PATH } from '../../model/constants.js';
+import { ETCD_TLS } from '../pki.js';
 import { buildPlan, LB_DETECT_SECONDS, type Plan, type PlanOptions } from '../../plan/index.js';
 import { scriptView, type ScriptView as Topology } from '../../model/view.js';
 import { deploymentOf } from '../../model/index.js';
@@ -219,7 +220,14 @@ function hostsCommands(spec: Spec, t: Topology) {
   return {
     status: [...t.lbHosts.map((h) => ssh(h.address, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
     app: t.apps.map((a) => ssh(a.address, `journalctl -u ${t.appService} --since -15min`)),
-    db: patroni ? [ssh(db0.address, `"${patronictl} list"`), ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`))] : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
+    db: patroni
+      ? [
+          ssh(db0.address, `"${patronictl} list"`),
+          // etcd takes only clients with a certificate of the bundle's CA (pki/): the member's own, on its host
+          ...(t.etcd.length ? [ssh(t.etcd[0]!.address, `"ETCDCTL_API=3 etcdctl --endpoints ${t.etcd.map((e) => `https://${e.address}:${ETCD_CLIENT_PORT}`).join(',')} --cacert ${ETCD_TLS.ca} --cert ${ETCD_TLS.cert} --key ${ETCD_TLS.key} endpoint health"`)] : []),
+          ...t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
+        ]
+      : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
     infra: [...spec.hosts.map((h) => `ping -c 3 ${h.address}   # ${h.name}`), ssh(db0.address, 'df -h /var/lib/postgresql')],
     promote: patroni
       ? [ssh(db0.address, `"${patronictl} failover --force"   # only if Patroni did not fail over by itself`)]

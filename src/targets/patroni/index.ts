@@ -48,10 +48,25 @@ export interface PatroniPaths {
   pgpass: string;
 }
 
+/** Patroni's client certificate for etcd (and the CA it trusts): etcd runs with client-cert-auth. */
+export interface PatroniEtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** The .env names of Patroni's etcd user: the variables Patroni reads for its `etcd`/`etcd3` section. */
+export const etcdUserVars = (spec: Spec) => {
+  const p = `PATRONI_${dcsKind(spec).toUpperCase()}`;
+  return { user: `${p}_USERNAME`, password: `${p}_PASSWORD`, protocol: `${p}_PROTOCOL` };
+};
+
 /** patroni.yml for one member (no secrets: users and passwords come from PATRONI_* variables). */
-export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[], p: PatroniPaths, hba: string[]): Record<string, unknown> {
+export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[], p: PatroniPaths, hba: string[], tls?: PatroniEtcdTls): Record<string, unknown> {
   const d = spec.database;
   const kind = dcsKind(spec);
+  // username, password: PATRONI_ETCD(3)_USERNAME / _PASSWORD (etcd's `patroni` user).
+  const dcsTls = tls ? { protocol: 'https', cacert: tls.ca, cert: tls.cert, key: tls.key } : { protocol: 'http' };
   return {
     scope: spec.name,
     namespace: '/service/',
@@ -61,7 +76,7 @@ export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[],
       connect_address: `${m.connect}:${RESTAPI_PORT}`,
       // authentication (username, password): PATRONI_RESTAPI_USERNAME / PATRONI_RESTAPI_PASSWORD.
     },
-    [kind]: { hosts: etcdHosts.map((h) => `${h}:${ETCD_CLIENT_PORT}`), protocol: 'http' },
+    [kind]: { hosts: etcdHosts.map((h) => `${h}:${ETCD_CLIENT_PORT}`), ...dcsTls },
     bootstrap: {
       // Applied only when the cluster is first created; later: patronictl edit-config.
       dcs: {

@@ -14,13 +14,18 @@ import { PATRONI_SECRETS, REPLICATION_USER, REWIND_USER } from './secrets.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
 import { DCS_COMMENT, DCS_TIMING_WHY, dcsKind, hbaLines, patroniConfig } from '../patroni/index.js';
 import { commentedYaml } from '../patroni/yaml.js';
-import { isIpv4, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
+import { etcdAuthScriptName, isIpv4, renderEtcdAuthScript, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
+import { ETCD_TLS, PATRONI_TLS, hostCert, pkiInstalls } from '../pki.js';
+import { etcdUserVars } from '../patroni/index.js';
 import { DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT, dbEndpointUnit, renderDbEndpoint } from '../db-endpoint/index.js';
 import postBootstrapSh from '../../../templates/patroni/post-bootstrap.sh.hbs?raw';
 import roleSql from '../../../templates/postgres/app-role.psql.hbs?raw';
 import hbaSource from '../../../templates/postgres/pg_hba.conf.hbs?raw';
 
 export { pgPaths };
+
+export const ETCD_PATRONI_USER = 'patroni';
+export const ETCD_ROOT_SECRET = { name: 'ETCD_ROOT_PASSWORD', help: 'Password of etcd\'s root user (users and roles; only the etcd-auth step and an operator use it).' };
 
 /** Where the streaming/Patroni helpers land on each database host. */
 export const dbHostFiles = (spec: Spec) => ({
@@ -194,11 +199,29 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   b.secret(SECRETS.appDb);
   patroniSecrets(b);
   b.secret(SECRETS.haproxyStats);
+  // etcd: TLS with the bundle's CA for members and clients, and users (etcd-auth step below)
+  const etcdVars = etcdUserVars(spec);
+  b.secret(ETCD_ROOT_SECRET);
+  b.secret({ name: etcdVars.user, help: 'etcd user Patroni connects as (its role may touch only this cluster\'s keys).', value: ETCD_PATRONI_USER });
+  b.secret({ name: etcdVars.password, help: 'Password of that etcd user (read by Patroni and the etcd-auth step).' });
+  const cert = (h: Host) => {
+    const c = hostCert(spec.name, plan.certPrefix, h);
+    b.cert(c);
+    return c.name;
+  };
+  const authEnv = envFilePath(spec.name, 'etcd-auth');
 
   // etcd members
   const members: EtcdMember[] = t.etcd.map((h) => ({ name: h.name, address: h.address, listen: isIpv4(h.address) ? h.address : '0.0.0.0' }));
   for (const [i, h] of t.etcd.entries()) {
-    b.add(hostFile(h, f.etcdConf), renderEtcdConfig(spec, ctx, members[i]!, members, f.etcdData), { checks: [{ tool: 'etcd' }, { tool: 'yaml' }] });
+    b.add(hostFile(h, f.etcdConf), renderEtcdConfig(spec, ctx, members[i]!, members, f.etcdData, ETCD_TLS), { checks: [{ tool: 'etcd' }, { tool: 'yaml' }] });
+    b.add(hostFile(h, etcdAuthScriptName(spec)), renderEtcdAuthScript(spec, ctx, { address: h.address, envFile: authEnv, tls: ETCD_TLS, patroniPasswordVar: etcdVars.password }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+    addSteps(plan, h, 'etcd', {
+      pki: pkiInstalls(cert(h), ETCD_TLS, 'etcd'),
+      envFile: { path: authEnv, entries: [ETCD_ROOT_SECRET.name, etcdVars.password].map((n) => ({ name: n, value: `$${n}` })) },
+      // once a majority runs (the second etcd host deployed): idempotent
+      after: [etcdAuthScriptName(spec)],
+    });
     b.add(
       hostFile(h, '/etc/systemd/system/etcd.service'),
       renderUnit(
@@ -233,7 +256,7 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   const etcdHosts = t.etcd.map((h) => h.address);
   const patroniEnv = envFilePath(spec.name, 'patroni');
   for (const db of t.db) {
-    const cfg = patroniConfig(spec, { name: db.name, connect: db.address, listen: isIpv4(db.address) ? db.address : '0.0.0.0' }, etcdHosts, { postBootstrap: f.postBootstrap, dataDir: f.patroniData, binDir: p.bin, socketDir: p.socket, pgpass: f.pgpass }, hba);
+    const cfg = patroniConfig(spec, { name: db.name, connect: db.address, listen: isIpv4(db.address) ? db.address : '0.0.0.0' }, etcdHosts, { postBootstrap: f.postBootstrap, dataDir: f.patroniData, binDir: p.bin, socketDir: p.socket, pgpass: f.pgpass }, hba, PATRONI_TLS);
     b.add(hostFile(db, f.patroniYml), patroniYaml(spec, ctx, cfg), { checks: [{ tool: 'patroni' }, { tool: 'yaml' }] });
     b.add(hostFile(db, f.monitorSql), renderMonitorSql(ctx), { checks: [{ tool: 'sql' }] });
     b.add(hostFile(db, f.appRoleSql), renderTemplate(roleSql, { header: header(ctx, '--').trimEnd() }), { checks: [{ tool: 'sql' }] });
@@ -242,7 +265,16 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
     b.add(hostFile(db, '/etc/systemd/system/patroni.service'), renderUnit(patroniUnit(spec, patroniEnv), ctx), { checks: [{ tool: 'systemd' }] });
     b.add(hostFile(db, f.postBootstrap), renderPostBootstrap(spec, ctx, f.appRoleSql), { mode: 0o755, checks: [{ tool: 'shell' }] });
     addSteps(plan, db, 'db', {
-      envFile: { path: patroniEnv, entries: [...Object.values(PATRONI_SECRETS), SECRETS.appDb].map((s) => ({ name: s.name, value: `$${s.name}` })) },
+      pki: pkiInstalls(cert(db), PATRONI_TLS, 'postgres'),
+      envFile: {
+        path: patroniEnv,
+        entries: [
+          ...[...Object.values(PATRONI_SECRETS), SECRETS.appDb, { name: etcdVars.user }, { name: etcdVars.password }].map((s) => ({ name: s.name, value: `$${s.name}` })),
+          // Not secret, but needed here: Patroni 3.0.2 reads PATRONI_ETCD_USERNAME/_PASSWORD only when
+          // another PATRONI_ETCD_* variable is set; alone, it would take the password for a bootstrap user "etcd".
+          { name: etcdVars.protocol, value: 'https' },
+        ],
+      },
     });
   }
   // The endpoint: an HAProxy on every host the model places it (every app host by default).

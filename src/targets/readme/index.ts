@@ -125,6 +125,8 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       healthPath: spec.app.healthPath,
       protects,
       gaps,
+      pki: b.build().certs.length > 0,
+      regional: spec.tier === 'multi-region',
     }) +
       // the database endpoint, failover figures and caveats (targets/postgres), then the plan
       // summary and topology diagram (targets/ops)

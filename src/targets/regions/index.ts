@@ -58,10 +58,11 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
     const sb = new BundleBuilder();
     const platform = PLATFORM_TARGETS[spec.platform];
     if (!platform.multiServer) throw new Error(`internal: platform ${spec.platform} cannot run tier multi-region`);
-    platform.render(sub, ctx, sb, { region: r.name, envRel: '../../.env' });
+    platform.render(sub, ctx, sb, { region: r.name, envRel: '../../.env', pkiRel: '../../pki', certPrefix: `${r.name}.` });
     const built = sb.build();
     for (const [path, f] of built.files) b.add(`regions/${r.name}/${path}`, f.contents, { mode: f.mode, checks: f.checks });
     built.secrets.forEach((s) => b.secret(s));
+    built.certs.forEach((c) => b.cert(c));
     b.resolveNames(...built.names);
     built.warnings.forEach((w) => b.warn(`region ${r.name}: ${w}`));
   }

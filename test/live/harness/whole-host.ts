@@ -106,6 +106,8 @@ export interface Deployed {
   tree: string;
   /** Secret files deploy.sh writes (path on the host -> contents), mode 0600. */
   files: Map<string, string>;
+  /** Owner and mode deploy.sh gives some of them (pki/ files); the others are root's, 0600. */
+  modes: Map<string, { owner: string; mode: number }>;
   /** Units deploy.sh restarts, in its order. */
   units: string[];
   /** Other commands it runs on the host, before / after the units. */
@@ -129,6 +131,13 @@ export async function deployRecord(bundle: Bundle, host: string, spool: string):
   const files = new Map<string, string>();
   const envFiles = existsSync(path.join(d, 'env-files')) ? readFileSync(path.join(d, 'env-files'), 'utf8').split('\n').filter(Boolean) : [];
   for (const f of envFiles) files.set(f, readFileSync(path.join(d, 'files', f), 'utf8'));
+  const modes = new Map<string, { owner: string; mode: number }>();
+  if (existsSync(path.join(d, 'file-modes'))) {
+    for (const l of readFileSync(path.join(d, 'file-modes'), 'utf8').split('\n').filter(Boolean)) {
+      const [p, owner, mode] = l.split(' ');
+      modes.set(p!, { owner: owner!, mode: parseInt(mode!, 8) });
+    }
+  }
   const steps = existsSync(path.join(d, 'steps')) ? readFileSync(path.join(d, 'steps'), 'utf8').split('\n').filter(Boolean) : [];
   const units: string[] = [];
   const before: string[] = [];
@@ -137,7 +146,16 @@ export async function deployRecord(bundle: Bundle, host: string, spool: string):
     if (s.startsWith('unit ')) units.push(s.slice(5));
     else if (s.startsWith('cmd ')) (units.length ? after : before).push(s.slice(4));
   }
-  return { tree: path.join(d, 'tree'), files, units, before, after };
+  return { tree: path.join(d, 'tree'), files, modes, units, before, after };
+}
+
+/** What deploy.sh puts on a host besides the tree: its secret files, with their owner and mode. */
+export async function installDeployed(lab: Lab, name: string, d: Deployed): Promise<void> {
+  await lab.install(name, d.tree);
+  for (const [p, text] of d.files) {
+    const m = d.modes.get(p);
+    await lab.writeFile(name, p, text, { mode: m?.mode ?? 0o600, owner: m && m.owner !== 'root' ? m.owner : undefined });
+  }
 }
 
 // ---- the lab ---------------------------------------------------------------------------------------------
@@ -233,8 +251,7 @@ export class WholeHostLab {
       if (shim && storage.has(name)) await this.lab.writeFile(name, GLUSTER_SHIM, await fs.readFile(shim), { mode: 0o755 });
       const d = this.deployed.get(name);
       if (!d) continue;
-      await this.lab.install(name, d.tree);
-      for (const [p, text] of d.files) await this.lab.writeFile(name, p, text, { mode: 0o600 });
+      await installDeployed(this.lab, name, d);
     }
     // As deploy.sh's order has it: the storage hosts first (glusterd on each, then the volume script
     // that deploy.sh runs after the last one's units), then every other host starts its own units in

@@ -44,6 +44,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   lb2)
     address="10.0.1.6"
@@ -52,6 +53,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   app1)
     address="10.0.1.10"
@@ -60,6 +62,7 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   app2)
     address="10.0.1.11"
@@ -68,30 +71,34 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   db1)
     address="10.0.2.10"
     units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
+    packages=(curl etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
     before_cmds=()
-    after_cmds=()
+    after_cmds=('/usr/local/sbin/home-registry-etcd-auth')
     firewall_unit="home-registry-firewall"
+    pki_files=('ca.crt /etc/etcd/pki/ca.crt root 0644' 'db1.crt /etc/etcd/pki/host.crt root 0644' 'db1.key /etc/etcd/pki/host.key etcd 0600' 'ca.crt /etc/patroni/pki/ca.crt root 0644' 'db1.crt /etc/patroni/pki/host.crt root 0644' 'db1.key /etc/patroni/pki/host.key postgres 0600')
     ;;
   db2)
     address="10.0.2.11"
     units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
+    packages=(curl etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
     before_cmds=()
-    after_cmds=()
+    after_cmds=('/usr/local/sbin/home-registry-etcd-auth')
     firewall_unit="home-registry-firewall"
+    pki_files=('ca.crt /etc/etcd/pki/ca.crt root 0644' 'db2.crt /etc/etcd/pki/host.crt root 0644' 'db2.key /etc/etcd/pki/host.key etcd 0600' 'ca.crt /etc/patroni/pki/ca.crt root 0644' 'db2.crt /etc/patroni/pki/host.crt root 0644' 'db2.key /etc/patroni/pki/host.key postgres 0600')
     ;;
   db3)
     address="10.0.2.12"
     units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
+    packages=(curl etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
     before_cmds=()
-    after_cmds=()
+    after_cmds=('/usr/local/sbin/home-registry-etcd-auth')
     firewall_unit="home-registry-firewall"
+    pki_files=('ca.crt /etc/etcd/pki/ca.crt root 0644' 'db3.crt /etc/etcd/pki/host.crt root 0644' 'db3.key /etc/etcd/pki/host.key etcd 0600' 'ca.crt /etc/patroni/pki/ca.crt root 0644' 'db3.crt /etc/patroni/pki/host.crt root 0644' 'db3.key /etc/patroni/pki/host.key postgres 0600')
     ;;
   nfs1)
     address="10.0.3.10"
@@ -100,6 +107,7 @@ case "$host" in
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 db2 db3 lb1 lb2" >&2; exit 2 ;;
 esac
@@ -140,6 +148,26 @@ ssh_target="${SSH_USER:-root}@${address}"
 remote() {
   # shellcheck disable=SC2086
   ssh ${SSH_OPTS:-} "$ssh_target" "$@"
+}
+
+# The bundle's CA and this host's certificate and key (pki/, made by `ha-gen generate` or yours).
+pki_dir="$here/pki"
+for f in "${pki_files[@]}"; do
+  read -r src _ <<<"$f"
+  [[ -f "$pki_dir/$src" ]] || { echo "deploy.sh: $pki_dir/$src is missing; run 'ha-gen generate' to create it, or put your own CA's file there (see README)" >&2; exit 1; }
+done
+
+# Copies pki/ files onto the host: a key is readable by its service's user only (created 0600 by root).
+install_pki() {
+  local src path owner mode
+  for f in "${pki_files[@]}"; do
+    read -r src path owner mode <<<"$f"
+    if (( dry_run )); then
+      echo "would install $pki_dir/$src as $path (owner $owner, mode $mode)"
+      continue
+    fi
+    remote "d=\"\$(dirname '$path')\"; mkdir -p \"\$d\" && chmod 0755 \"\$d\" && umask 077 && cat > '$path.tmp' && chown '$owner' '$path.tmp' && chmod $mode '$path.tmp' && mv '$path.tmp' '$path'" < "$pki_dir/$src"
+  done
 }
 
 # Writes one EnvironmentFile on the host with mode 0600 (created 0600: never readable by others).
@@ -195,6 +223,10 @@ write_env_files() {
       : ;;
     db1)
       {
+        printf '%s=%s\n' ETCD_ROOT_PASSWORD "$ETCD_ROOT_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+      } | install_env /etc/home-registry/etcd-auth.env "ETCD_ROOT_PASSWORD PATRONI_ETCD_PASSWORD"
+      {
         printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
         printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
         printf '%s=%s\n' PATRONI_REPLICATION_USERNAME "$PATRONI_REPLICATION_USERNAME"
@@ -204,22 +236,16 @@ write_env_files() {
         printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
         printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
         printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
-      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_USERNAME "$PATRONI_ETCD_USERNAME"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PROTOCOL "https"
+      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD PATRONI_ETCD_USERNAME PATRONI_ETCD_PASSWORD PATRONI_ETCD_PROTOCOL"
       : ;;
     db2)
       {
-        printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
-        printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
-        printf '%s=%s\n' PATRONI_REPLICATION_USERNAME "$PATRONI_REPLICATION_USERNAME"
-        printf '%s=%s\n' PATRONI_REPLICATION_PASSWORD "$PATRONI_REPLICATION_PASSWORD"
-        printf '%s=%s\n' PATRONI_REWIND_USERNAME "$PATRONI_REWIND_USERNAME"
-        printf '%s=%s\n' PATRONI_REWIND_PASSWORD "$PATRONI_REWIND_PASSWORD"
-        printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
-        printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
-        printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
-      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD"
-      : ;;
-    db3)
+        printf '%s=%s\n' ETCD_ROOT_PASSWORD "$ETCD_ROOT_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+      } | install_env /etc/home-registry/etcd-auth.env "ETCD_ROOT_PASSWORD PATRONI_ETCD_PASSWORD"
       {
         printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
         printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
@@ -230,7 +256,30 @@ write_env_files() {
         printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
         printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
         printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
-      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_USERNAME "$PATRONI_ETCD_USERNAME"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PROTOCOL "https"
+      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD PATRONI_ETCD_USERNAME PATRONI_ETCD_PASSWORD PATRONI_ETCD_PROTOCOL"
+      : ;;
+    db3)
+      {
+        printf '%s=%s\n' ETCD_ROOT_PASSWORD "$ETCD_ROOT_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+      } | install_env /etc/home-registry/etcd-auth.env "ETCD_ROOT_PASSWORD PATRONI_ETCD_PASSWORD"
+      {
+        printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
+        printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
+        printf '%s=%s\n' PATRONI_REPLICATION_USERNAME "$PATRONI_REPLICATION_USERNAME"
+        printf '%s=%s\n' PATRONI_REPLICATION_PASSWORD "$PATRONI_REPLICATION_PASSWORD"
+        printf '%s=%s\n' PATRONI_REWIND_USERNAME "$PATRONI_REWIND_USERNAME"
+        printf '%s=%s\n' PATRONI_REWIND_PASSWORD "$PATRONI_REWIND_PASSWORD"
+        printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
+        printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
+        printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_USERNAME "$PATRONI_ETCD_USERNAME"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PROTOCOL "https"
+      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD PATRONI_ETCD_USERNAME PATRONI_ETCD_PASSWORD PATRONI_ETCD_PROTOCOL"
       : ;;
     nfs1)
       : ;;
@@ -243,6 +292,7 @@ if (( dry_run )); then
   echo "would copy these files onto $address:/"
   if [[ -d "$here/hosts/$host" ]]; then (cd "$here/hosts/$host" && find . -type f | sed 's|^\./|/|' | sort); fi
   write_env_files
+  install_pki
   for c in "${before_cmds[@]}"; do echo "would run: $c"; done
   echo "would run: systemctl daemon-reload"
   for u in "${units[@]}"; do
@@ -261,6 +311,7 @@ if [[ -d "$here/hosts/$host" ]]; then
   tar -C "$here/hosts/$host" -cf - . | remote "tar -C / -xf - --no-same-owner --no-overwrite-dir"
 fi
 write_env_files
+install_pki
 for c in "${before_cmds[@]}"; do
   remote "$c"
 done

@@ -2,7 +2,7 @@
 # A stand-in for `ssh` while the whole-host test runs the bundle's own deploy.sh: instead of
 # running the remote command, it records what deploy.sh would do on the host into
 # $HGLAB_SPOOL/<address>/: the tree it copies (tree/), each secret file it writes (files/<path>,
-# listed in env-files), and each step in order (steps: "unit NAME" for a systemctl restart,
+# listed in env-files, with owner and mode in file-modes when deploy.sh sets them), and each step in order (steps: "unit NAME" for a systemctl restart,
 # "cmd COMMAND" for any other command, "packages COMMAND" for the package check). The test then
 # installs the tree and the files on the lab host and starts the units in that order.
 set -euo pipefail
@@ -25,6 +25,10 @@ if [[ "$cmd" =~ cat\ \>\ \'([^\']+)\.tmp\' ]]; then
   mkdir -p "$d/files$(dirname "$p")"
   (umask 077 && cat > "$d/files$p")
   echo "$p" >> "$d/env-files"
+  # pki files: deploy.sh gives each its owner and mode (a key readable by its service's user only)
+  if [[ "$cmd" =~ chown\ \'([^\']+)\'\ \'[^\']+\'\ \&\&\ chmod\ ([0-7]+) ]]; then
+    printf '%s %s %s\n' "$p" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" >> "$d/file-modes"
+  fi
 elif [[ "$cmd" == "tar -C / -xf -"* ]]; then
   tar -C "$d/tree" -xf - --no-same-owner
 elif [[ "$cmd" == *"dpkg -s"* ]]; then

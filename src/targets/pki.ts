@@ -1,0 +1,45 @@
+/**
+ * The bundle's private CA (platform hosts): which certificates the services need, where each lands on
+ * a host and who may read it. Rendering only names them (pure data, `bundle.pki`); `ha-gen generate`
+ * creates the missing ones at the edge (write/pki.ts, with openssl) under `pki/` next to `.env`:
+ * mode 0600, git-ignored, never in the manifest, never compared by `generate --check`. Files put
+ * there by the user (their own CA) are kept as they are.
+ */
+import type { CertRequest } from '../render/bundle.js';
+
+export type { CertRequest } from '../render/bundle.js';
+
+export { PKI_DIR } from './env/index.js';
+export const CA_CERT = 'ca.crt';
+export const CA_KEY = 'ca.key';
+
+/** A host's certificate: its name and address (etcd checks a peer's address against its SANs), and loopback for local checks. */
+export function hostCert(scope: string, prefix: string, host: { name: string; address: string }): CertRequest {
+  const ip = /^[0-9]+(?:\.[0-9]+){3}$/.test(host.address);
+  const sans = [`DNS:${host.name}`, ip ? `IP:${host.address}` : `DNS:${host.address}`, 'DNS:localhost', 'IP:127.0.0.1'];
+  // The CN is not a user name etcd knows ("root", "patroni"): with client-cert-auth etcd would take it as one.
+  return { name: `${prefix}${host.name}`, cn: `${scope}-${host.name}`, sans: [...new Set(sans)] };
+}
+
+/** Where a service finds the CA, its certificate and its key on a host. */
+export const tlsPaths = (dir: string) => ({ dir, ca: `${dir}/ca.crt`, cert: `${dir}/host.crt`, key: `${dir}/host.key` });
+export const ETCD_TLS = tlsPaths('/etc/etcd/pki');
+export const PATRONI_TLS = tlsPaths('/etc/patroni/pki');
+
+/** A file deploy.sh copies from pki/ onto a host: the key readable by its service's user only. */
+export interface PkiInstall {
+  /** pki/-relative source. */
+  src: string;
+  path: string;
+  owner: string;
+  mode: '0600' | '0644';
+}
+
+/** The CA certificate, a host's certificate and its key, for one service user on that host. */
+export function pkiInstalls(certName: string, p: ReturnType<typeof tlsPaths>, owner: string): PkiInstall[] {
+  return [
+    { src: CA_CERT, path: p.ca, owner: 'root', mode: '0644' },
+    { src: `${certName}.crt`, path: p.cert, owner: 'root', mode: '0644' },
+    { src: `${certName}.key`, path: p.key, owner, mode: '0600' },
+  ];
+}
