@@ -13,6 +13,7 @@ import type { Slots } from './slots.js';
 import { etcdChecker, patroniChecker } from './checkers-db.js';
 import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
 import { systemdChecker } from './systemd.js';
+import { amtool, blackbox, promtoolConfig, promtoolRules, promtoolTest } from './monitoring-checkers.js';
 
 export { inSlot, once, pgBinDir, locate, RANK, rankOf } from './common.js';
 export type { CheckEnv, CheckOutcome, Checker } from './common.js';
@@ -529,4 +530,9 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   systemd: systemdChecker,
   k6: k6Checker,
   pgbackrest: pgbackrestChecker,
+  'promtool-config': promtoolConfig,
+  'promtool-rules': promtoolRules,
+  'promtool-test': promtoolTest,
+  amtool,
+  blackbox,
 };

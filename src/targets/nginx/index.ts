@@ -2,7 +2,7 @@ import source from '../../../templates/nginx/nginx.conf.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
 import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
-import type { LoadBalancer } from '../lb/types.js';
+import type { LoadBalancer, LbRenderOptions } from '../lb/types.js';
 import { tlsScriptPath } from '../../model/constants.js';
 import { sandbox } from '../systemd/index.js';
 import { acmePaths } from '../lb-model.js';
@@ -16,7 +16,7 @@ const POLICY: Record<LbModel['policy'], string | undefined> = {
 };
 
 /** nginx.conf for any platform: compose/swarm run the official image, hosts run Debian's nginx. */
-export function renderNginx(m: LbModel, header: string): string {
+export function renderNginx(m: LbModel, header: string, o: Partial<LbRenderOptions> = {}): string {
   const container = m.platform !== 'hosts';
   const servers = m.upstreams.kind === 'static' ? m.upstreams.servers : [];
   return renderTemplate(source, {
@@ -47,6 +47,7 @@ export function renderNginx(m: LbModel, header: string): string {
     tlsCiphers: TLS12_CIPHERS.join(':'),
     hsts: HSTS,
     lbHealthPath: m.lbHealthPath,
+    metricsPort: o.metrics?.port,
   });
 }
 
@@ -69,7 +70,7 @@ export const nginx: LoadBalancer = {
   },
   hosts: { config: CONFIG, dir: '/etc/nginx' },
   container: { file: 'nginx/nginx.conf', mount: '/etc/nginx/nginx.conf', dir: '/etc/nginx' },
-  render: (m, header) => renderNginx(m, header),
+  render: (m, header, o) => renderNginx(m, header, o),
   testCommand: '/usr/sbin/nginx -t -q -c $config.next',
   unit: (spec: Spec) => ({
     Unit: [['Description', `nginx load balancer for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],
