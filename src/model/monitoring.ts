@@ -62,7 +62,7 @@ export function hostsMonitoring(spec: Spec, byRole: Record<Role, Host[]>, add: A
     add(h, {
       id: 'alertmanager', name: MONITORING_UNITS.alertmanager, unit: MONITORING_UNITS.alertmanager, kind: 'monitoring',
       what: mon.length > 1 ? `Alertmanager peer ${mon.indexOf(h) + 1} of ${mon.length} (the cluster sends each notification once)` : 'Alertmanager',
-      ports: [port(h, ALERTMANAGER_PORT, 'Alertmanager (web, API)'), ...(mon.length > 1 ? [port(h, ALERTMANAGER_CLUSTER_PORT, 'Alertmanager cluster gossip'), port(h, ALERTMANAGER_CLUSTER_PORT, 'Alertmanager cluster gossip', 'udp')] : [])],
+      ports: [port(h, ALERTMANAGER_PORT, 'Alertmanager (web, API)'), ...(mon.length > 1 ? [port(h, ALERTMANAGER_CLUSTER_PORT, 'Alertmanager cluster gossip (TCP)'), port(h, ALERTMANAGER_CLUSTER_PORT, 'Alertmanager cluster gossip (UDP)', 'udp')] : [])],
       packages: ['prometheus-alertmanager'], order: 79,
     });
     add(h, { id: 'blackbox', name: MONITORING_UNITS.blackbox, unit: MONITORING_UNITS.blackbox, kind: 'monitoring', what: `blackbox exporter: probes the front door's ${spec.app.healthPath}${spec.loadBalancer.tls === 'none' ? '' : ' and certificate'} and every app instance`, ports: [{ port: BLACKBOX_PORT, proto: 'tcp', bind: '127.0.0.1', exposure: 'localhost', what: 'blackbox exporter (this host\'s Prometheus only)' }], packages: ['prometheus-blackbox-exporter'], order: 78 });

@@ -33,6 +33,31 @@ export interface AlertDef {
   quiet: Series[];
 }
 
+/** What to do first, for RUNBOOK.md's section of each alert. */
+export const ALERT_ACTIONS: Record<string, string> = {
+  AppInstanceDown: "Look at the instance's logs (step 2, Application); restart it, or replace the host (step 4, Bring app instances back).",
+  LbBackendDown: 'Same as AppInstanceDown: the load balancer already routes around it; find out why the instance fails its health check.',
+  LbAllBackendsDown: 'Outage: every instance is out. Check the app logs and its database connection first (step 2), then bring instances back (step 4).',
+  FrontDoorUnreachable: 'Run ./smoke.sh --lb-only; check the lb hosts, their load balancer unit and the floating address (step 2, Infrastructure; step 4, Load balancer / DNS).',
+  HighErrorRatio: 'The app answers errors: read its logs (step 2); a bad release is rolled back with deploy/rolling-update.sh and the previous image.',
+  FloatingAddressNotHeld: 'Check keepalived on the lb hosts (systemctl status keepalived, journalctl -u keepalived) and that each lb host answers /lb-health.',
+  PostgresDown: 'Check the database service on that host (step 2, Database). With Patroni a standby takes over by itself; rejoin this member once it is back.',
+  PatroniNoLeader: 'Outage for writes: check etcd (EtcdQuorumLost), then patronictl list (step 2, Database); promote by hand only as step 4 says.',
+  PatroniFailover: 'A new leader took over: confirm with patronictl list, find why the old one left (its host, its logs), and take a fresh full backup (step 6).',
+  StandbyNotStreaming: "Check the standby's logs and its connection to the primary (firewall, pg_hba, replication password); Patroni re-clones a member it cannot rewind.",
+  ReplicationLagHigh: "The standby cannot keep up (disk, network, or a long query on it); a failover now would lose the lag. Check its host's load and the network.",
+  ReplicationSlotRetainingWal: 'A slot of a standby that is gone or stuck keeps WAL: bring the standby back, or drop the slot (SELECT pg_drop_replication_slot(...)) if that member is gone for good.',
+  WalArchivingFailing: 'Run the archive_command by hand as postgres (pgbackrest ... check) and fix the repository (disk full, S3 keys, network); WAL piles up until it works.',
+  BackupFailed: "Read the backup service's journal on the primary (step 6 shows pgbackrest info) and run the backup again by hand.",
+  BackupTooOld: 'Check the backup timer on the database hosts (systemctl list-timers) and pgbackrest info; run a backup by hand.',
+  DiskFillingUp: 'Find what grows (du -xh --max-depth 2 on that file system): WAL (archiving or a slot), logs, uploads or backups; add space before it is full.',
+  DiskAlmostFull: 'As DiskFillingUp; PostgreSQL stops accepting writes when its disk is full.',
+  CertificateExpiringSoon: 'Renewal stopped: check the acme timer and its journal on the lb hosts, or replace the certificate files (tls: files) and reload the load balancer.',
+  EtcdNoLeader: 'Check the etcd members (etcdctl endpoint status --cluster) and the network between them.',
+  EtcdQuorumLost: 'Bring etcd members back first: without a majority Patroni cannot keep or elect a leader.',
+  TargetDown: 'The service or its host is down, or the firewall/network cuts Prometheus off: check the host (step 2, Infrastructure) and the unit named by the job.',
+};
+
 /** RUNBOOK.md's anchor for an alert's section (GitHub's heading slugs: lowercase). */
 export const runbookAnchor = (alert: string) => alert.toLowerCase();
 export const runbookUrl = (alert: string) => `RUNBOOK.md#${runbookAnchor(alert)}`;
