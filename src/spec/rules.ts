@@ -85,7 +85,7 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
 /** Monitoring settings that cannot work, and its ports against the others on the same hosts. */
 function checkMonitoring(spec: Spec, errors: Issue[], costs: string[], at: (p: string) => string): void {
   const m = spec.monitoring;
-  if (m.webhookUser && !m.webhookUrl) errors.push({ path: at('monitoring.webhookUser'), message: 'is set without monitoring.webhookUrl; set the URL it authenticates to, or remove it' });
+  if (m.webhookUser && !m.webhookUrl) errors.push({ path: at('monitoring.webhookUser'), message: 'needs monitoring.webhookUrl (the URL it authenticates to); set it, or remove webhookUser' });
   if (!m.enabled) return;
   if (spec.platform !== 'hosts') {
     costs.push(`monitoring is generated for platform hosts only so far: no Prometheus or Alertmanager in the ${spec.platform} bundle (monitoring.enabled is ignored)`);

@@ -154,6 +154,8 @@ const common = {
   name: 'shop-front',
   app: { image: 'ghcr.io/acme/shop:2.1', env: { RUST_LOG: 'info', FEATURE_X: 'enabled-7' }, healthPath: '/healthz' },
   database: { name: 'shop_db', user: 'shop_app', allowedCidrs: ['10.50.0.0/16'] },
+  // Every monitoring string (off for single-server, still validated; rendered on the hosts bases).
+  monitoring: { webhookUrl: 'https://alerts.example.com/hook', webhookUser: 'alerts', email: { smarthost: 'smtp.example.com', from: 'ha@example.com', to: ['ops@example.com', 'dba@example.com'], user: 'ha@example.com' } },
 };
 
 /** Spec files covering each platform, load balancer, TLS mode, database mode and storage kind. */

@@ -193,7 +193,9 @@ export function alertDefs(spec: Spec, dep: Deployment): AlertDef[] {
     });
     a.push({
       alert: 'PatroniFailover', severity: 'warning', for: '0s',
-      expr: 'max(patroni_postgres_timeline) > max(patroni_postgres_timeline offset 10m)',
+      // The lowest timeline of the last 10 minutes, not the one 10 minutes ago: a Prometheus started
+      // less than 10 minutes before the failover has no sample that old (found in the live test).
+      expr: 'max(patroni_postgres_timeline) > min_over_time(max(patroni_postgres_timeline)[10m:])',
       description: 'The database timeline moved on in the last 10 minutes: Patroni promoted a new leader (a failover or switchover).',
       fire: { series: [{ series: `patroni_postgres_timeline{job="patroni",instance="${db1}",host="${db1}",scope="${spec.name}"}`, values: '1x40 2x40' }], at: '11m', labels: {} },
       quiet: [{ series: `patroni_postgres_timeline{job="patroni",instance="${db1}",host="${db1}",scope="${spec.name}"}`, values: '1x80' }],
