@@ -37,64 +37,64 @@ done
 case "$host" in
   lb1)
     address="10.0.1.5"
-    units=(home-registry-firewall haproxy keepalived)
-    packages=(curl haproxy keepalived nftables socat)
+    units=(home-registry-firewall haproxy keepalived prometheus-node-exporter)
+    packages=(curl haproxy keepalived nftables prometheus-node-exporter socat)
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   lb2)
     address="10.0.1.6"
-    units=(home-registry-firewall haproxy keepalived)
-    packages=(curl haproxy keepalived nftables socat)
+    units=(home-registry-firewall haproxy keepalived prometheus-node-exporter)
+    packages=(curl haproxy keepalived nftables prometheus-node-exporter socat)
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   app1)
     address="10.0.1.10"
-    units=(home-registry-firewall srv-home_registry-uploads.mount haproxy-db home-registry-app)
-    packages=(docker.io haproxy nfs-common nftables)
+    units=(home-registry-firewall srv-home_registry-uploads.mount haproxy-db home-registry-app prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager prometheus)
+    packages=(docker.io haproxy nfs-common nftables prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   app2)
     address="10.0.1.11"
-    units=(home-registry-firewall srv-home_registry-uploads.mount haproxy-db home-registry-app)
-    packages=(docker.io haproxy nfs-common nftables)
+    units=(home-registry-firewall srv-home_registry-uploads.mount haproxy-db home-registry-app prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager prometheus)
+    packages=(docker.io haproxy nfs-common nftables prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter)
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   db1)
     address="10.0.2.10"
-    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
+    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   db2)
     address="10.0.2.11"
-    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
+    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   db3)
     address="10.0.2.12"
-    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17)
+    units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   nfs1)
     address="10.0.3.10"
-    units=(home-registry-firewall nfs-server)
-    packages=(nfs-kernel-server nftables)
+    units=(home-registry-firewall nfs-server prometheus-node-exporter)
+    packages=(nfs-kernel-server nftables prometheus-node-exporter)
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
