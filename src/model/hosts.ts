@@ -6,6 +6,7 @@ import {
 } from './constants.js';
 import { lbPorts, lbPackages, needsTlsScript, storageWhat } from './services.js';
 import type { Deployment, Link, ModelHost, ModelService } from './types.js';
+import { hostsMonitoring, LB_METRICS_PORT } from './monitoring.js';
 
 const ROLES: Role[] = ['lb', 'app', 'db', 'etcd', 'storage'];
 
@@ -36,7 +37,9 @@ export function hostsDeployment(spec: Spec): Deployment {
       const peers = lb.filter((o) => o !== h);
       if (peers.length) links.push({ from: h.name, purpose: 'vrrp', proto: 'vrrp', targets: peers.map((o) => to(o, VRRP_PROTOCOL)), failover: 'auto', optional: true, what: 'VRRP adverts between the lb hosts (unicast)' });
     }
-    add(h, { id: 'lb', name: kind, unit: kind, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, '127.0.0.1'), packages: lbPackages(spec), order: 60 });
+    // Monitoring: the LB's metrics listener (nginx: stub_status for the local exporter only).
+    const metrics = spec.monitoring.enabled ? [kind === 'nginx' ? { port: LB_METRICS_PORT, proto: 'tcp' as const, bind: '127.0.0.1', exposure: 'localhost' as const, what: 'nginx stub_status (the nginx exporter reads it)' } : { port: LB_METRICS_PORT, proto: 'tcp' as const, bind: bindOf(h), exposure: 'internal' as const, what: `${kind} Prometheus metrics` }] : [];
+    add(h, { id: 'lb', name: kind, unit: kind, kind: 'lb', what: `${kind} load balancer`, ports: [...lbPorts(spec, '127.0.0.1'), ...metrics], packages: lbPackages(spec), order: 60 });
     if (spec.loadBalancer.tls === 'acme' && needsTlsScript(spec)) {
       add(h, { id: 'acme', name: `${u.acme}.timer`, unit: `${u.acme}.timer`, kind: 'acme', what: 'certbot: first certificate and renewals (ACME HTTP-01 behind the LB)', ports: [{ port: CERTBOT_PORT, proto: 'tcp', bind: '127.0.0.1', exposure: 'localhost', what: 'certbot HTTP-01 (the LB proxies /.well-known/acme-challenge/)' }], packages: ['certbot', 'openssl'], order: 61 });
     }
@@ -157,6 +160,16 @@ export function hostsDeployment(spec: Spec): Deployment {
     for (const h of db) links.push({ from: h.name, purpose: 'backup', proto: 'tcp', targets: [to(storage[0], MINIO_PORT)], failover: 'none', optional: true, what: 'pgBackRest repository (WAL archive and base backups)' });
   }
 
+  // 5. monitoring: Prometheus and Alertmanager on the first two app hosts, exporters where they watch
+  let monitoring: Deployment['monitoring'];
+  if (spec.monitoring.enabled) {
+    const frontPurpose = spec.loadBalancer.tls === 'none' ? 'http' : 'https';
+    const frontTargets = links.find((l) => l.from === 'clients' && l.purpose === frontPurpose)?.targets ?? [];
+    const m = hostsMonitoring(spec, byRole, add, bindOf, frontTargets);
+    links.push(...m.links);
+    monitoring = m.model;
+  }
+
   // First on every host, as at boot: loaded last, it dropped etcd peer connections already open and
   // wedged Patroni's bootstrap in the lab. It lets in only the connections above (targets/firewall).
   if (spec.firewall.enabled) for (const h of spec.hosts) add(h, { id: 'firewall', name: u.firewall, unit: u.firewall, kind: 'firewall', what: 'nftables: only the flows into this host and SSH from firewall.adminCidrs', ports: [], packages: ['nftables'], order: 5 });
@@ -180,6 +193,7 @@ export function hostsDeployment(spec: Spec): Deployment {
     front: fa ? [{ host: 'floating', address: fa }] : lb.map((h) => ({ host: h.name, address: h.address })),
     floating,
     names: { lb: kind, app: u.app, db: d.ha === 'patroni' ? 'patroni' : u.postgres, backup: u.backup },
+    ...(monitoring ? { monitoring } : {}),
   };
 }
 

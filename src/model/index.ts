@@ -93,6 +93,9 @@ function multiRegion(spec: Spec): Deployment {
     }
   }
   const first = all[0]!;
+  // Monitoring runs per region (each region's Prometheus sends to its own Alertmanagers).
+  const mons = all.flatMap((d) => (d.monitoring ? [d.monitoring] : []));
+  const monitoring = mons.length ? { prometheus: mons.flatMap((m) => m.prometheus), alertmanager: mons.flatMap((m) => m.alertmanager), jobs: mons.flatMap((m) => m.jobs), probes: mons.flatMap((m) => m.probes) } : undefined;
   return {
     name: spec.name,
     tier: spec.tier,
@@ -105,6 +108,7 @@ function multiRegion(spec: Spec): Deployment {
     floating: all.flatMap((d) => d.floating),
     names: first.names,
     regions,
+    ...(monitoring ? { monitoring } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ export interface ModelPort {
   what: string;
 }
 
-export type ServiceKind = 'firewall' | 'lb' | 'vrrp' | 'acme' | 'app' | 'db' | 'db-endpoint' | 'etcd' | 'storage' | 'storage-client' | 'backup';
+export type ServiceKind = 'firewall' | 'lb' | 'vrrp' | 'acme' | 'app' | 'db' | 'db-endpoint' | 'etcd' | 'storage' | 'storage-client' | 'backup' | 'monitoring';
 
 export interface ModelService {
   /** Stable key within the host: targets attach deploy steps to it. */
@@ -86,6 +86,30 @@ export interface Flow {
   purpose: Purpose;
 }
 
+/** One Prometheus scrape job: its targets are the links' targets (purpose metrics). */
+export interface ScrapeJob {
+  job: string;
+  path: string;
+  targets: LinkTarget[];
+  what: string;
+}
+
+/** A blackbox probe job: Prometheus asks its local blackbox exporter to fetch each URL. */
+export interface ProbeJob {
+  job: string;
+  module: 'http_health' | 'https_health';
+  targets: Array<LinkTarget & { url: string }>;
+  what: string;
+}
+
+export interface MonitoringModel {
+  /** Hosts that run Prometheus, and Alertmanager peers (the same hosts). */
+  prometheus: string[];
+  alertmanager: string[];
+  jobs: ScrapeJob[];
+  probes: ProbeJob[];
+}
+
 export interface Deployment {
   name: string;
   tier: Spec['tier'];
@@ -103,4 +127,6 @@ export interface Deployment {
   /** Names scripts use (compose service, swarm service or unit). */
   names: { lb: string; app: string; db: string; backup: string };
   regions?: Array<{ name: string; primary: boolean; deployment: Deployment }>;
+  /** Monitoring (monitoring.enabled, platform hosts): absent when off. */
+  monitoring?: MonitoringModel;
 }

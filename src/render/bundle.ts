@@ -19,6 +19,12 @@ export type Check =
   | { tool: 'keepalived' }
   | { tool: 'nft' }
   | { tool: 'k6' }
+  /** Prometheus: promtool check config / check rules / test rules; Alertmanager: amtool check-config; blackbox --config.check */
+  | { tool: 'promtool-config' }
+  | { tool: 'promtool-rules' }
+  | { tool: 'promtool-test' }
+  | { tool: 'amtool' }
+  | { tool: 'blackbox' }
   | { tool: 'pgbackrest'; stanza: string }
   /** a certificate of the bundle's CA (pki/, not a generated file: listed in the manifest's certs) */
   | { tool: 'x509' };

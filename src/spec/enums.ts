@@ -31,6 +31,8 @@ export const FORMS = {
   envName: { re: /^[A-Z][A-Z0-9_]{0,63}$/, text: 'an upper-case environment variable name (e.g. RUST_LOG)' },
   envValue: { re: /^[A-Za-z0-9._:\/@+=,-]{0,256}$/, text: 'letters, digits and ._:/@+=,- only (no spaces, quotes or $)' },
   size: { re: /^[1-9][0-9]{0,5}[kmg]$/, text: 'a size such as 50m, 512k or 2g' },
+  // An alert webhook: http(s), a host name or IPv4, an optional port and path; no query, user info or spaces.
+  webhookUrl: { re: new RegExp(`^https?://(?:${ipv4}|(?![0-9.]+$)${label}(?:\\.${label})*)(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(?:/[A-Za-z0-9._~/-]{0,200})?$`), text: 'an http(s) URL of a host name or IPv4 address, an optional port and a path of letters, digits and ._~/- (no query string), e.g. https://alerts.example.com/hook' },
   interfaceName: { re: /^[a-z][a-z0-9_.-]{0,14}$/, text: 'a network interface name: lowercase letters, digits and _.-, at most 15 characters (e.g. eth0)' },
 } as const;
 

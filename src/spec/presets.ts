@@ -15,6 +15,7 @@ export const TIER_PRESETS: Record<Tier, SpecInput> = {
     app: { replicas: 3 },
     database: { ha: 'patroni', replicas: 2 },
     storage: { kind: 'glusterfs' },
+    monitoring: { enabled: true },
   },
   'multi-region': {
     platform: 'swarm',
@@ -22,6 +23,7 @@ export const TIER_PRESETS: Record<Tier, SpecInput> = {
     database: { ha: 'patroni', replicas: 2 },
     // One MinIO per region was a single point of failure in each region; uploads stay per region (plan warns).
     storage: { kind: 'glusterfs' },
+    monitoring: { enabled: true },
     regions: [
       { name: 'us-east', primary: true },
       { name: 'eu-west', primary: false },

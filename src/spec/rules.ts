@@ -6,6 +6,7 @@
 import type { Issue } from '../errors.js';
 import type { Host, Role, Spec } from './schema.js';
 import { SWARM_LB_NODES } from '../model/containers.js';
+import { MONITORING_PORTS } from '../model/monitoring.js';
 
 // Renderers ask for the same role lists once per host: memoised per inventory array (specs are never mutated).
 const byRole = new WeakMap<Host[], Map<Role, Host[]>>();
@@ -75,9 +76,32 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
     warnings.push('synchronous replication with a single standby: when that standby is down, commits wait (streaming) or fall back to asynchronous (patroni); add a second standby');
   }
   checkDatabase(spec, errors, warnings, at, lbPorts);
+  checkMonitoring(spec, errors, costs, at);
   errors.push(...backupIssues(spec).map((i) => ({ ...i, path: at(i.path) })));
   costWarnings(spec, costs);
   return { errors, warnings, costs };
+}
+
+/** Monitoring settings that cannot work, and its ports against the others on the same hosts. */
+function checkMonitoring(spec: Spec, errors: Issue[], costs: string[], at: (p: string) => string): void {
+  const m = spec.monitoring;
+  if (m.webhookUser && !m.webhookUrl) errors.push({ path: at('monitoring.webhookUser'), message: 'needs monitoring.webhookUrl (the URL it authenticates to); set it, or remove webhookUser' });
+  if (!m.enabled) return;
+  if (spec.platform !== 'hosts') {
+    costs.push(`monitoring is generated for platform hosts only so far: no Prometheus or Alertmanager in the ${spec.platform} bundle (monitoring.enabled is ignored)`);
+    return;
+  }
+  if (!m.webhookUrl && !m.email) costs.push('monitoring has no receiver: alerts show in Alertmanager\'s web page only; set monitoring.webhookUrl and/or monitoring.email');
+  const taken = new Map<number, string>([
+    [spec.app.port, 'app.port'], [spec.loadBalancer.httpPort, 'loadBalancer.httpPort'], [spec.database.port, 'database.port'],
+    ...(spec.loadBalancer.tls === 'none' ? [] : ([[spec.loadBalancer.httpsPort, 'loadBalancer.httpsPort']] as Array<[number, string]>)),
+    ...(spec.loadBalancer.kind === 'haproxy' ? ([[spec.loadBalancer.statsPort, 'loadBalancer.statsPort']] as Array<[number, string]>) : []),
+    ...(spec.database.ha === 'patroni' ? (Object.entries(spec.database.endpointPorts).map(([k, v]) => [v, `database.endpointPorts.${k}`]) as Array<[number, string]>) : []),
+  ]);
+  for (const [p, what] of Object.entries(MONITORING_PORTS)) {
+    const other = taken.get(Number(p));
+    if (other) errors.push({ path: at(other), message: `${p} is the port of ${what} (monitoring); choose another port` });
+  }
 }
 
 /** Backup settings that cannot work. */

@@ -107,6 +107,33 @@ const firewallSchema = z
   })
   .strict();
 
+const monitoringSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Prometheus, Alertmanager, exporters and alert rules for every service of the bundle. Tier default: on for multi-server and multi-region (two Prometheus and two Alertmanager peers on different hosts), off for single-server (one of each when turned on).'),
+    scrapeInterval: z.number().int().min(5).max(300).default(15).describe('Seconds between scrapes of every target (and between probes of the front door and the app instances).'),
+    evaluationInterval: z.number().int().min(5).max(300).default(15).describe('Seconds between evaluations of the alert rules.'),
+    groupWait: z.number().int().min(0).max(600).default(30).describe('Seconds Alertmanager waits to group the first alerts of a new group before it notifies.'),
+    groupInterval: z.number().int().min(1).max(3600).default(300).describe('Seconds Alertmanager waits before it notifies about changes (new or resolved alerts) in a group it already notified.'),
+    replicationLagMb: z.number().int().min(1).max(1048576).default(64).describe('Alert when a standby\'s replayed WAL is this many MiB behind the leader.'),
+    slotRetainedMb: z.number().int().min(1).max(1048576).default(1024).describe('Alert when a replication slot keeps this many MiB of WAL on a database server.'),
+    diskPercent: z.number().int().min(50).max(99).default(85).describe('Alert when a file system is fuller than this percentage.'),
+    webhookUrl: str('webhookUrl').optional().describe('Where Alertmanager POSTs alerts (its webhook JSON), e.g. a chat relay. No query string; a password for it goes in .env (ALERT_WEBHOOK_PASSWORD) with webhookUser.'),
+    webhookUser: str('dbIdent').optional().describe('Basic-auth user for webhookUrl; the password is ALERT_WEBHOOK_PASSWORD in .env.'),
+    email: z
+      .object({
+        smarthost: str('address').describe('SMTP relay host name or IPv4 address.'),
+        port: port('monitoring.email.port').default(587).describe('SMTP relay port (587: submission with STARTTLS).'),
+        from: str('email').describe('Sender address of alert e-mails.'),
+        to: z.array(str('email')).min(1).max(20).describe('Recipients of alert e-mails.'),
+        user: str('email').optional().describe('SMTP user name (often an e-mail address); the password is ALERT_SMTP_PASSWORD in .env.'),
+        requireTls: z.boolean().default(true).describe('Refuse to send without STARTTLS.'),
+      })
+      .strict()
+      .optional()
+      .describe('An e-mail relay (smarthost) Alertmanager sends alerts through.'),
+  })
+  .strict();
+
 const hostSchema = z
   .object({
     name: str('hostName').describe('Host name; also the folder hosts/<name>/ in the bundle.'),
@@ -139,6 +166,7 @@ const specShape = {
   storage: z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), storageSchema.prefault({})).describe('Shared storage for uploads; a string is short for {kind: ...}.'),
   firewall: firewallSchema.prefault({}).describe('Host firewall from the deployment\'s flows (platform hosts).'),
   backup: backupSchema.prefault({}).describe('Backups: pgBackRest base backups + WAL archiving (point-in-time recovery) and daily logical dumps.'),
+  monitoring: monitoringSchema.prefault({}).describe('Monitoring and alerting: Prometheus scraping every service, alert rules with promtool tests, Alertmanager sending to a webhook and/or e-mail.'),
   hosts: z.array(hostSchema).max(5000).default([]).describe('The inventory (required for platform hosts).'),
   regions: z.array(regionSchema).default([]).describe('Regions for tier multi-region (default: us-east primary and eu-west).'),
 };

@@ -9,6 +9,7 @@ import { SECRETS } from './secrets.js';
 import { acmeUnitName, acmeUnits, needsTlsScript, renderTlsScript, tlsScriptPath } from './tls.js';
 import { addSteps, hostFile, type HostsPlan } from './hosts/plan.js';
 import { bindOf, deploymentOf } from '../model/index.js';
+import { LB_METRICS_PORT } from '../model/monitoring.js';
 
 /** Debian's config paths of each load balancer (from its module). */
 export const LB_PATHS = Object.fromEntries(Object.values(LOAD_BALANCERS).map((l) => [l.kind, l.hosts])) as Record<LbKind, { config: string; dir: string }>;
@@ -29,7 +30,9 @@ export function renderLbHost(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
   const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
   const lbm = LOAD_BALANCERS[kind];
   const statsBind = lbStatsBind(spec, lb);
-  b.add(hostFile(lb, lbm.hosts.config), lbm.render(model, h, { statsBind }), { checks: [{ tool: kind }] });
+  const metricsPort = deploymentOf(spec).hosts.find((x) => x.name === lb.name)?.services.find((s) => s.id === 'lb')?.ports.find((p) => p.port === LB_METRICS_PORT && spec.monitoring.enabled);
+  const metrics = metricsPort ? { bind: metricsPort.bind, port: metricsPort.port } : undefined;
+  b.add(hostFile(lb, lbm.hosts.config), lbm.render(model, h, { statsBind, ...(metrics ? { metrics } : {}) }), { checks: [{ tool: kind }] });
   b.add(hostFile(lb, `/etc/systemd/system/${kind}.service`), renderUnit(lbUnit(spec, kind), ctx), { checks: [{ tool: 'systemd' }] });
   if (lbm.statsPage) b.secret(SECRETS.haproxyStats);
   if (lbm.statsPage) addSteps(plan, lb, 'lb', { envFile: { path: envFilePath(spec.name, 'haproxy'), entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });

@@ -14,6 +14,7 @@ import { etcdChecker, patroniChecker } from './checkers-db.js';
 import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
 import { systemdChecker } from './systemd.js';
 import { throwawayCerts, x509Checker } from './tls.js';
+import { amtool, blackbox, promtoolConfig, promtoolRules, promtoolTest } from './monitoring-checkers.js';
 
 export { inSlot, once, pgBinDir, locate, RANK, rankOf } from './common.js';
 export type { CheckEnv, CheckOutcome, Checker } from './common.js';
@@ -517,4 +518,9 @@ export const CHECKERS: Record<CheckTool, Checker> = {
   k6: k6Checker,
   pgbackrest: pgbackrestChecker,
   x509: x509Checker,
+  'promtool-config': promtoolConfig,
+  'promtool-rules': promtoolRules,
+  'promtool-test': promtoolTest,
+  amtool,
+  blackbox,
 };

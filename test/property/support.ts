@@ -62,6 +62,7 @@ export const VALID: Record<FormName, fc.Arbitrary<string>> = {
   envValue: chars('ABCxyz0123456789._:/@+=,-', 0, 30),
   size: fc.tuple(fc.integer({ min: 1, max: 99999 }), fc.constantFrom('k', 'm', 'g')).map(([n, u]) => `${n}${u}`),
   interfaceName: fc.tuple(chars(lower, 1, 1), chars(lower + digits + '_.-', 0, 14)).map(([a, b]) => a + b),
+  webhookUrl: fc.tuple(fc.constantFrom('http', 'https'), fc.oneof(ipv4, fqdn), fc.option(fc.integer({ min: 1, max: 65535 })), chars(lower + digits + '._~/-', 0, 20)).map(([s, h, p, path]) => `${s}://${h}${p ? `:${p}` : ''}/${path}`),
 };
 
 /** A plain value of each form for baselines (fields a base spec leaves unset). */
@@ -81,6 +82,7 @@ export const BENIGN: Record<FormName, string> = {
   envValue: 'benign-value',
   size: '10m',
   interfaceName: 'eth0',
+  webhookUrl: 'https://alerts.example.com/hook',
 };
 
 // ---- the fields ----------------------------------------------------------------------------------
@@ -152,6 +154,8 @@ const common = {
   name: 'shop-front',
   app: { image: 'ghcr.io/acme/shop:2.1', env: { RUST_LOG: 'info', FEATURE_X: 'enabled-7' }, healthPath: '/healthz' },
   database: { name: 'shop_db', user: 'shop_app', allowedCidrs: ['10.50.0.0/16'] },
+  // Every monitoring string (off for single-server, still validated; rendered on the hosts bases).
+  monitoring: { webhookUrl: 'https://alerts.example.com/hook', webhookUser: 'alerts', email: { smarthost: 'smtp.example.com', from: 'ha@example.com', to: ['ops@example.com', 'dba@example.com'], user: 'ha@example.com' } },
 };
 
 /** Spec files covering each platform, load balancer, TLS mode, database mode and storage kind. */

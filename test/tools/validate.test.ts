@@ -29,6 +29,11 @@ const TOOL_BINS: Record<string, string[]> = {
   pgbackrest: ['pgbackrest'],
   keepalived: ['keepalived', 'ip', 'unshare'],
   nft: ['nft', 'unshare'],
+  'promtool-config': ['promtool'],
+  'promtool-rules': ['promtool'],
+  'promtool-test': ['promtool'],
+  amtool: ['amtool'],
+  blackbox: ['prometheus-blackbox-exporter'],
 };
 
 interface Breakage {

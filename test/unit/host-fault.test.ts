@@ -86,11 +86,12 @@ describe('chaos/host-fault.sh', () => {
   it("freeze: SIGSTOP of the host's service units, docker pause of its containers, resumed by a timer", () => {
     const db = dry('freeze', 'db3');
     expect(db).toContain('freeze db3 (10.0.2.12)');
-    expect(db).toContain('would run on 10.0.2.12: systemctl kill --signal=SIGSTOP etcd patroni');
-    expect(db).toContain("systemd-run --unit=ha-gen-chaos-thaw --on-active=30s sh -c 'systemctl kill --signal=SIGCONT etcd patroni'");
+    // the monitoring exporters freeze with the rest of the host (multi-server: monitoring is on)
+    expect(db).toContain('would run on 10.0.2.12: systemctl kill --signal=SIGSTOP etcd patroni prometheus-node-exporter prometheus-postgres-exporter');
+    expect(db).toContain("systemd-run --unit=ha-gen-chaos-thaw --on-active=30s sh -c 'systemctl kill --signal=SIGCONT etcd patroni prometheus-node-exporter prometheus-postgres-exporter'");
     const app = dry('freeze', 'app2');
     expect(app).toContain('freeze app2 (10.0.1.11)');
-    expect(app).toMatch(/systemctl kill --signal=SIGSTOP \S*uploads\.mount haproxy-db; docker pause home-registry-app/);
+    expect(app).toMatch(/systemctl kill --signal=SIGSTOP \S*uploads\.mount haproxy-db prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager prometheus; docker pause home-registry-app/);
     // timers and the firewall's one-shot load have no process to stop
     expect(app + db).not.toMatch(/SIGSTOP[^\n]*(\.timer|firewall)/);
   });

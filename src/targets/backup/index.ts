@@ -16,6 +16,9 @@ import { hostFile } from '../hosts/plan.js';
 import { pgImage, pgImageData as pgDataPath } from '../../model/constants.js';
 import { dumpTime } from '../../plan/schedule.js';
 import { MINIO_PORT } from '../../model/constants.js';
+
+/** The node exporter's textfile collector folder (monitoring): the backup leaves its timestamps there. */
+export const textfileDir = (spec: Pick<Spec, 'name'>) => `/var/lib/${spec.name}-textfile`;
 import backupSh from '../../../templates/backup/backup.sh.hbs?raw';
 import dumpSh from '../../../templates/backup/dump.sh.hbs?raw';
 import restoreSh from '../../../templates/backup/restore-pitr.sh.hbs?raw';
@@ -106,7 +109,7 @@ function scripts(spec: Spec, ctx: RenderContext) {
   const h = header(ctx).trimEnd();
   const common = { header: h, stanza: stanzaOf(spec), configPath: PGBACKREST_CONFIG, socketDir: p.socket, port: String(spec.database.port) };
   return {
-    backup: renderTemplate(backupSh, { ...common, daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
+    backup: renderTemplate(backupSh, { ...common, metricsDir: spec.monitoring.enabled && spec.platform === 'hosts' ? textfileDir(spec) : '', daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
     dump: renderTemplate(dumpSh, { ...common, db: spec.database.name, dumpDir: `${DUMP_DIR}/${spec.name}`, dumpDays: b.dumpDays, dumpDaysMinus1: b.dumpDays - 1 }),
     // Patroni in a container keeps postgresql.conf in the data directory: the restored copy brings its own.
     restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: spec.platform !== 'hosts' && spec.database.ha === 'patroni' ? '$target_dir/postgresql.conf' : p.conf }),
@@ -168,7 +171,8 @@ function renderHostsBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): vo
         { checks: [{ tool: 'systemd' }] },
       );
     };
-    job('backup', 'pgBackRest base backup', spec.backup.time, []);
+    // The textfile folder the script leaves its timestamps in (the node exporter reads it).
+    job('backup', 'pgBackRest base backup', spec.backup.time, spec.monitoring.enabled ? [['ExecStartPre', `+/usr/bin/install -d -o postgres -g postgres -m 0755 ${textfileDir(spec)}`]] : []);
     job('dump', 'Daily logical dump', dumpTime(spec), [['ExecStartPre', `+/usr/bin/install -d -o postgres -g postgres -m 0700 ${DUMP_DIR}/${spec.name}`]]);
   }
 }

@@ -2,7 +2,7 @@ import source from '../../../templates/caddy/Caddyfile.hbs?raw';
 import { renderTemplate } from '../../render/templates.js';
 import type { Spec } from '../../spec/schema.js';
 import { LB_READ_TIMEOUT_S, type LbModel } from '../lb-model.js';
-import type { LoadBalancer } from '../lb/types.js';
+import type { LoadBalancer, LbRenderOptions } from '../lb/types.js';
 import { sandbox } from '../systemd/index.js';
 import { sizeToBytes } from '../haproxy/index.js';
 import { GO_CIPHERS, HSTS, MOZILLA_GUIDELINE } from '../tls-profile.js';
@@ -20,7 +20,7 @@ const caddySize = (s: string) => `${s.slice(0, -1)}${{ k: 'KiB', m: 'MiB', g: 'G
 /** On hosts the admin API listens on a Unix socket in the unit's RuntimeDirectory (see lb-units.ts). */
 export const CADDY_ADMIN_SOCKET = '/run/caddy/admin.sock';
 
-export function renderCaddy(m: LbModel, header: string): string {
+export function renderCaddy(m: LbModel, header: string, o: Partial<LbRenderOptions> = {}): string {
   const container = m.platform !== 'hosts';
   // Caddy serves HTTPS automatically for a domain site address; http:// keeps it plain.
   const host = m.domain ?? '';
@@ -64,6 +64,8 @@ export function renderCaddy(m: LbModel, header: string): string {
     upstreamList: m.upstreams.kind === 'static' ? m.upstreams.servers.map((s) => `${s.host}:${s.port}`).join(' ') : '',
     policy: POLICY[m.policy],
     healthPath: m.healthPath,
+    metricsBind: o.metrics?.bind,
+    metricsPort: o.metrics?.port,
   });
 }
 
@@ -88,7 +90,7 @@ export const caddy: LoadBalancer = {
     reload: (f) => `caddy reload --config ${f} --adapter caddyfile --force`,
     test: (f) => `caddy validate --config ${f} --adapter caddyfile`,
   },
-  render: (m, header) => renderCaddy(m, header),
+  render: (m, header, o) => renderCaddy(m, header, o),
   testCommand: '/usr/bin/caddy validate --adapter caddyfile --config $config.next',
   unit: (spec: Spec) => ({
     Unit: [['Description', `caddy load balancer for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],

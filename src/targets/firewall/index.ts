@@ -34,15 +34,18 @@ export function firewallRules(spec: Spec, host: string, dep: Deployment = deploy
   const addressOf = (name: string) => dep.hosts.find((h) => h.name === name)?.address;
   // Ports Docker publishes on this host (the app, MinIO): their services run from an image.
   const published = new Set(me.services.filter((s) => s.packages.includes('docker.io')).flatMap((s) => s.ports.filter((p) => p.bind !== '127.0.0.1').map((p) => p.port)));
-  const groups = new Map<string, { proto: Flow['proto']; port: number; sources: Set<string>; any: boolean; self: boolean; purposes: Set<string> }>();
+  const groups = new Map<string, { proto: Flow['proto']; port: number; sources: Set<string>; any: boolean; self: Set<string>; purposes: Set<string> }>();
   for (const f of inbound(dep, host)) {
     const key = `${f.proto}/${f.port}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { proto: f.proto, port: f.port, sources: new Set(), any: false, self: false, purposes: new Set() }));
+    if (!g) groups.set(key, (g = { proto: f.proto, port: f.port, sources: new Set(), any: false, self: new Set(), purposes: new Set() }));
     g.purposes.add(f.purpose);
     const from = f.from === 'clients' ? undefined : addressOf(f.from);
     if (f.from === 'clients') g.any = true;
-    else if (f.from === host) g.self = true;
+    // Monitoring's own scrapes of this host come from the host itself (loopback), not its containers.
+    else if (f.from === host) {
+      if (f.purpose !== 'metrics' && f.purpose !== 'alerts') g.self.add(f.purpose);
+    }
     else if (from && isIpv4(from)) g.sources.add(from);
     // A source known only by name: nftables cannot match it offline, so that port is open to all.
     else g.any = true;
@@ -58,7 +61,7 @@ export function firewallRules(spec: Spec, host: string, dep: Deployment = deploy
     }
     if (g.sources.size || g.any) input.push({ rule: `${saddr}${g.proto} dport ${g.port}`, why });
     // The host's own containers reach its address through docker0 (the app to its database endpoint).
-    if (g.self) input.push({ rule: `iifname "docker0" ${g.proto} dport ${g.port}`, why: `${why} (this host's containers)` });
+    if (g.self.size) input.push({ rule: `iifname "docker0" ${g.proto} dport ${g.port}`, why: `${[...g.self].sort().join(', ')} (this host's containers)` });
     // Matched on the port the client dialled (before DNAT): the green instance publishes 8211 onto the container's 8210.
     if (published.has(g.port) && (g.sources.size || g.any)) forward.push({ rule: `${saddr}meta l4proto ${g.proto} ct original proto-dst ${g.port}`, why });
   }

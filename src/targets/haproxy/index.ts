@@ -56,6 +56,8 @@ export function renderHaproxy(m: LbModel, header: string, opts: LbRenderOptions)
     certbotAddress: opts.certbotAddress ?? '127.0.0.1:8888',
     statsBind: opts.statsBind,
     statsPort: m.statsPort,
+    metricsBind: opts.metrics?.bind,
+    metricsPort: opts.metrics?.port,
   });
 }
 

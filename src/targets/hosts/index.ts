@@ -15,6 +15,7 @@ import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
 import { renderHostsStorage, uploadsDir } from '../storage/index.js';
 import { renderHostsDeploy } from '../deploy/index.js';
 import { backupHostEnv } from '../backup/index.js';
+import { renderMonitoringHosts } from '../monitoring/index.js';
 
 export { appUnit, appUnitName, greenUnitName, greenPort, type AppUnitOptions } from '../app/index.js';
 import { appUnit, appUnitName } from '../app/index.js';
@@ -67,10 +68,13 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   // 5. rolling update and blue-green scripts
   renderHostsDeploy(spec, ctx, b, storage.mounted);
 
-  // 6. the firewall from the flows, last on every host
+  // 6. monitoring (monitoring.enabled): Prometheus, Alertmanager, exporters, rules and their tests
+  renderMonitoringHosts(spec, ctx, b, plan);
+
+  // 7. the firewall from the flows, last on every host
   renderFirewallHosts(spec, ctx, b, spec.hosts);
 
-  // 7. deploy.sh from the plan
+  // 8. deploy.sh from the plan
   renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env', o.pkiRel ?? PKI_DIR);
 }
 

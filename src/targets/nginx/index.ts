@@ -3,7 +3,7 @@ import { renderTemplate } from '../../render/templates.js';
 import type { Spec } from '../../spec/schema.js';
 import type { LbModel } from '../lb-model.js';
 import { LB_READ_TIMEOUT_S } from '../lb-model.js';
-import type { LoadBalancer } from '../lb/types.js';
+import type { LoadBalancer, LbRenderOptions } from '../lb/types.js';
 import { tlsScriptPath } from '../../model/constants.js';
 import { sandbox } from '../systemd/index.js';
 import { acmePaths } from '../lb-model.js';
@@ -17,7 +17,7 @@ const POLICY: Record<LbModel['policy'], string | undefined> = {
 };
 
 /** nginx.conf for any platform: compose/swarm run the official image, hosts run Debian's nginx. */
-export function renderNginx(m: LbModel, header: string): string {
+export function renderNginx(m: LbModel, header: string, o: Partial<LbRenderOptions> = {}): string {
   const container = m.platform !== 'hosts';
   const servers = m.upstreams.kind === 'static' ? m.upstreams.servers : [];
   return renderTemplate(source, {
@@ -54,6 +54,7 @@ export function renderNginx(m: LbModel, header: string): string {
     tlsCiphers: TLS12_CIPHERS.join(':'),
     hsts: HSTS,
     lbHealthPath: m.lbHealthPath,
+    metricsPort: o.metrics?.port,
   });
 }
 
@@ -82,7 +83,7 @@ export const nginx: LoadBalancer = {
     reload: () => 'kill -HUP 1',
     test: (f) => `nginx -t -q -c ${f}`,
   },
-  render: (m, header) => renderNginx(m, header),
+  render: (m, header, o) => renderNginx(m, header, o),
   testCommand: '/usr/sbin/nginx -t -q -c $config.next',
   unit: (spec: Spec) => ({
     Unit: [['Description', `nginx load balancer for ${spec.name} (ha-gen)`], ['After', 'network-online.target'], ['Wants', 'network-online.target']],

@@ -12,6 +12,8 @@ import { buildPlan, LB_DETECT_SECONDS, type Plan, type PlanOptions } from '../..
 import { scriptView, type ScriptView as Topology } from '../../model/view.js';
 import { deploymentOf } from '../../model/index.js';
 import { planMarkdown } from '../../plan/format.js';
+import { alertDefs, ALERT_ACTIONS, runbookAnchor } from '../monitoring/rules.js';
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from '../../model/monitoring.js';
 import { renderBackup, hostScripts, backupImage, backupServiceName, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
 import { dbMemberNames } from '../../model/containers.js';
 import { envFilePath } from '../systemd/index.js';
@@ -247,6 +249,41 @@ function hostsCommands(spec: Spec, t: Topology) {
   };
 }
 
+/** Where alerts go, for a sentence: the receivers of monitoring. */
+function receiversText(spec: Spec): string {
+  const m = spec.monitoring;
+  const r = [...(m.webhookUrl ? [`the webhook ${m.webhookUrl}`] : []), ...(m.email ? [`e-mail to ${m.email.to.join(', ')} through ${m.email.smarthost}:${m.email.port}`] : [])];
+  return r.length ? `They go to ${r.join(' and ')}, and again when resolved.` : 'They go nowhere yet: set monitoring.webhookUrl and/or monitoring.email (until then only Alertmanager\'s web page shows them).';
+}
+
+/** Step 1's alerts: which ones, who evaluates them, where they go; each links its section below. */
+function alertsInStep1(spec: Spec): string[] {
+  const dep = deploymentOf(spec);
+  const mon = dep.monitoring;
+  if (!mon) return spec.platform === 'hosts' ? ['', 'No monitoring in this bundle (monitoring.enabled is off): nobody is told of a failure; turn it on.'] : [];
+  const addr = (n: string) => dep.hosts.find((h) => h.name === n)!.address;
+  const alerts = alertDefs(spec, dep);
+  return [
+    '',
+    `**Alerts.** Prometheus on ${mon.prometheus.join(', ')} (port ${PROMETHEUS_PORT}) evaluates ${alerts.length} alert rules every ${spec.monitoring.evaluationInterval} s and sends to ${dep.regions ? 'its region\'s' : 'every'} Alertmanager (${mon.alertmanager.map((n) => `http://${addr(n)}:${ALERTMANAGER_PORT}`).join(', ')})${mon.alertmanager.length > 1 ? ', which deduplicate, so each alert arrives once' : ''}. ${receiversText(spec)} Each alert links its section under [Alerts](#alerts) below:`,
+    '',
+    '| alert | severity | what it means |',
+    '|---|---|---|',
+    ...alerts.map((a) => `| [${a.alert}](#${runbookAnchor(a.alert)}) | ${a.severity} | ${a.description.replace(/\{\{ \$labels\.([a-z_]+) \}\}/g, '<$1>').replaceAll('|', '\\|')} |`),
+  ];
+}
+
+/** One section per alert, the target of its runbook_url. */
+function alertSections(spec: Spec): string[] {
+  const dep = deploymentOf(spec);
+  if (!dep.monitoring) return [];
+  const o = ['', '## Alerts', '', 'Every alert of the bundle\'s Prometheus (`hosts/<host>/etc/prometheus/ha-gen.rules.yml`), with what to do first. Silence one during planned work with `amtool silence add alertname=<name> --alertmanager.url=http://<alertmanager>:9093`.'];
+  for (const a of alertDefs(spec, dep)) {
+    o.push('', `### ${a.alert}`, '', `${a.description.replace(/\{\{ \$labels\.([a-z_]+) \}\}/g, '<$1>')} (severity ${a.severity}${a.for === '0s' ? '' : `, after ${a.for}`})`, '', ALERT_ACTIONS[a.alert] ?? '');
+  }
+  return o;
+}
+
 export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Topology): string {
   const c = commands(spec, t);
   const o: string[] = [header(ctx, 'md').trimEnd(), `# ${spec.name}: disaster recovery runbook`, ''];
@@ -258,6 +295,7 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
   o.push('', '## 1. Detect the outage', '', 'What each failure looks like from the outside:', '', '| failure | symptom |', '|---|---|');
   for (const f of plan.failures) o.push(`| ${f.failure} | ${f.symptom} |`);
   o.push('', 'Confirm with the smoke test (one line per check, exit 1 on any failure):', '', ...code(['./smoke.sh', './smoke.sh --lb-only   # only what clients see']));
+  o.push(...alertsInStep1(spec));
   o.push('', '## 2. Assess the scope', '', 'Application:', '', ...code([...c.status, ...c.app]), '', 'Database:', '', ...code(c.db), '', 'Infrastructure:', '', ...code(c.infra));
   o.push('', '## 3. Notify the team', '', '- Open an incident: who leads, who communicates, who types commands.', '- Post the smoke.sh output and the start time; update the status page.', '- Note every command run, with the time, for step 7.');
   o.push('', '## 4. Fail over', '');
@@ -294,6 +332,7 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
   if (spec.platform !== 'hosts' && spec.database.ha !== 'none') {
     o.push('', `Every database member archives WAL into the one repository (only the primary does at a time) and has a backup service beside it (backup-<member>) that runs the schedule; only the one beside the current primary takes backups, so they follow a failover.`);
   }
+  o.push(...alertSections(spec));
   return `${o.join('\n')}\n`;
 }
 

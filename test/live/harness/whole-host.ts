@@ -69,7 +69,7 @@ export interface Bundle {
  * ha-gen.yaml (lab addresses for every host and the floating address, database.version 15,
  * database.synchronous true, loadBalancer.floatingInterface eth0) and runs `ha-gen generate`.
  */
-export async function userBundle(dir: string, lb: 'haproxy' | 'nginx' | 'caddy' = 'haproxy'): Promise<Bundle> {
+export async function userBundle(dir: string, lb: 'haproxy' | 'nginx' | 'caddy' = 'haproxy', edit?: (doc: ReturnType<typeof parseDocument>) => void): Promise<Bundle> {
   const init = await cli(['init', '--yes', '--tier', 'multi-server', '--platform', 'hosts', '--lb', lb], dir);
   if (init.code !== 0) throw new Error(`ha-gen init failed:\n${init.out}${init.err}`);
   const specFile = path.join(dir, 'ha-gen.yaml');
@@ -80,6 +80,7 @@ export async function userBundle(dir: string, lb: 'haproxy' | 'nginx' | 'caddy' 
   doc.setIn(['loadBalancer', 'floatingInterface'], 'eth0');
   doc.setIn(['database', 'version'], 15);
   doc.setIn(['database', 'synchronous'], true);
+  edit?.(doc);
   await fs.writeFile(specFile, doc.toString());
   const gen = await cli(['generate'], dir);
   if (gen.code !== 0) throw new Error(`ha-gen generate failed:\n${gen.out}${gen.err}`);
@@ -417,7 +418,7 @@ export class WholeHostLab {
   }
 
   /** The app unit's published address and port (docker run -p ADDRESS:PORT:CPORT), served by the stand-in. */
-  private async startAppStandIn(name: string, unit: string): Promise<HostProcess> {
+  async startAppStandIn(name: string, unit: string): Promise<HostProcess> {
     const u = parseUnit(await this.lab.readFile(name, `/etc/systemd/system/${unit}.service`));
     const argv = splitExec(unitValue(u, 'Service', 'ExecStart')!).argv;
     const pi = argv.indexOf('-p');

@@ -67,12 +67,12 @@ recovery="${RECOVERY_TIMEOUT:-300}"
 # The host's address, the units whose processes a freeze stops and the containers it pauses.
 host_info() {
   case "$1" in
-    use1) address='10.0.1.10'; units=('caddy'); containers=('home-registry-app'); runs='home-registry-firewall, home-registry-app, caddy' ;;
-    use2) address='10.0.1.11'; units=('postgresql@17-main'); containers=('home-registry-app'); runs='home-registry-firewall, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, home-registry-app' ;;
-    use3) address='10.0.1.12'; units=('postgresql@17-main'); containers=('home-registry-minio'); runs='home-registry-firewall, home-registry-minio, minio bootstrap, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer' ;;
-    euw1) address='10.1.1.10'; units=('caddy'); containers=('home-registry-app'); runs='home-registry-firewall, home-registry-app, caddy' ;;
-    euw2) address='10.1.1.11'; units=('postgresql@17-main'); containers=('home-registry-app'); runs='home-registry-firewall, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, home-registry-app' ;;
-    euw3) address='10.1.1.12'; units=('postgresql@17-main'); containers=('home-registry-minio'); runs='home-registry-firewall, home-registry-minio, minio bootstrap, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer' ;;
+    use1) address='10.0.1.10'; units=('caddy' 'prometheus-node-exporter' 'prometheus-blackbox-exporter' 'prometheus-alertmanager' 'prometheus'); containers=('home-registry-app'); runs='home-registry-firewall, home-registry-app, caddy, prometheus-node-exporter, prometheus-blackbox-exporter, prometheus-alertmanager, prometheus' ;;
+    use2) address='10.0.1.11'; units=('postgresql@17-main' 'prometheus-node-exporter' 'prometheus-postgres-exporter' 'prometheus-blackbox-exporter' 'prometheus-alertmanager' 'prometheus'); containers=('home-registry-app'); runs='home-registry-firewall, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, home-registry-app, prometheus-node-exporter, prometheus-postgres-exporter, prometheus-blackbox-exporter, prometheus-alertmanager, prometheus' ;;
+    use3) address='10.0.1.12'; units=('postgresql@17-main' 'prometheus-node-exporter' 'prometheus-postgres-exporter'); containers=('home-registry-minio'); runs='home-registry-firewall, home-registry-minio, minio bootstrap, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, prometheus-node-exporter, prometheus-postgres-exporter' ;;
+    euw1) address='10.1.1.10'; units=('caddy' 'prometheus-node-exporter' 'prometheus-blackbox-exporter' 'prometheus-alertmanager' 'prometheus'); containers=('home-registry-app'); runs='home-registry-firewall, home-registry-app, caddy, prometheus-node-exporter, prometheus-blackbox-exporter, prometheus-alertmanager, prometheus' ;;
+    euw2) address='10.1.1.11'; units=('postgresql@17-main' 'prometheus-node-exporter' 'prometheus-postgres-exporter' 'prometheus-blackbox-exporter' 'prometheus-alertmanager' 'prometheus'); containers=('home-registry-app'); runs='home-registry-firewall, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, home-registry-app, prometheus-node-exporter, prometheus-postgres-exporter, prometheus-blackbox-exporter, prometheus-alertmanager, prometheus' ;;
+    euw3) address='10.1.1.12'; units=('postgresql@17-main' 'prometheus-node-exporter' 'prometheus-postgres-exporter'); containers=('home-registry-minio'); runs='home-registry-firewall, home-registry-minio, minio bootstrap, postgresql@17-main, home-registry-backup.timer, home-registry-dump.timer, prometheus-node-exporter, prometheus-postgres-exporter' ;;
     *) return 1 ;;
   esac
 }

@@ -70,14 +70,14 @@ recovery="${RECOVERY_TIMEOUT:-300}"
 # The host's address, the units whose processes a freeze stops and the containers it pauses.
 host_info() {
   case "$1" in
-    lb1) address='10.0.1.5'; units=('haproxy' 'keepalived'); containers=(); runs='home-registry-firewall, haproxy, keepalived' ;;
-    lb2) address='10.0.1.6'; units=('haproxy' 'keepalived'); containers=(); runs='home-registry-firewall, haproxy, keepalived' ;;
-    app1) address='10.0.1.10'; units=('srv-home_registry-uploads.mount' 'haproxy-db'); containers=('home-registry-app'); runs='home-registry-firewall, srv-home_registry-uploads.mount, haproxy-db, home-registry-app' ;;
-    app2) address='10.0.1.11'; units=('srv-home_registry-uploads.mount' 'haproxy-db'); containers=('home-registry-app'); runs='home-registry-firewall, srv-home_registry-uploads.mount, haproxy-db, home-registry-app' ;;
-    db1) address='10.0.2.10'; units=('etcd' 'patroni'); containers=(); runs='home-registry-firewall, etcd, patroni, home-registry-backup.timer, home-registry-dump.timer' ;;
-    db2) address='10.0.2.11'; units=('etcd' 'patroni'); containers=(); runs='home-registry-firewall, etcd, patroni, home-registry-backup.timer, home-registry-dump.timer' ;;
-    db3) address='10.0.2.12'; units=('etcd' 'patroni'); containers=(); runs='home-registry-firewall, etcd, patroni, home-registry-backup.timer, home-registry-dump.timer' ;;
-    nfs1) address='10.0.3.10'; units=(); containers=(); runs='home-registry-firewall, nfs-server' ;;
+    lb1) address='10.0.1.5'; units=('haproxy' 'keepalived' 'prometheus-node-exporter'); containers=(); runs='home-registry-firewall, haproxy, keepalived, prometheus-node-exporter' ;;
+    lb2) address='10.0.1.6'; units=('haproxy' 'keepalived' 'prometheus-node-exporter'); containers=(); runs='home-registry-firewall, haproxy, keepalived, prometheus-node-exporter' ;;
+    app1) address='10.0.1.10'; units=('srv-home_registry-uploads.mount' 'haproxy-db' 'prometheus-node-exporter' 'prometheus-blackbox-exporter' 'prometheus-alertmanager' 'prometheus'); containers=('home-registry-app'); runs='home-registry-firewall, srv-home_registry-uploads.mount, haproxy-db, home-registry-app, prometheus-node-exporter, prometheus-blackbox-exporter, prometheus-alertmanager, prometheus' ;;
+    app2) address='10.0.1.11'; units=('srv-home_registry-uploads.mount' 'haproxy-db' 'prometheus-node-exporter' 'prometheus-blackbox-exporter' 'prometheus-alertmanager' 'prometheus'); containers=('home-registry-app'); runs='home-registry-firewall, srv-home_registry-uploads.mount, haproxy-db, home-registry-app, prometheus-node-exporter, prometheus-blackbox-exporter, prometheus-alertmanager, prometheus' ;;
+    db1) address='10.0.2.10'; units=('etcd' 'patroni' 'prometheus-node-exporter' 'prometheus-postgres-exporter'); containers=(); runs='home-registry-firewall, etcd, patroni, home-registry-backup.timer, home-registry-dump.timer, prometheus-node-exporter, prometheus-postgres-exporter' ;;
+    db2) address='10.0.2.11'; units=('etcd' 'patroni' 'prometheus-node-exporter' 'prometheus-postgres-exporter'); containers=(); runs='home-registry-firewall, etcd, patroni, home-registry-backup.timer, home-registry-dump.timer, prometheus-node-exporter, prometheus-postgres-exporter' ;;
+    db3) address='10.0.2.12'; units=('etcd' 'patroni' 'prometheus-node-exporter' 'prometheus-postgres-exporter'); containers=(); runs='home-registry-firewall, etcd, patroni, home-registry-backup.timer, home-registry-dump.timer, prometheus-node-exporter, prometheus-postgres-exporter' ;;
+    nfs1) address='10.0.3.10'; units=('prometheus-node-exporter'); containers=(); runs='home-registry-firewall, nfs-server, prometheus-node-exporter' ;;
     *) return 1 ;;
   esac
 }

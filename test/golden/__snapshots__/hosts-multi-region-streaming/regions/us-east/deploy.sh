@@ -39,24 +39,24 @@ done
 case "$host" in
   use1)
     address="10.0.1.10"
-    units=(home-registry-firewall home-registry-app caddy)
-    packages=(caddy docker.io nftables)
+    units=(home-registry-firewall home-registry-app caddy prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager prometheus)
+    packages=(caddy docker.io nftables prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
     ;;
   use2)
     address="10.0.1.11"
-    units=(home-registry-firewall postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app)
-    packages=(docker.io nftables pgbackrest postgresql-17)
+    units=(home-registry-firewall postgresql@17-main home-registry-backup.timer home-registry-dump.timer home-registry-app prometheus-node-exporter prometheus-postgres-exporter prometheus-blackbox-exporter prometheus-alertmanager prometheus)
+    packages=(docker.io nftables pgbackrest postgresql-17 prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=('rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=('while IFS== read -r k v; do export "$k=$v"; done < /etc/home-registry/db-init.env; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'while IFS== read -r k v; do export "$k=$v"; done < /etc/home-registry/db-init.env; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
     firewall_unit="home-registry-firewall"
     ;;
   use3)
     address="10.0.1.12"
-    units=(home-registry-firewall home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer)
-    packages=(docker.io nftables pgbackrest postgresql-17)
+    units=(home-registry-firewall home-registry-minio postgresql@17-main home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(docker.io nftables pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=('install -d -m 0700 /srv/home_registry/minio')
     after_cmds=('docker run --rm --network host --env-file /etc/home-registry/minio.env --env-file /etc/home-registry/minio-bootstrap.env -v /etc/home-registry/minio:/etc/minio-bootstrap:ro --entrypoint /bin/sh minio/minio:RELEASE.2025-04-22T22-12-26Z /etc/minio-bootstrap/bootstrap.sh')
     firewall_unit="home-registry-firewall"
