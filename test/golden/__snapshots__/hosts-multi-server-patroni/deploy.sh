@@ -3,7 +3,7 @@
 # change ha-gen.yaml and run `ha-gen generate` (edits are detected and refused).
 # Deploys one host of this bundle over SSH: copies hosts/HOST/ onto the host's /, writes the
 # secrets each unit reads (EnvironmentFile=) from .env with mode 0600, reloads systemd and starts
-# the host's services in dependency order. Deploy hosts in this order: app1 app2 db1 db2 db3 lb1 lb2 nfs1
+# the host's services in dependency order. Deploy hosts in this order: nfs1 app1 app2 db1 db2 db3 lb1 lb2
 # Remote command lines are built here on purpose (values expand on this side):
 # shellcheck disable=SC2029
 set -euo pipefail
@@ -13,7 +13,7 @@ usage() {
 Usage: ./deploy.sh HOST [--dry-run]
        ./deploy.sh --list
 
-  HOST       one of: app1 app2 db1 db2 db3 lb1 lb2 nfs1
+  HOST       one of: nfs1 app1 app2 db1 db2 db3 lb1 lb2
   --dry-run  print what would be copied, written and started; change nothing
   --list     print the hosts in deployment order
 Environment: SSH_USER (default root), SSH_OPTS (extra ssh options).
@@ -26,7 +26,7 @@ host=""
 for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
-    --list) echo "app1 app2 db1 db2 db3 lb1 lb2 nfs1" | tr ' ' '\n'; exit 0 ;;
+    --list) echo "nfs1 app1 app2 db1 db2 db3 lb1 lb2" | tr ' ' '\n'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "deploy.sh: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *) [[ -z "$host" ]] || { echo "deploy.sh: one host at a time" >&2; exit 2; }; host="$arg" ;;
@@ -34,6 +34,8 @@ for arg in "$@"; do
 done
 [[ -n "$host" ]] || { usage >&2; exit 2; }
 
+# The commands run on the host, single-quoted so that their $ expands there:
+# shellcheck disable=SC2016
 case "$host" in
   lb1)
     address="10.0.1.5"
@@ -42,6 +44,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   lb2)
     address="10.0.1.6"
@@ -50,6 +53,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   app1)
     address="10.0.1.10"
@@ -58,6 +62,7 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   app2)
     address="10.0.1.11"
@@ -66,30 +71,34 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
   db1)
     address="10.0.2.10"
     units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(curl etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=()
-    after_cmds=()
+    after_cmds=('/usr/local/sbin/home-registry-etcd-auth')
     firewall_unit="home-registry-firewall"
+    pki_files=('ca.crt /etc/etcd/pki/ca.crt root 0644' 'db1.crt /etc/etcd/pki/host.crt root 0644' 'db1.key /etc/etcd/pki/host.key etcd 0600' 'ca.crt /etc/patroni/pki/ca.crt root 0644' 'db1.crt /etc/patroni/pki/host.crt root 0644' 'db1.key /etc/patroni/pki/host.key postgres 0600')
     ;;
   db2)
     address="10.0.2.11"
     units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(curl etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=()
-    after_cmds=()
+    after_cmds=('/usr/local/sbin/home-registry-etcd-auth')
     firewall_unit="home-registry-firewall"
+    pki_files=('ca.crt /etc/etcd/pki/ca.crt root 0644' 'db2.crt /etc/etcd/pki/host.crt root 0644' 'db2.key /etc/etcd/pki/host.key etcd 0600' 'ca.crt /etc/patroni/pki/ca.crt root 0644' 'db2.crt /etc/patroni/pki/host.crt root 0644' 'db2.key /etc/patroni/pki/host.key postgres 0600')
     ;;
   db3)
     address="10.0.2.12"
     units=(home-registry-firewall etcd patroni home-registry-backup.timer home-registry-dump.timer prometheus-node-exporter prometheus-postgres-exporter)
-    packages=(etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
+    packages=(curl etcd-client etcd-server nftables patroni pgbackrest postgresql-17 prometheus-node-exporter prometheus-postgres-exporter)
     before_cmds=()
-    after_cmds=()
+    after_cmds=('/usr/local/sbin/home-registry-etcd-auth')
     firewall_unit="home-registry-firewall"
+    pki_files=('ca.crt /etc/etcd/pki/ca.crt root 0644' 'db3.crt /etc/etcd/pki/host.crt root 0644' 'db3.key /etc/etcd/pki/host.key etcd 0600' 'ca.crt /etc/patroni/pki/ca.crt root 0644' 'db3.crt /etc/patroni/pki/host.crt root 0644' 'db3.key /etc/patroni/pki/host.key postgres 0600')
     ;;
   nfs1)
     address="10.0.3.10"
@@ -98,8 +107,9 @@ case "$host" in
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
+    pki_files=()
     ;;
-  *) echo "deploy.sh: unknown host '$host'; hosts: app1 app2 db1 db2 db3 lb1 lb2 nfs1" >&2; exit 2 ;;
+  *) echo "deploy.sh: unknown host '$host'; hosts: nfs1 app1 app2 db1 db2 db3 lb1 lb2" >&2; exit 2 ;;
 esac
 
 env_file="$here/.env"
@@ -107,15 +117,57 @@ if [[ ! -f "$env_file" ]]; then
   echo "deploy.sh: $env_file is missing; run 'ha-gen generate' to create it" >&2
   exit 1
 fi
-set -a
-# shellcheck source=/dev/null
-. "$env_file"
-set +a
+# .env is data: KEY=VALUE lines (comments and blank lines skipped), never run as shell code.
+load_env() {
+  local file="$1" line key value n=0
+  local -A known=([APP_DB_PASSWORD]=1 [ETCD_ROOT_PASSWORD]=1 [HAPROXY_STATS_PASSWORD]=1 [JWT_SECRET]=1 [KEEPALIVED_PASSWORD]=1 [PATRONI_ETCD_PASSWORD]=1 [PATRONI_ETCD_USERNAME]=1 [PATRONI_REPLICATION_PASSWORD]=1 [PATRONI_REPLICATION_USERNAME]=1 [PATRONI_RESTAPI_PASSWORD]=1 [PATRONI_RESTAPI_USERNAME]=1 [PATRONI_REWIND_PASSWORD]=1 [PATRONI_REWIND_USERNAME]=1 [PATRONI_SUPERUSER_PASSWORD]=1 [PATRONI_SUPERUSER_USERNAME]=1)
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    n=$((n + 1))
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    if [[ ! "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+      echo "deploy.sh: $file line $n is not KEY=VALUE" >&2
+      exit 2
+    fi
+    key="${BASH_REMATCH[2]}"
+    value="${BASH_REMATCH[3]}"
+    value="${value%"${value##*[![:space:]]}"}"
+    [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]] && value="${BASH_REMATCH[1]}"
+    [[ -n "${known[$key]:-}" ]] || continue
+    if [[ ! "$value" =~ ^[A-Za-z0-9._-]*$ ]]; then
+      echo "deploy.sh: $key in $file has a character outside A-Za-z0-9._-; refused (.env is read as data, not run)" >&2
+      exit 2
+    fi
+    printf -v "$key" '%s' "$value"
+    export "${key?}"
+  done <"$file"
+}
+load_env "$env_file"
 
 ssh_target="${SSH_USER:-root}@${address}"
 remote() {
   # shellcheck disable=SC2086
   ssh ${SSH_OPTS:-} "$ssh_target" "$@"
+}
+
+# The bundle's CA and this host's certificate and key (pki/, made by `ha-gen generate` or yours).
+pki_dir="$here/pki"
+for f in "${pki_files[@]}"; do
+  read -r src _ <<<"$f"
+  [[ -f "$pki_dir/$src" ]] || { echo "deploy.sh: $pki_dir/$src is missing; run 'ha-gen generate' to create it, or put your own CA's file there (see README)" >&2; exit 1; }
+done
+
+# Copies pki/ files onto the host: a key is readable by its service's user only (created 0600 by root).
+install_pki() {
+  local src path owner mode
+  for f in "${pki_files[@]}"; do
+    read -r src path owner mode <<<"$f"
+    if (( dry_run )); then
+      echo "would install $pki_dir/$src as $path (owner $owner, mode $mode)"
+      continue
+    fi
+    remote "d=\"\$(dirname '$path')\"; mkdir -p \"\$d\" && chmod 0755 \"\$d\" && umask 077 && cat > '$path.tmp' && chown '$owner' '$path.tmp' && chmod $mode '$path.tmp' && mv '$path.tmp' '$path'" < "$pki_dir/$src"
+  done
 }
 
 # Writes one EnvironmentFile on the host with mode 0600 (created 0600: never readable by others).
@@ -171,6 +223,10 @@ write_env_files() {
       : ;;
     db1)
       {
+        printf '%s=%s\n' ETCD_ROOT_PASSWORD "$ETCD_ROOT_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+      } | install_env /etc/home-registry/etcd-auth.env "ETCD_ROOT_PASSWORD PATRONI_ETCD_PASSWORD"
+      {
         printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
         printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
         printf '%s=%s\n' PATRONI_REPLICATION_USERNAME "$PATRONI_REPLICATION_USERNAME"
@@ -180,22 +236,16 @@ write_env_files() {
         printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
         printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
         printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
-      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_USERNAME "$PATRONI_ETCD_USERNAME"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PROTOCOL "https"
+      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD PATRONI_ETCD_USERNAME PATRONI_ETCD_PASSWORD PATRONI_ETCD_PROTOCOL"
       : ;;
     db2)
       {
-        printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
-        printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
-        printf '%s=%s\n' PATRONI_REPLICATION_USERNAME "$PATRONI_REPLICATION_USERNAME"
-        printf '%s=%s\n' PATRONI_REPLICATION_PASSWORD "$PATRONI_REPLICATION_PASSWORD"
-        printf '%s=%s\n' PATRONI_REWIND_USERNAME "$PATRONI_REWIND_USERNAME"
-        printf '%s=%s\n' PATRONI_REWIND_PASSWORD "$PATRONI_REWIND_PASSWORD"
-        printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
-        printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
-        printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
-      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD"
-      : ;;
-    db3)
+        printf '%s=%s\n' ETCD_ROOT_PASSWORD "$ETCD_ROOT_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+      } | install_env /etc/home-registry/etcd-auth.env "ETCD_ROOT_PASSWORD PATRONI_ETCD_PASSWORD"
       {
         printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
         printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
@@ -206,7 +256,30 @@ write_env_files() {
         printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
         printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
         printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
-      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_USERNAME "$PATRONI_ETCD_USERNAME"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PROTOCOL "https"
+      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD PATRONI_ETCD_USERNAME PATRONI_ETCD_PASSWORD PATRONI_ETCD_PROTOCOL"
+      : ;;
+    db3)
+      {
+        printf '%s=%s\n' ETCD_ROOT_PASSWORD "$ETCD_ROOT_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+      } | install_env /etc/home-registry/etcd-auth.env "ETCD_ROOT_PASSWORD PATRONI_ETCD_PASSWORD"
+      {
+        printf '%s=%s\n' PATRONI_SUPERUSER_USERNAME "$PATRONI_SUPERUSER_USERNAME"
+        printf '%s=%s\n' PATRONI_SUPERUSER_PASSWORD "$PATRONI_SUPERUSER_PASSWORD"
+        printf '%s=%s\n' PATRONI_REPLICATION_USERNAME "$PATRONI_REPLICATION_USERNAME"
+        printf '%s=%s\n' PATRONI_REPLICATION_PASSWORD "$PATRONI_REPLICATION_PASSWORD"
+        printf '%s=%s\n' PATRONI_REWIND_USERNAME "$PATRONI_REWIND_USERNAME"
+        printf '%s=%s\n' PATRONI_REWIND_PASSWORD "$PATRONI_REWIND_PASSWORD"
+        printf '%s=%s\n' PATRONI_RESTAPI_USERNAME "$PATRONI_RESTAPI_USERNAME"
+        printf '%s=%s\n' PATRONI_RESTAPI_PASSWORD "$PATRONI_RESTAPI_PASSWORD"
+        printf '%s=%s\n' APP_DB_PASSWORD "$APP_DB_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_USERNAME "$PATRONI_ETCD_USERNAME"
+        printf '%s=%s\n' PATRONI_ETCD_PASSWORD "$PATRONI_ETCD_PASSWORD"
+        printf '%s=%s\n' PATRONI_ETCD_PROTOCOL "https"
+      } | install_env /etc/home-registry/patroni.env "PATRONI_SUPERUSER_USERNAME PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_USERNAME PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_USERNAME PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_USERNAME PATRONI_RESTAPI_PASSWORD APP_DB_PASSWORD PATRONI_ETCD_USERNAME PATRONI_ETCD_PASSWORD PATRONI_ETCD_PROTOCOL"
       : ;;
     nfs1)
       : ;;
@@ -219,6 +292,7 @@ if (( dry_run )); then
   echo "would copy these files onto $address:/"
   if [[ -d "$here/hosts/$host" ]]; then (cd "$here/hosts/$host" && find . -type f | sed 's|^\./|/|' | sort); fi
   write_env_files
+  install_pki
   for c in "${before_cmds[@]}"; do echo "would run: $c"; done
   echo "would run: systemctl daemon-reload"
   for u in "${units[@]}"; do
@@ -237,6 +311,7 @@ if [[ -d "$here/hosts/$host" ]]; then
   tar -C "$here/hosts/$host" -cf - . | remote "tar -C / -xf - --no-same-owner --no-overwrite-dir"
 fi
 write_env_files
+install_pki
 for c in "${before_cmds[@]}"; do
   remote "$c"
 done
