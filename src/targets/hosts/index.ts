@@ -8,6 +8,7 @@ import { renderLbHost } from '../lb-units.js';
 import { renderKeepalivedHosts } from '../keepalived/index.js';
 import { firewallTable, renderFirewallHosts, ROLLBACK_SECONDS } from '../firewall/index.js';
 import { SECRETS } from '../secrets.js';
+import { fileOwnership, dirOwnership } from './ownership.js';
 import { addSteps, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
 import { renderHostsStorage, uploadsDir } from '../storage/index.js';
@@ -68,8 +69,8 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   // 6. the firewall from the flows, last on every host
   renderFirewallHosts(spec, ctx, b, spec.hosts);
 
-  // 7. deploy.sh from the plan
-  renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env');
+  // 7. deploy.sh from the plan, once every target (backups too) has added its host files
+  b.defer(() => renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env'));
 }
 
 /** deploy.sh: per host, the model's units, packages and start order, with the steps targets added. */
@@ -87,8 +88,20 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries, raw: !!s.envFile!.raw })),
       after: steps.flatMap((s) => s.after ?? []),
       firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
+      ...installList(spec, b, host.name),
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
   b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+}
+
+/** deploy.sh's install lines for one host ("MODE OWNER GROUP /path"): folders first, then files. */
+function installList(spec: Spec, b: BundleBuilder, hostName: string): { dirs: string[]; files: string[] } {
+  const prefix = `hosts/${hostName}`;
+  const files = b.filesUnder(`${prefix}/`).map((f) => ({ path: f.path.slice(prefix.length), mode: f.mode }));
+  const line = (o: { mode: string; owner: string; group: string }, p: string) => `${o.mode} ${o.owner} ${o.group} ${p}`;
+  return {
+    dirs: dirOwnership(spec.name, files.map((f) => f.path)).map((d) => line(d, d.path)),
+    files: files.map((f) => line(fileOwnership(spec.name, f.path, f.mode), f.path)),
+  };
 }

@@ -42,6 +42,9 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry' '0755 root root /etc/keepalived')
+    files=('0640 root haproxy /etc/haproxy/haproxy.cfg' '0644 root root /etc/home-registry/firewall.nft' '0640 root root /etc/keepalived/keepalived.conf' '0644 root root /etc/systemd/system/haproxy.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/keepalived.service')
     ;;
   lb2)
     address="10.0.1.6"
@@ -50,6 +53,9 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry' '0755 root root /etc/keepalived')
+    files=('0640 root haproxy /etc/haproxy/haproxy.cfg' '0644 root root /etc/home-registry/firewall.nft' '0640 root root /etc/keepalived/keepalived.conf' '0644 root root /etc/systemd/system/haproxy.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/keepalived.service')
     ;;
   app1)
     address="10.0.1.10"
@@ -58,6 +64,9 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry')
+    files=('0640 root haproxy /etc/haproxy/haproxy-db.cfg' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/systemd/system/haproxy-db.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/srv-home_registry-uploads.mount')
     ;;
   app2)
     address="10.0.1.11"
@@ -66,6 +75,9 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry')
+    files=('0640 root haproxy /etc/haproxy/haproxy-db.cfg' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/systemd/system/haproxy-db.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/srv-home_registry-uploads.mount')
     ;;
   db1)
     address="10.0.2.10"
@@ -74,6 +86,9 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0750 root etcd /etc/etcd' '0755 root root /etc/home-registry' '0750 root postgres /etc/patroni' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
+    files=('0640 root etcd /etc/etcd/etcd.conf.yml' '0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/patroni/patroni.yml' '0750 root postgres /etc/patroni/post-bootstrap.sh' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/start.conf' '0644 root root /etc/systemd/system/etcd.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/patroni.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
     ;;
   db2)
     address="10.0.2.11"
@@ -82,6 +97,9 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0750 root etcd /etc/etcd' '0755 root root /etc/home-registry' '0750 root postgres /etc/patroni' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
+    files=('0640 root etcd /etc/etcd/etcd.conf.yml' '0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/patroni/patroni.yml' '0750 root postgres /etc/patroni/post-bootstrap.sh' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/start.conf' '0644 root root /etc/systemd/system/etcd.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/patroni.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
     ;;
   db3)
     address="10.0.2.12"
@@ -90,6 +108,9 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0750 root etcd /etc/etcd' '0755 root root /etc/home-registry' '0750 root postgres /etc/patroni' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
+    files=('0640 root etcd /etc/etcd/etcd.conf.yml' '0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/patroni/patroni.yml' '0750 root postgres /etc/patroni/post-bootstrap.sh' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/start.conf' '0644 root root /etc/systemd/system/etcd.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/patroni.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
     ;;
   nfs1)
     address="10.0.3.10"
@@ -98,6 +119,9 @@ case "$host" in
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
+    # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
+    dirs=('0755 root root /etc/home-registry')
+    files=('0644 root root /etc/exports.d/home-registry.exports' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/systemd/system/home-registry-firewall.service')
     ;;
   *) echo "deploy.sh: unknown host '$host'; hosts: app1 app2 db1 db2 db3 lb1 lb2 nfs1" >&2; exit 2 ;;
 esac
@@ -213,11 +237,25 @@ write_env_files() {
   esac
 }
 
+# Copies hosts/HOST/ into a private staging folder on the host, then installs every folder and file
+# with the owner, group and mode above: the local checkout's modes (an operator's umask 077 makes
+# them 0700/0600) never reach the host. Parent folders it creates are 0755 root; existing ones
+# (/, /etc, ...) keep theirs.
+install_tree() {
+  local script d f m o g p
+  # $s expands on the host, not here:
+  # shellcheck disable=SC2016
+  script='set -e; umask 022; s=$(mktemp -d); trap '"'"'rm -rf "$s"'"'"' EXIT; tar -C "$s" -xf - --no-same-owner'
+  for d in "${dirs[@]}"; do read -r m o g p <<<"$d"; script+="; install -d -m $m -o $o -g $g $p"; done
+  for f in "${files[@]}"; do read -r m o g p <<<"$f"; script+="; install -D -m $m -o $o -g $g \"\$s$p\" $p"; done
+  tar -C "$here/hosts/$host" -cf - . | remote "$script"
+}
+
 echo "==> $host ($address): ${units[*]:-no services}"
 if (( dry_run )); then
   echo "would install packages: ${packages[*]:-none}"
-  echo "would copy these files onto $address:/"
-  if [[ -d "$here/hosts/$host" ]]; then (cd "$here/hosts/$host" && find . -type f | sed 's|^\./|/|' | sort); fi
+  for d in "${dirs[@]}"; do read -r m o g p <<<"$d"; echo "would install folder $p (mode $m $o:$g)"; done
+  for f in "${files[@]}"; do read -r m o g p <<<"$f"; echo "would install $p (mode $m $o:$g)"; done
   write_env_files
   for c in "${before_cmds[@]}"; do echo "would run: $c"; done
   echo "would run: systemctl daemon-reload"
@@ -232,9 +270,8 @@ fi
 if (( ${#packages[@]} )); then
   remote "export DEBIAN_FRONTEND=noninteractive; missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
 fi
-if [[ -d "$here/hosts/$host" ]]; then
-  # --no-overwrite-dir: folders already on the host (/, /etc, ...) keep their modes
-  tar -C "$here/hosts/$host" -cf - . | remote "tar -C / -xf - --no-same-owner --no-overwrite-dir"
+if (( ${#files[@]} )); then
+  install_tree
 fi
 write_env_files
 for c in "${before_cmds[@]}"; do

@@ -25,8 +25,10 @@ if [[ "$cmd" =~ cat\ \>\ \'([^\']+)\.tmp\' ]]; then
   mkdir -p "$d/files$(dirname "$p")"
   (umask 077 && cat > "$d/files$p")
   echo "$p" >> "$d/env-files"
-elif [[ "$cmd" == "tar -C / -xf -"* ]]; then
+elif [[ "$cmd" == *'tar -C "$s" -xf -'*"install -D "* ]]; then
+  # deploy.sh's install_tree: the tar stream is the tree; its install lines set modes and owners
   tar -C "$d/tree" -xf - --no-same-owner
+  printf '%s\n' "$cmd" > "$d/install-script"
 elif [[ "$cmd" == *"dpkg -s"* ]]; then
   printf 'packages %s\n' "$cmd" >> "$d/steps"
 elif [[ "$cmd" == "systemctl daemon-reload" ]]; then
