@@ -3,6 +3,7 @@ import { header, type RenderContext } from '../../render/context.js';
 import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/hosts/deploy.sh.hbs?raw';
+import { PGDG_KEY, PGDG_KEY_FINGERPRINT } from './pgdg-key.js';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { renderLbHost } from '../lb-units.js';
 import { renderKeepalivedHosts } from '../keepalived/index.js';
@@ -88,11 +89,13 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries, raw: !!s.envFile!.raw })),
       after: steps.flatMap((s) => s.after ?? []),
       firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
+      // deploy.sh checks on the host whether its OS ships this major (else: apt.postgresql.org)
+      pgMajor: services.some((s) => s.packages.includes(`postgresql-${spec.database.version}`)) ? String(spec.database.version) : '',
       ...installList(spec, b, host.name),
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS, pgdgKey: PGDG_KEY, pgdgFpr: PGDG_KEY_FINGERPRINT }), { mode: 0o755, checks: [{ tool: 'shell' }] });
 }
 
 /** deploy.sh's install lines for one host ("MODE OWNER GROUP /path"): folders first, then files. */

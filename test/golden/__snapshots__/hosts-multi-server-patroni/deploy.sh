@@ -42,6 +42,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry' '0755 root root /etc/keepalived')
     files=('0640 root haproxy /etc/haproxy/haproxy.cfg' '0644 root root /etc/home-registry/firewall.nft' '0640 root root /etc/keepalived/keepalived.conf' '0644 root root /etc/systemd/system/haproxy.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/keepalived.service')
@@ -53,6 +54,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry' '0755 root root /etc/keepalived')
     files=('0640 root haproxy /etc/haproxy/haproxy.cfg' '0644 root root /etc/home-registry/firewall.nft' '0640 root root /etc/keepalived/keepalived.conf' '0644 root root /etc/systemd/system/haproxy.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/keepalived.service')
@@ -64,6 +66,7 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry')
     files=('0640 root haproxy /etc/haproxy/haproxy-db.cfg' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/systemd/system/haproxy-db.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/srv-home_registry-uploads.mount')
@@ -75,6 +78,7 @@ case "$host" in
     before_cmds=('install -d -m 0755 /srv/home_registry/uploads' 'rm -f /etc/systemd/system/home-registry-app.service.d/50-image.conf' 'docker pull ghcr.io/victorytek/home-registry:latest')
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry')
     files=('0640 root haproxy /etc/haproxy/haproxy-db.cfg' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/systemd/system/haproxy-db.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/srv-home_registry-uploads.mount')
@@ -86,6 +90,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major="17"
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0750 root etcd /etc/etcd' '0755 root root /etc/home-registry' '0750 root postgres /etc/patroni' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
     files=('0640 root etcd /etc/etcd/etcd.conf.yml' '0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/patroni/patroni.yml' '0750 root postgres /etc/patroni/post-bootstrap.sh' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/start.conf' '0644 root root /etc/systemd/system/etcd.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/patroni.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
@@ -97,6 +102,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major="17"
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0750 root etcd /etc/etcd' '0755 root root /etc/home-registry' '0750 root postgres /etc/patroni' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
     files=('0640 root etcd /etc/etcd/etcd.conf.yml' '0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/patroni/patroni.yml' '0750 root postgres /etc/patroni/post-bootstrap.sh' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/start.conf' '0644 root root /etc/systemd/system/etcd.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/patroni.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
@@ -108,6 +114,7 @@ case "$host" in
     before_cmds=()
     after_cmds=()
     firewall_unit="home-registry-firewall"
+    pg_major="17"
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0750 root etcd /etc/etcd' '0755 root root /etc/home-registry' '0750 root postgres /etc/patroni' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
     files=('0640 root etcd /etc/etcd/etcd.conf.yml' '0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/patroni/patroni.yml' '0750 root postgres /etc/patroni/post-bootstrap.sh' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/start.conf' '0644 root root /etc/systemd/system/etcd.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/patroni.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
@@ -119,6 +126,7 @@ case "$host" in
     before_cmds=('getent group 10001 >/dev/null || groupadd --system --gid 10001 home_registry_uploads' 'getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin home_registry_uploads' 'install -d -o 10001 -g 10001 -m 0770 /exports/home-registry/uploads')
     after_cmds=('exportfs -ra')
     firewall_unit="home-registry-firewall"
+    pg_major=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/home-registry')
     files=('0644 root root /etc/exports.d/home-registry.exports' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/systemd/system/home-registry-firewall.service')
@@ -251,8 +259,129 @@ install_tree() {
   tar -C "$here/hosts/$host" -cf - . | remote "$script"
 }
 
+# PostgreSQL N comes from the OS when the OS ships that major (Debian 12: 15, Ubuntu 24.04: 16,
+# Debian 13: 17), else from the PostgreSQL project's apt repository (apt.postgresql.org,
+# CODENAME-pgdg), which then also supplies Patroni and pgBackRest builds for that major. Its signing
+# key is pinned here (fingerprint below), not fetched at deploy time.
+pgdg_fpr="B97B0AFCAA1A47F044F244A07FCC7D46ACCC4CF8"
+pgdg_key() {
+  cat <<'KEY'
+-----BEGIN PGP PUBLIC KEY BLOCK-----
+
+mQINBE6XR8IBEACVdDKT2HEH1IyHzXkb4nIWAY7echjRxo7MTcj4vbXAyBKOfjja
+UrBEJWHN6fjKJXOYWXHLIYg0hOGeW9qcSiaa1/rYIbOzjfGfhE4x0Y+NJHS1db0V
+G6GUj3qXaeyqIJGS2z7m0Thy4Lgr/LpZlZ78Nf1fliSzBlMo1sV7PpP/7zUO+aA4
+bKa8Rio3weMXQOZgclzgeSdqtwKnyKTQdXY5MkH1QXyFIk1nTfWwyqpJjHlgtwMi
+c2cxjqG5nnV9rIYlTTjYG6RBglq0SmzF/raBnF4Lwjxq4qRqvRllBXdFu5+2pMfC
+IZ10HPRdqDCTN60DUix+BTzBUT30NzaLhZbOMT5RvQtvTVgWpeIn20i2NrPWNCUh
+hj490dKDLpK/v+A5/i8zPvN4c6MkDHi1FZfaoz3863dylUBR3Ip26oM0hHXf4/2U
+A/oA4pCl2W0hc4aNtozjKHkVjRx5Q8/hVYu+39csFWxo6YSB/KgIEw+0W8DiTII3
+RQj/OlD68ZDmGLyQPiJvaEtY9fDrcSpI0Esm0i4sjkNbuuh0Cvwwwqo5EF1zfkVj
+Tqz2REYQGMJGc5LUbIpk5sMHo1HWV038TWxlDRwtOdzw08zQA6BeWe9FOokRPeR2
+AqhyaJJwOZJodKZ76S+LDwFkTLzEKnYPCzkoRwLrEdNt1M7wQBThnC5z6wARAQAB
+tBxQb3N0Z3JlU1FMIERlYmlhbiBSZXBvc2l0b3J5iQJOBBMBCAA4AhsDBQsJCAcD
+BRUKCQgLBRYCAwEAAh4BAheAFiEEuXsK/KoaR/BE8kSgf8x9RqzMTPgFAlhtCD8A
+CgkQf8x9RqzMTPgECxAAk8uL+dwveTv6eH21tIHcltt8U3Ofajdo+D/ayO53LiYO
+xi27kdHD0zvFMUWXLGxQtWyeqqDRvDagfWglHucIcaLxoxNwL8+e+9hVFIEskQAY
+kVToBCKMXTQDLarz8/J030Pmcv3ihbwB+jhnykMuyyNmht4kq0CNgnlcMCdVz0d3
+z/09puryIHJrD+A8y3TD4RM74snQuwc9u5bsckvRtRJKbP3GX5JaFZAqUyZNRJRJ
+Tn2OQRBhCpxhlZ2afkAPFIq2aVnEt/Ie6tmeRCzsW3lOxEH2K7MQSfSu/kRz7ELf
+Cz3NJHj7rMzC+76Rhsas60t9CjmvMuGONEpctijDWONLCuch3Pdj6XpC+MVxpgBy
+2VUdkunb48YhXNW0jgFGM/BFRj+dMQOUbY8PjJjsmVV0joDruWATQG/M4C7O8iU0
+B7o6yVv4m8LDEN9CiR6r7H17m4xZseT3f+0QpMe7iQjz6XxTUFRQxXqzmNnloA1T
+7VjwPqIIzkj/u0V8nICG/ktLzp1OsCFatWXh7LbU+hwYl6gsFH/mFDqVxJ3+DKQi
+vyf1NatzEwl62foVjGUSpvh3ymtmtUQ4JUkNDsXiRBWczaiGSuzD9Qi0ONdkAX3b
+ewqmN4TfE+XIpCPxxHXwGq9Rv1IFjOdCX0iG436GHyTLC1tTUIKF5xV4Y0+cXIOI
+RgQQEQgABgUCTpdI7gAKCRDFr3dKWFELWqaPAKD1TtT5c3sZz92Fj97KYmqbNQZP
++ACfSC6+hfvlj4GxmUjp1aepoVTo3weJAhwEEAEIAAYFAk6XSQsACgkQTFprqxLS
+p64F8Q//cCcutwrH50UoRFejg0EIZav6LUKejC6kpLeubbEtuaIH3r2zMblPGc4i
++eMQKo/PqyQrceRXeNNlqO6/exHozYi2meudxa6IudhwJIOn1MQykJbNMSC2sGUp
+1W5M1N5EYgt4hy+qhlfnD66LR4G+9t5FscTJSy84SdiOuqgCOpQmPkVRm1HX5X1+
+dmnzMOCk5LHHQuiacV0qeGO7JcBCVEIDr+uhU1H2u5GPFNHm5u15n25tOxVivb94
+xg6NDjouECBH7cCVuW79YcExH/0X3/9G45rjdHlKPH1OIUJiiX47OTxdG3dAbB4Q
+fnViRJhjehFscFvYWSqXo3pgWqUsEvv9qJac2ZEMSz9x2mj0ekWxuM6/hGWxJdB+
++985rIelPmc7VRAXOjIxWknrXnPCZAMlPlDLu6+vZ5BhFX0Be3y38f7GNCxFkJzl
+hWZ4Cj3WojMj+0DaC1eKTj3rJ7OJlt9S9xnO7OOPEUTGyzgNIDAyCiu8F4huLPaT
+ape6RupxOMHZeoCVlqx3ouWctelB2oNXcxxiQ/8y+21aHfD4n/CiIFwDvIQjl7dg
+mT3u5Lr6yxuosR3QJx1P6rP5ZrDTP9khT30t+HZCbvs5Pq+v/9m6XDmi+NlU7Zuh
+Ehy97tL3uBDgoL4b/5BpFL5U9nruPlQzGq1P9jj40dxAaDAX/WKJAj0EEwEIACcC
+GwMFCwkIBwMFFQoJCAsFFgIDAQACHgECF4AFAlB5KywFCQPDFt8ACgkQf8x9RqzM
+TPhuCQ//QAjRSAOCQ02qmUAikT+mTB6baOAakkYq6uHbEO7qPZkv4E/M+HPIJ4wd
+nBNeSQjfvdNcZBA/x0hr5EMcBneKKPDj4hJ0panOIRQmNSTThQw9OU351gm3YQct
+AMPRUu1fTJAL/AuZUQf9ESmhyVtWNlH/56HBfYjE4iVeaRkkNLJyX3vkWdJSMwC/
+LO3Lw/0M3R8itDsm74F8w4xOdSQ52nSRFRh7PunFtREl+QzQ3EA/WB4AIj3VohIG
+kWDfPFCzV3cyZQiEnjAe9gG5pHsXHUWQsDFZ12t784JgkGyO5wT26pzTiuApWM3k
+/9V+o3HJSgH5hn7wuTi3TelEFwP1fNzI5iUUtZdtxbFOfWMnZAypEhaLmXNkg4zD
+kH44r0ss9fR0DAgUav1a25UnbOn4PgIEQy2fgHKHwRpCy20d6oCSlmgyWsR40EPP
+YvtGq49A2aK6ibXmdvvFT+Ts8Z+q2SkFpoYFX20mR2nsF0fbt1lfH65P64dukxeR
+GteWIeNakDD40bAAOH8+OaoTGVBJ2ACJfLVNM53PEoftavAwUYMrR910qvwYfd/4
+6rh46g1Frr9SFMKYE9uvIJIgDsQB3QBp71houU4H55M5GD8XURYs+bfiQpJG1p7e
+B8e5jZx1SagNWc4XwL2FzQ9svrkbg1Y+359buUiP7T6QXX2zY++JAj0EEwEIACcC
+GwMFCwkIBwMFFQoJCAsFFgIDAQACHgECF4AFAlEqbZUFCQg2wEEACgkQf8x9RqzM
+TPhFMQ//WxAfKMdpSIA9oIC/yPD/dJpY/+DyouOljpE6MucMy/ArBECjFTBwi/j9
+NYM4ynAk34IkhuNexc1i9/05f5RM6+riLCLgAOsADDbHD4miZzoSxiVr6GQ3YXMb
+OGld9kV9Sy6mGNjcUov7iFcf5Hy5w3AjPfKuR9zXswyfzIU1YXObiiZT38l55pp/
+BSgvGVQsvbNjsff5CbEKXS7q3xW+WzN0QWF6YsfNVhFjRGj8hKtHvwKcA02wwjLe
+LXVTm6915ZUKhZXUFc0vM4Pj4EgNswH8Ojw9AJaKWJIZmLyW+aP+wpu6YwVCicxB
+Y59CzBO2pPJDfKFQzUtrErk9irXeuCCLesDyirxJhv8o0JAvmnMAKOLhNFUrSQ2m
++3EnF7zhfz70gHW+EG8X8mL/EN3/dUM09j6TVrjtw43RLxBzwMDeariFF9yC+5bL
+tnGgxjsB9Ik6GV5v34/NEEGf1qBiAzFmDVFRZlrNDkq6gmpvGnA5hUWNr+y0i01L
+jGyaLSWHYjgw2UEQOqcUtTFK9MNzbZze4mVaHMEz9/aMfX25R6qbiNqCChveIm8m
+Yr5Ds2zdZx+G5bAKdzX7nx2IUAxFQJEE94VLSp3npAaTWv3sHr7dR8tSyUJ9poDw
+gw4W9BIcnAM7zvFYbLF5FNggg/26njHCCN70sHt8zGxKQINMc6SJAj0EEwEIACcC
+GwMFCwkIBwMFFQoJCAsFFgIDAQACHgECF4AFAlLpFRkFCQ6EJy0ACgkQf8x9RqzM
+TPjOZA//Zp0e25pcvle7cLc0YuFr9pBv2JIkLzPm83nkcwKmxaWayUIG4Sv6pH6h
+m8+S/CHQij/yFCX+o3ngMw2J9HBUvafZ4bnbI0RGJ70GsAwraQ0VlkIfg7GUw3Tz
+voGYO42rZTru9S0K/6nFP6D1HUu+U+AsJONLeb6oypQgInfXQExPZyliUnHdipei
+4WR1YFW6sjSkZT/5C3J1wkAvPl5lvOVthI9Zs6bZlJLZwusKxU0UM4Btgu1Sf3nn
+JcHmzisixwS9PMHE+AgPWIGSec/N27a0KmTTvImV6K6nEjXJey0K2+EYJuIBsYUN
+orOGBwDFIhfRk9qGlpgt0KRyguV+AP5qvgry95IrYtrOuE7307SidEbSnvO5ezNe
+mE7gT9Z1tM7IMPfmoKph4BfpNoH7aXiQh1Wo+ChdP92hZUtQrY2Nm13cmkxYjQ4Z
+gMWfYMC+DA/GooSgZM5i6hYqyyfAuUD9kwRN6BqTbuAUAp+hCWYeN4D88sLYpFh3
+paDYNKJ+Gf7Yyi6gThcV956RUFDH3ys5Dk0vDL9NiWwdebWfRFbzoRM3dyGP889a
+OyLzS3mh6nHzZrNGhW73kslSQek8tjKrB+56hXOnb4HaElTZGDvD5wmrrhN94kby
+Gtz3cydIohvNO9d90+29h0eGEDYti7j7maHkBKUAwlcPvMg5m3Y=
+=DA1T
+-----END PGP PUBLIC KEY BLOCK-----
+KEY
+}
+# The script run on the host for major $1; with "check" as $2 it only says what it would do.
+# OS_RELEASE (default /etc/os-release) is read on the host.
+pgdg_script() {
+  local major="$1" check="${2:-}"
+  cat <<SCRIPT
+set -e
+. "\${OS_RELEASE:-/etc/os-release}"
+case "\$ID:\$VERSION_CODENAME" in
+  debian:bullseye) own=13 ;;
+  debian:bookworm) own=15 ;;
+  debian:trixie) own=17 ;;
+  ubuntu:jammy) own=14 ;;
+  ubuntu:noble) own=16 ;;
+  *) echo "deploy.sh: \$ID \$VERSION_CODENAME is not a known target (Debian 11-13, Ubuntu 22.04/24.04): cannot tell where PostgreSQL $major comes from" >&2; exit 1 ;;
+esac
+if [ "\$own" = "$major" ]; then
+  echo "PostgreSQL $major: from \$ID \$VERSION_CODENAME's own packages"
+  exit 0
+fi
+echo "PostgreSQL $major: \$ID \$VERSION_CODENAME ships \$own; adding apt.postgresql.org (\$VERSION_CODENAME-pgdg, key $pgdg_fpr)"
+[ -z "$check" ] || exit 0
+export DEBIAN_FRONTEND=noninteractive
+dpkg -s ca-certificates >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q ca-certificates; }
+install -d -m 0755 /etc/apt/keyrings
+cat > /etc/apt/keyrings/apt.postgresql.org.asc.tmp
+chmod 0644 /etc/apt/keyrings/apt.postgresql.org.asc.tmp
+mv /etc/apt/keyrings/apt.postgresql.org.asc.tmp /etc/apt/keyrings/apt.postgresql.org.asc
+echo "deb [signed-by=/etc/apt/keyrings/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt \$VERSION_CODENAME-pgdg main" > /etc/apt/sources.list.d/pgdg.list
+apt-get update -q
+SCRIPT
+}
+
 echo "==> $host ($address): ${units[*]:-no services}"
 if (( dry_run )); then
+  if [[ -n "$pg_major" ]]; then
+    echo "would read the host's /etc/os-release: PostgreSQL $pg_major from the OS if it ships that major, else add apt.postgresql.org (CODENAME-pgdg, signed-by key $pgdg_fpr) for postgresql-$pg_major, patroni and pgbackrest"
+  fi
   echo "would install packages: ${packages[*]:-none}"
   for d in "${dirs[@]}"; do read -r m o g p <<<"$d"; echo "would install folder $p (mode $m $o:$g)"; done
   for f in "${files[@]}"; do read -r m o g p <<<"$f"; echo "would install $p (mode $m $o:$g)"; done
@@ -267,6 +396,9 @@ if (( dry_run )); then
   exit 0
 fi
 
+if [[ -n "$pg_major" ]]; then
+  pgdg_key | remote "$(pgdg_script "$pg_major")"
+fi
 if (( ${#packages[@]} )); then
   remote "export DEBIAN_FRONTEND=noninteractive; missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
 fi
