@@ -73,6 +73,7 @@ export class BundleBuilder {
   private certs = new Map<string, CertRequest>();
   private names = new Set<string>();
   private warnings: string[] = [];
+  private deferred: Array<() => void> = [];
 
   add(path: string, contents: string, opts: { mode?: number; checks?: Check[] } = {}): this {
     if (this.files.has(path)) throw new Error(`internal: two targets emit ${path}`);
@@ -120,7 +121,25 @@ export class BundleBuilder {
     return this.files.has(path);
   }
 
+  /** Runs fn at runDeferred(): for a file that lists the others (deploy.sh installs files other targets add later). */
+  defer(fn: () => void): this {
+    this.deferred.push(fn);
+    return this;
+  }
+
+  runDeferred(): this {
+    const fns = this.deferred.splice(0);
+    fns.forEach((fn) => fn());
+    return this;
+  }
+
+  /** path and mode of every file under a folder (prefix ends with '/'). */
+  filesUnder(prefix: string): Array<{ path: string; mode: number }> {
+    return [...this.files.entries()].filter(([p]) => p.startsWith(prefix)).map(([p, f]) => ({ path: p, mode: f.mode })).sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+
   build(): Bundle {
+    if (this.deferred.length) throw new Error('internal: build() before runDeferred()');
     const sorted = [...this.files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return {
       files: new Map(sorted),

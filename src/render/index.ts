@@ -19,6 +19,8 @@ export function render(spec: Spec, ctx: RenderContext): Bundle {
   else PLATFORM_TARGETS[spec.platform].render(spec, ctx, b, {});
   // backups, runbook, smoke/chaos/load tests for the services above
   renderOps(spec, ctx, b);
+  // files that list others (deploy.sh's install list) once every target has added its files
+  b.runDeferred();
   // 2. files that describe the rest
   const partial = b.build();
   renderEnvFiles(partial, ctx, b);

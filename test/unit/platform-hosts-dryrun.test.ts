@@ -33,9 +33,9 @@ describe.each(['nfs', 's3', 'glusterfs'])('hosts deploy.sh --dry-run (storage %s
     const r = spawnSync('bash', [path.join(dir, 'b', 'deploy.sh'), host, '--dry-run'], { encoding: 'utf8', env: { ...process.env, SSH_OPTS: '-o BatchMode=yes' } });
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
-    // every file of hosts/<host>/ is listed as copied, and nothing else
+    // every file of hosts/<host>/ is listed as installed (with its mode and owner), and nothing else
     const own = [...tree.keys()].filter((p) => p.startsWith(`hosts/${host}/`)).map((p) => p.slice(`hosts/${host}`.length)).sort();
-    const listed = out.split('\n').filter((l) => l.startsWith('/')).sort();
+    const listed = out.split('\n').flatMap((l) => /^would install (\/\S+) \(mode 0[0-7]{3} [a-z-]+:[a-z-]+\)$/.exec(l)?.[1] ?? []).sort();
     expect(listed).toEqual(own);
     // every unit file of the host is enabled and (re)started
     // (a .service started by a .timer is not started itself: its timer is enabled instead)

@@ -138,7 +138,8 @@ describe("RUNBOOK.md's patronictl commands authenticate", () => {
     const uses = runbook.split('\n').filter((l) => /^ssh .*patronictl/.test(l));
     expect(uses.length).toBeGreaterThanOrEqual(2);
     for (const l of uses) expect(l, l).toContain(`systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFile} patronictl -c /etc/patroni/patroni.yml`);
-    expect(runbook).toMatch(/patronictl -c \/etc\/patroni\/patroni\.yml failover --force/);
+    // Patroni 3.0.2: failover --force needs --candidate
+    expect(runbook).toMatch(/patronictl -c \/etc\/patroni\/patroni\.yml failover --candidate db2 --force/);
     // deploy.sh writes the REST API credentials into that file
     const deploy = text(f, 'deploy.sh');
     expect(deploy).toMatch(new RegExp(`PATRONI_RESTAPI_USERNAME[\\s\\S]*install_env ${envFile!.replace(/[.]/g, '\\.')}`));

@@ -4,12 +4,14 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import deploySource from '../../../templates/hosts/deploy.sh.hbs?raw';
 import { envLoaderShell } from '../env/loader.js';
+import { PGDG_KEY, PGDG_KEY_FINGERPRINT } from './pgdg-key.js';
 import { renderUnit, envFilePath } from '../systemd/index.js';
 import { renderLbHost } from '../lb-units.js';
 import { renderKeepalivedHosts } from '../keepalived/index.js';
 import { firewallTable, renderFirewallHosts, ROLLBACK_SECONDS } from '../firewall/index.js';
 import { SECRETS } from '../secrets.js';
 import { PKI_DIR } from '../pki.js';
+import { fileOwnership, dirOwnership } from './ownership.js';
 import { addSteps, hostFile, newHostsPlan, topology, type HostsPlan } from './plan.js';
 import { renderDatabaseHosts, appDatabaseUrl } from '../postgres/hosts.js';
 import { renderHostsStorage, uploadsDir } from '../storage/index.js';
@@ -74,8 +76,8 @@ export function renderHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   // 7. the firewall from the flows, last on every host
   renderFirewallHosts(spec, ctx, b, spec.hosts);
 
-  // 8. deploy.sh from the plan
-  renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env', o.pkiRel ?? PKI_DIR);
+  // 8. deploy.sh from the plan, once every target (backups too) has added its host files
+  b.defer(() => renderDeployScript(spec, ctx, b, plan, o.envRel ?? '.env', o.pkiRel ?? PKI_DIR));
 }
 
 /** deploy.sh: per host, the model's units, packages and start order, with the steps targets added. */
@@ -83,6 +85,7 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   const hosts = plan.dep.hosts.filter((h) => !h.external).map((host) => {
     const services = host.services; // sorted by start order in the model
     const steps = services.flatMap((s) => plan.steps.get(host.name)?.get(s.id) ?? []);
+    const pki = [...new Map(steps.flatMap((s) => s.pki ?? []).map((f) => [f.path, f])).values()];
     return {
       name: host.name,
       address: host.address,
@@ -94,13 +97,25 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       packages: [...new Set(services.flatMap((s) => s.packages))].sort().join(' '),
       envFiles: steps.filter((s) => s.envFile).map((s) => ({ path: s.envFile!.path, entries: s.envFile!.entries, raw: !!s.envFile!.raw })),
       after: steps.flatMap((s) => s.after ?? []),
-      pki: [...new Map(steps.flatMap((s) => s.pki ?? []).map((f) => [f.path, f])).values()],
-      get pkiLines() {
-        return this.pki.map((f) => `${f.src} ${f.path} ${f.owner} ${f.mode}`);
-      },
+      pki,
+      pkiLines: pki.map((f) => `${f.src} ${f.path} ${f.owner} ${f.mode}`),
       firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
+      // deploy.sh checks on the host whether its OS ships this major (else: apt.postgresql.org)
+      pgMajor: services.some((s) => s.packages.includes(`postgresql-${spec.database.version}`)) ? String(spec.database.version) : '',
+      ...installList(spec, b, host.name),
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), pkiRel, anyPki: hosts.some((x) => x.pki.length), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), pkiRel, anyPki: hosts.some((x) => x.pki.length), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS, pgdgKey: PGDG_KEY, pgdgFpr: PGDG_KEY_FINGERPRINT }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+}
+
+/** deploy.sh's install lines for one host ("MODE OWNER GROUP /path"): folders first, then files. */
+function installList(spec: Spec, b: BundleBuilder, hostName: string): { dirs: string[]; files: string[] } {
+  const prefix = `hosts/${hostName}`;
+  const files = b.filesUnder(`${prefix}/`).map((f) => ({ path: f.path.slice(prefix.length), mode: f.mode }));
+  const line = (o: { mode: string; owner: string; group: string }, p: string) => `${o.mode} ${o.owner} ${o.group} ${p}`;
+  return {
+    dirs: dirOwnership(spec.name, files.map((f) => f.path)).map((d) => line(d, d.path)),
+    files: files.map((f) => line(fileOwnership(spec.name, f.path, f.mode), f.path)),
+  };
 }

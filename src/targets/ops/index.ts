@@ -232,7 +232,9 @@ function hostsCommands(spec: Spec, t: Topology) {
       : t.db.map((d) => ssh(d.address, `systemctl status ${unit}`)),
     infra: [...spec.hosts.map((h) => `ping -c 3 ${h.address}   # ${h.name}`), ssh(db0.address, 'df -h /var/lib/postgresql')],
     promote: patroni
-      ? [ssh(db0.address, `"${patronictl} failover --force"   # only if Patroni did not fail over by itself`)]
+      ? // Patroni 3.0.2's failover refuses --force without --candidate ("Failover could be performed only to
+        // a specific candidate"); run it on the member to promote, which is alive, unlike perhaps db0.
+        [ssh((db1 ?? db0).address, `"${patronictl} failover --candidate ${(db1 ?? db0).name} --force"   # only if Patroni did not fail over by itself; if ${(db1 ?? db0).name} is the lost one, name and ssh to a replica from 'list'`)]
       : spec.database.ha === 'streaming' && db1
         ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (db1 first) and ./deploy.sh each app host`]
         : [],

@@ -59,7 +59,7 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
     const platform = PLATFORM_TARGETS[spec.platform];
     if (!platform.multiServer) throw new Error(`internal: platform ${spec.platform} cannot run tier multi-region`);
     platform.render(sub, ctx, sb, { region: r.name, envRel: '../../.env', pkiRel: '../../pki', certPrefix: `${r.name}.` });
-    const built = sb.build();
+    const built = sb.runDeferred().build();
     for (const [path, f] of built.files) b.add(`regions/${r.name}/${path}`, f.contents, { mode: f.mode, checks: f.checks });
     built.secrets.forEach((s) => b.secret(s));
     built.certs.forEach((c) => b.cert(c));
