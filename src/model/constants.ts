@@ -7,6 +7,8 @@ import type { Spec } from '../spec/schema.js';
 export const PATRONI_REST_PORT = 8008;
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
+/** etcd's /metrics and /health in plain HTTP on a port of their own: the client port takes only certificates of the bundle's CA, and a scraper must not be an etcd client. */
+export const ETCD_METRICS_PORT = 2381;
 export const MINIO_PORT = 9000;
 export const MINIO_CONSOLE_PORT = 9001;
 export const NFS_PORT = 2049;

@@ -1,7 +1,7 @@
 /** Platform hosts: the inventory's hosts, the services each runs, and every connection between them. */
 import type { Host, Role, Spec } from '../spec/schema.js';
 import {
-  LB_HEALTH_PATH, VRRP_PROTOCOL, CERTBOT_PORT, DB_ENDPOINT_UNIT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, GLUSTERD_PORT, GLUSTER_BRICK_PORT,
+  LB_HEALTH_PATH, VRRP_PROTOCOL, CERTBOT_PORT, DB_ENDPOINT_UNIT, ETCD_CLIENT_PORT, ETCD_METRICS_PORT, ETCD_PEER_PORT, GLUSTERD_PORT, GLUSTER_BRICK_PORT,
   MINIO_CONSOLE_PORT, MINIO_PORT, NFS_PORT, PATRONI_REST_PORT, greenPort, isIpv4, unitNames,
 } from './constants.js';
 import { lbPorts, lbPackages, needsTlsScript, storageWhat } from './services.js';
@@ -66,7 +66,7 @@ export function hostsDeployment(spec: Spec): Deployment {
   const epHosts = endpointHosts(spec, byRole);
   if (d.ha === 'patroni') {
     for (const h of etcd) {
-      add(h, { id: 'etcd', name: 'etcd', unit: 'etcd', kind: 'etcd', what: 'etcd member (Patroni\'s DCS)', ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd clients' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd peers' }], packages: ['etcd-server', 'etcd-client', 'curl'], order: 20 });
+      add(h, { id: 'etcd', name: 'etcd', unit: 'etcd', kind: 'etcd', what: 'etcd member (Patroni\'s DCS)', ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd clients' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd peers' }, { port: ETCD_METRICS_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'etcd /metrics and /health (plain, read-only)' }], packages: ['etcd-server', 'etcd-client', 'curl'], order: 20 });
       links.push({ from: h.name, purpose: 'etcd-peer', proto: 'tcp', targets: etcd.filter((e) => e !== h).map((e) => to(e, ETCD_PEER_PORT)), failover: 'auto', quorum: true, what: 'etcd raft between members' });
     }
     for (const h of db) {

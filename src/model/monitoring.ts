@@ -5,7 +5,7 @@
  * what the firewall lets in come from the same list.
  */
 import type { Host, Role, Spec } from '../spec/schema.js';
-import { ETCD_CLIENT_PORT, LB_HEALTH_PATH, PATRONI_REST_PORT } from './constants.js';
+import { ETCD_METRICS_PORT, LB_HEALTH_PATH, PATRONI_REST_PORT } from './constants.js';
 import type { Link, LinkTarget, ModelPort, ModelService, MonitoringModel, ScrapeJob } from './types.js';
 
 export const PROMETHEUS_PORT = 9090;
@@ -79,7 +79,7 @@ export function hostsMonitoring(spec: Spec, byRole: Record<Role, Host[]>, add: A
   job({ job: 'postgres', path: '/metrics', targets: byRole.db.map((h) => to(h, POSTGRES_EXPORTER_PORT)), what: 'postgres exporter on every database host' });
   if (spec.database.ha === 'patroni') {
     job({ job: 'patroni', path: '/metrics', targets: byRole.db.map((h) => to(h, PATRONI_REST_PORT)), what: 'Patroni /metrics on every member' });
-    job({ job: 'etcd', path: '/metrics', targets: byRole.etcd.map((h) => to(h, ETCD_CLIENT_PORT)), what: 'etcd /metrics on every member' });
+    job({ job: 'etcd', path: '/metrics', targets: byRole.etcd.map((h) => to(h, ETCD_METRICS_PORT)), what: 'etcd /metrics on every member (its plain metrics port)' });
   }
   if (kind === 'nginx') job({ job: 'lb', path: '/metrics', targets: byRole.lb.map((h) => to(h, NGINX_EXPORTER_PORT)), what: 'nginx exporter on every lb host' });
   else job({ job: 'lb', path: '/metrics', targets: byRole.lb.map((h) => to(h, LB_METRICS_PORT)), what: `${kind}'s metrics listener on every lb host` });

@@ -64,7 +64,8 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
       }
     }
     for (const n of DB) etcd.set(n, startUnit(hosts.get(n)!, 'etcd.service', {}, 'etcd'));
-    await waitFor('etcd quorum', async () => (await fetch('http://127.0.0.31:2379/health', { signal: AbortSignal.timeout(1000) }).then((x) => x.json()).catch(() => null))?.health === 'true', 30_000, 200);
+    // etcd's plain read-only metrics port answers /health (the client port wants a certificate of the bundle's CA).
+    await waitFor('etcd quorum', async () => (await fetch('http://127.0.0.31:2381/health', { signal: AbortSignal.timeout(1000) }).then((x) => x.json()).catch(() => null))?.health === 'true', 30_000, 200);
     startPatroni('db1');
     await waitFor('db1 to lead', async () => (await restGet('127.0.0.31', '/primary'))?.status === 200, 60_000, 250);
     startPatroni('db2');

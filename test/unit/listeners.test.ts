@@ -56,7 +56,7 @@ describe.each(PRESETS.map((p) => [p.id, p] as const))('%s', (_id, preset) => {
           }
           if (s.name === 'etcd') {
             const cfg = parseYaml(file(`${base}/etc/etcd/etcd.conf.yml`)!) as Record<string, string>;
-            expect(`${cfg['listen-client-urls']},${cfg['listen-peer-urls']}`, where).toContain(`//${p.bind}:${p.port}`);
+            expect(`${cfg['listen-client-urls']},${cfg['listen-peer-urls']},${cfg['listen-metrics-urls'] ?? ''}`, where).toContain(`//${p.bind}:${p.port}`);
           }
         }
       }

@@ -5,6 +5,7 @@ import { renderTemplate } from '../../render/templates.js';
 import etcdAuthSource from '../../../templates/etcd/etcd-auth.sh.hbs?raw';
 import { commentedYaml } from '../patroni/yaml.js';
 import { dcsKind, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../patroni/index.js';
+import { ETCD_METRICS_PORT } from '../../model/constants.js';
 
 export interface EtcdMember {
   name: string;
@@ -37,6 +38,8 @@ export function etcdConfig(spec: Spec, me: EtcdMember, members: EtcdMember[], da
     'data-dir': dataDir,
     'listen-peer-urls': `${s}://${me.listen}:${ETCD_PEER_PORT}`,
     'listen-client-urls': listenClient.join(','),
+    // With TLS, Prometheus scrapes a plain read-only /metrics and /health here, not the client port.
+    ...(tls ? { 'listen-metrics-urls': `http://${me.listen}:${ETCD_METRICS_PORT}` } : {}),
     'initial-advertise-peer-urls': `${s}://${me.address}:${ETCD_PEER_PORT}`,
     'advertise-client-urls': `${s}://${me.address}:${ETCD_CLIENT_PORT}`,
     'initial-cluster': members.map((m) => `${m.name}=${s}://${m.address}:${ETCD_PEER_PORT}`).join(','),

@@ -77,6 +77,17 @@ export async function prepareHost(bundle: string, work: string, name: string, la
     const src = path.join(bundle, 'hosts', name, d);
     if (existsSync(src)) await fs.cp(src, path.join(root, d.replace(/\//g, '_')), { recursive: true });
   }
+  // The bundle's CA material (pki/), placed as deploy.sh places it: etcd's and Patroni's own copies.
+  if (existsSync(path.join(bundle, 'pki', `${name}.crt`))) {
+    for (const [dir, owner] of [['etcd', 'etcd'], ['patroni', 'postgres']] as const) {
+      const to = path.join(root, 'etc', dir, 'pki');
+      await fs.mkdir(to, { recursive: true });
+      await fs.copyFile(path.join(bundle, 'pki', 'ca.crt'), path.join(to, 'ca.crt'));
+      await fs.copyFile(path.join(bundle, 'pki', `${name}.crt`), path.join(to, 'host.crt'));
+      await fs.copyFile(path.join(bundle, 'pki', `${name}.key`), path.join(to, 'host.key'));
+      execFileSync('chown', ['-R', `${owner}:${owner}`, to]);
+    }
+  }
   for (const [d, owner] of [['pg', 'postgres'], ['run-pg', 'postgres'], ['etcd', 'etcd']] as const) {
     await fs.mkdir(path.join(root, d), { recursive: true });
     execFileSync('chown', [`${owner}:${owner}`, path.join(root, d)]);
