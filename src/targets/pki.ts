@@ -6,6 +6,7 @@
  * there by the user (their own CA) are kept as they are.
  */
 import type { CertRequest } from '../render/bundle.js';
+import { isIpv4 } from '../model/constants.js';
 
 export type { CertRequest } from '../render/bundle.js';
 
@@ -15,8 +16,7 @@ export const CA_KEY = 'ca.key';
 
 /** A host's certificate: its name and address (etcd checks a peer's address against its SANs), and loopback for local checks. */
 export function hostCert(scope: string, prefix: string, host: { name: string; address: string }): CertRequest {
-  const ip = /^[0-9]+(?:\.[0-9]+){3}$/.test(host.address);
-  const sans = [`DNS:${host.name}`, ip ? `IP:${host.address}` : `DNS:${host.address}`, 'DNS:localhost', 'IP:127.0.0.1'];
+  const sans = [`DNS:${host.name}`, isIpv4(host.address) ? `IP:${host.address}` : `DNS:${host.address}`, 'DNS:localhost', 'IP:127.0.0.1'];
   // The CN is not a user name etcd knows ("root", "patroni"): with client-cert-auth etcd would take it as one.
   return { name: `${prefix}${host.name}`, cn: `${scope}-${host.name}`, sans: [...new Set(sans)] };
 }

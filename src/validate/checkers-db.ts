@@ -14,7 +14,7 @@ import { runEach, runIsolated, runIsolatedEach } from './sandbox.js';
 import { throwawayCerts } from './tls.js';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
+import { isIpv4 } from '../model/constants.js';
 const dummyEnv = (env: CheckEnv) => Object.fromEntries(env.manifest.secrets.map((s) => [s, `hagencheck${s.length}`]));
 
 /** host:port -> [host, port] (IPv4 or a name). */

@@ -18,7 +18,6 @@ export interface EtcdMember {
 /** The one-shot step that turns on etcd's users and roles (hosts: deploy.sh runs it after etcd starts). */
 export const etcdAuthScriptName = (spec: Pick<Spec, 'name'>) => `/usr/local/sbin/${spec.name}-etcd-auth`;
 
-export const isIpv4 = (a: string) => /^[0-9]+(?:\.[0-9]+){3}$/.test(a);
 
 /** The member's certificate, its key and the CA that signed every member's and client's (targets/pki.ts). */
 export interface EtcdTls {
