@@ -8,13 +8,13 @@ import { renderUnit, envFilePath, sandbox, type Unit } from '../systemd/index.js
 import { SECRETS } from '../secrets.js';
 import { addSteps, hostCidr, hostFile, topology, type HostsPlan } from '../hosts/plan.js';
 import { bindOf, deploymentOf, logicalPublishing } from '../../model/index.js';
-import { LOGICAL_USER, pgPaths } from '../../model/constants.js';
+import { ETCD_CLIENT_PORT, LOGICAL_USER, PATRONI_REST_PORT, pgPaths } from '../../model/constants.js';
 import { renderPostgresConf } from './index.js';
 import { PATRONI_SECRETS, REPLICATION_USER, REWIND_USER } from './secrets.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
 import { DCS_COMMENT, DCS_TIMING_WHY, dcsKind, hbaLines, patroniConfig } from '../patroni/index.js';
 import { commentedYaml } from '../patroni/yaml.js';
-import { etcdAuthScriptName, isIpv4, renderEtcdAuthScript, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
+import { etcdAuthScriptName, renderEtcdAuthScript, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
 import { ETCD_TLS, PATRONI_TLS, hostCert, pkiInstalls } from '../pki.js';
 import { etcdUserVars } from '../patroni/index.js';
 import { DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT, dbEndpointUnit, renderDbEndpoint } from '../db-endpoint/index.js';
@@ -212,7 +212,8 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   const authEnv = envFilePath(spec.name, 'etcd-auth');
 
   // etcd members
-  const members: EtcdMember[] = t.etcd.map((h) => ({ name: h.name, address: h.address, listen: isIpv4(h.address) ? h.address : '0.0.0.0' }));
+  // Where each listens is the model's (its etcd client port's bind), as for every other service.
+  const members: EtcdMember[] = t.etcd.map((h) => ({ name: h.name, address: h.address, listen: bindOf(plan.dep, h.name, 'etcd', ETCD_CLIENT_PORT) }));
   for (const [i, h] of t.etcd.entries()) {
     b.add(hostFile(h, f.etcdConf), renderEtcdConfig(spec, ctx, members[i]!, members, f.etcdData, ETCD_TLS), { checks: [{ tool: 'etcd' }, { tool: 'yaml' }] });
     b.add(hostFile(h, etcdAuthScriptName(spec)), renderEtcdAuthScript(spec, ctx, { address: h.address, envFile: authEnv, tls: ETCD_TLS, patroniPasswordVar: etcdVars.password }), { mode: 0o755, checks: [{ tool: 'shell' }] });
@@ -256,7 +257,7 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   const etcdHosts = t.etcd.map((h) => h.address);
   const patroniEnv = envFilePath(spec.name, 'patroni');
   for (const db of t.db) {
-    const cfg = patroniConfig(spec, { name: db.name, connect: db.address, listen: isIpv4(db.address) ? db.address : '0.0.0.0' }, etcdHosts, { postBootstrap: f.postBootstrap, dataDir: f.patroniData, binDir: p.bin, socketDir: p.socket, pgpass: f.pgpass }, hba, PATRONI_TLS);
+    const cfg = patroniConfig(spec, { name: db.name, connect: db.address, listen: bindOf(plan.dep, db.name, 'db', PATRONI_REST_PORT) }, etcdHosts, { postBootstrap: f.postBootstrap, dataDir: f.patroniData, binDir: p.bin, socketDir: p.socket, pgpass: f.pgpass }, hba, PATRONI_TLS);
     b.add(hostFile(db, f.patroniYml), patroniYaml(spec, ctx, cfg), { checks: [{ tool: 'patroni' }, { tool: 'yaml' }] });
     b.add(hostFile(db, f.monitorSql), renderMonitorSql(ctx), { checks: [{ tool: 'sql' }] });
     b.add(hostFile(db, f.appRoleSql), renderTemplate(roleSql, { header: header(ctx, '--').trimEnd() }), { checks: [{ tool: 'sql' }] });
@@ -280,7 +281,7 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   // The endpoint: an HAProxy on every host the model places it (every app host by default).
   const endpointEnv = envFilePath(spec.name, DB_ENDPOINT_UNIT);
   for (const lb of t.endpoint) {
-    const dep = deploymentOf(spec);
+    const dep = plan.dep;
     const bind = bindOf(dep, lb.name, 'db-endpoint', spec.database.endpointPorts.write);
     const statsBind = bindOf(dep, lb.name, 'db-endpoint', spec.database.endpointPorts.stats);
     b.add(hostFile(lb, DB_ENDPOINT_CONFIG), renderDbEndpoint(spec, ctx, { bind, statsBind, members: t.db.map((h) => ({ name: h.name, host: h.address })) }), { checks: [{ tool: 'haproxy' }] });
