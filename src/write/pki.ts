@@ -6,7 +6,7 @@
  * again when ca.key is here; with a CA of the user's own (no ca.key), that is an error naming it.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CertRequest } from '../render/bundle.js';
@@ -29,10 +29,10 @@ function openssl(args: string[], cwd: string): string {
 
 const exists = (p: string) => fs.existsSync(p);
 
-/** Which SANs of `want` the certificate at `crt` lacks. */
+/** Which SANs of `want` the certificate at `crt` lacks (read in-process: no program runs on a no-change generate). */
 function missingSans(dir: string, crt: string, want: string[]): string[] {
-  const text = openssl(['x509', '-in', crt, '-noout', '-ext', 'subjectAltName'], dir);
-  const have = new Set(text.replace(/^.*Subject Alternative Name:?/s, '').split(/[,\n]/).map((s) => s.trim().replace(/^IP Address:/, 'IP:')).filter(Boolean));
+  const san = new X509Certificate(fs.readFileSync(path.join(dir, crt))).subjectAltName ?? '';
+  const have = new Set(san.split(',').map((s) => s.trim().replace(/^IP Address:/, 'IP:')).filter(Boolean));
   return want.filter((s) => !have.has(s));
 }
 
