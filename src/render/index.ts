@@ -24,7 +24,7 @@ export function render(spec: Spec, ctx: RenderContext): Bundle {
   // 2. files that describe the rest
   const partial = b.build();
   renderEnvFiles(partial, ctx, b);
-  renderReadme(spec, ctx, b, [...b.build().files.keys()]);
+  renderReadme(spec, ctx, b, b.build());
   // 3. the manifest: which files ha-gen owns and how each is checked
   const done = b.build();
   b.add(MANIFEST_PATH, buildManifest(done.files, done, `ha-gen ${ctx.version}`, ctx.specFile));

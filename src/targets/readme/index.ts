@@ -3,7 +3,7 @@ import type { Spec } from '../../spec/schema.js';
 import { TIER_SUMMARY } from '../../spec/presets.js';
 import { COLLAPSE_AT } from '../../plan/format.js';
 import { header, type RenderContext } from '../../render/context.js';
-import type { BundleBuilder } from '../../render/bundle.js';
+import type { Bundle, BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../../model/constants.js';
 import { planReadmeSection } from '../ops/index.js';
@@ -72,7 +72,8 @@ function fileRows(spec: Spec, paths: string[]): Array<{ path: string; what: stri
 }
 
 
-export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, paths: string[]): void {
+export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, listing: Pick<Bundle, 'files' | 'certs'>): void {
+  const paths = [...listing.files.keys()];
   const t = TIER_SUMMARY[spec.tier];
   const protects = [
     `an app instance crashing, hanging or being replaced: ${spec.app.replicas} instances behind ${spec.loadBalancer.kind}, which stops sending to a failed one within about 2 seconds`,
@@ -125,7 +126,7 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
       healthPath: spec.app.healthPath,
       protects,
       gaps,
-      pki: b.build().certs.length > 0,
+      pki: listing.certs.length > 0,
       regional: spec.tier === 'multi-region',
     }) +
       // the database endpoint, failover figures and caveats (targets/postgres), then the plan
