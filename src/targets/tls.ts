@@ -138,7 +138,8 @@ export interface ContainerTls {
   /** The helper script, written to the bundle at this path (mounted read-only). */
   script?: { path: string; contents: string };
   /** Merged into the LB service. */
-  lb: { command?: string[]; user?: string; volumes: string[]; dependsOn: Record<string, { condition: string }> };
+  /** run: the LB's shell command (sh -c) when TLS needs one around its start; user, volumes, dependsOn: merged into the LB service. */
+  lb: { run?: string; user?: string; volumes: string[]; dependsOn: Record<string, { condition: string }> };
   services: Record<string, unknown>;
   volumes: Record<string, unknown>;
 }
@@ -164,14 +165,14 @@ export function containerTls(spec: Spec, headerText: string, configFile: string)
   const start = lb.container.start(configFile);
   out.lb.volumes.push(mount);
   if (tls === 'files') {
-    out.lb.command = ['/bin/sh', '-c', `/bin/sh ${SCRIPT_IN_CONTAINER} combine && ${start}`];
+    out.lb.run = `/bin/sh ${SCRIPT_IN_CONTAINER} combine && ${start}`;
     return out;
   }
   const p = acmePaths(spec.domain ?? 'localhost');
   const certDir = helper.certDir(spec.domain ?? 'localhost');
   const watched = helper.watched(p);
   const reload = lb.container.reload(configFile);
-  out.lb.command = ['/bin/sh', '-c', `touch /tmp/tls-seen; (while sleep 60; do if [ ${watched} -nt /tmp/tls-seen ]; then touch /tmp/tls-seen; ${reload}; fi; done) & ${start}`];
+  out.lb.run = `touch /tmp/tls-seen; (while sleep 60; do if [ ${watched} -nt /tmp/tls-seen ]; then touch /tmp/tls-seen; ${reload}; fi; done) & ${start}`;
   out.lb.volumes.push(`lb-tls:${certDir}`);
   if (helper.webroot) out.lb.volumes.push(`certbot-webroot:${p.webroot}:ro`);
   out.lb.dependsOn['tls-init'] = { condition: 'service_completed_successfully' };

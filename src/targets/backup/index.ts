@@ -257,7 +257,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
     // The base backup reads the data directory: it shares the database's volumes (same node on swarm).
     volumes: [`pgdata:${p.data}`, ...shared, `pg-dumps:${DUMP_DIR}`],
     environment: { HA_GEN_BACKUP_TIME: spec.backup.time },
-    networks: swarm ? ['db'] : ['data'],
+    networks: swarm ? swarmNetworksOf(spec, 'backup') : ['data'],
     stop_grace_period: '30s',
   };
   // restore-pitr.sh runs here and prints how to start the restored copy with the database's own

@@ -61,7 +61,7 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
 
   const healthcheck = appHealthcheck(spec);
   const services: Record<string, unknown> = {};
-  const storage = renderContainerStorage(spec, ctx, b, { platform: 'compose', network: 'data', secretVar: composeVar });
+  const storage = renderContainerStorage(spec, ctx, b, { platform: 'compose', networks: ['data'], secretVar: composeVar });
   // Blue-green: green1..N start only with --profile green (deploy/blue-green.sh).
   const green = apps.map((a, i) => ({ ...a, name: `green${i + 1}`, host: `green${i + 1}` }));
   b.resolveNames(...green.map((g) => g.host));
@@ -112,7 +112,7 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   if (lbTls.lb.user) lbSvc.user = lbTls.lb.user;
   // The color link is made (blue) on the first start only; the LB then runs whatever it points to.
   const link = `[ -e ${bg.active} ] || { mkdir -p ${bg.stateDir} && ln -sfn ${bg.blueMount} ${bg.active}; }`;
-  const cmd = lbTls.lb.command?.[2] ?? lb.container.start(bg.active);
+  const cmd = lbTls.lb.run ?? lb.container.start(bg.active);
   lbSvc.command = ['/bin/sh', '-c', `${link}; ${cmd}`];
   lbSvc.volumes.push(...lbTls.lb.volumes);
   Object.assign(lbSvc.depends_on, lbTls.lb.dependsOn);

@@ -70,7 +70,6 @@ export const haproxy: LoadBalancer = {
   // socat: deploy/rolling-update.sh drains servers through HAProxy's stats socket.
   packages: ['haproxy', 'socat'],
   statsPage: true,
-  containerCommand: (configFile) => ['docker-entrypoint.sh', 'haproxy', '-f', configFile],
   containerVolumes: {},
   containerUser: 'root',
   tlsHelper: {

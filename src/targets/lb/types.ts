@@ -48,8 +48,6 @@ export interface LoadBalancer {
   packages: string[];
   /** A password-protected stats page on loadBalancer.statsPort (HAPROXY_STATS_PASSWORD). */
   statsPage: boolean;
-  /** The image's own entrypoint and command (compose/swarm) given the config file, for a wrapper to exec (the stats password's secrets-env). */
-  containerCommand?: (configFile: string) => string[];
   /** The official image runs unprivileged and cannot bind 80 or read a 0600 key: start as root, drop in the config. */
   containerUser?: string;
   /** Named volumes the LB container keeps state in (Caddy: certificates and its autosaved config). */

@@ -130,7 +130,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
       const svc = memberBackupService(spec, m, m === 'db' ? 'pgdata' : `${m}-data`, image);
       const place = (stack.services[m] as { deploy: { placement: unknown } }).deploy.placement;
       // restore-pitr.sh prints how to start the copy with the members' postgresql.conf.
-      stack.services[backupServiceName(m)] = { ...svc, configs: [config('pg_conf', 'postgres/postgresql.conf', '/etc/postgresql/postgresql.conf')], networks: ['db'], deploy: { replicas: 1, placement: place, restart_policy: { condition: 'any', delay: '30s' } } };
+      stack.services[backupServiceName(m)] = { ...svc, configs: [config('pg_conf', 'postgres/postgresql.conf', '/etc/postgresql/postgresql.conf')], networks: swarmNetworksOf(spec, 'backup'), deploy: { replicas: 1, placement: place, restart_policy: { condition: 'any', delay: '30s' } } };
       stack.volumes[socketVolume(m)] = {};
     });
     stack.volumes[REPO_VOLUME] = {};
@@ -189,7 +189,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     (stack.services[m] as { volumes: string[] }).volumes.push(...memberArchiveVolumes(spec, m));
     (stack.services[m] as { configs: unknown[] }).configs.push(backupConfigs[0]);
     const svc = memberBackupService(spec, m, `${m}-data`, patroniImage(spec));
-    stack.services[backupServiceName(m)] = { ...svc, configs: backupConfigs, networks: ['db'], deploy: { replicas: 1, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '30s' } } };
+    stack.services[backupServiceName(m)] = { ...svc, configs: backupConfigs, networks: swarmNetworksOf(spec, 'backup'), deploy: { replicas: 1, placement: { constraints: [`node.labels.patroni == ${m}`] }, restart_policy: { condition: 'any', delay: '30s' } } };
     stack.volumes[socketVolume(m)] = {};
   }
   stack.volumes[REPO_VOLUME] = {};

@@ -129,7 +129,7 @@ export function renderContainerStorage(
   spec: Spec,
   ctx: RenderContext,
   b: BundleBuilder,
-  o: { platform: 'compose' | 'swarm'; network: string; secretVar: (name: string) => string; swarmSecret?: (key: string, def: SecretDef) => string; swarmConfig?: (key: string, file: string) => string },
+  o: { platform: 'compose' | 'swarm'; networks: string[]; secretVar: (name: string) => string; swarmSecret?: (key: string, def: SecretDef) => string; swarmConfig?: (key: string, file: string) => string },
 ): ContainerStorage {
   const s = spec.storage;
   const h = header(ctx);
@@ -179,7 +179,7 @@ export function renderContainerStorage(
         // The console only on this host's loopback (ssh -L 9001:127.0.0.1:9001 to use it).
         ports: ['127.0.0.1:9001:9001'],
         healthcheck: health,
-        networks: [o.network],
+        networks: o.networks,
         security_opt: ['no-new-privileges:true'],
       };
       out.services['minio-init'] = {
@@ -194,7 +194,7 @@ export function renderContainerStorage(
         volumes: ['./storage/minio:/etc/minio-bootstrap:ro'],
         depends_on: { minio: { condition: 'service_healthy' } },
         restart: 'on-failure',
-        networks: [o.network],
+        networks: o.networks,
       };
     } else {
       const sec = o.swarmSecret!;
@@ -213,7 +213,7 @@ export function renderContainerStorage(
         secrets: [rootUser, rootPw],
         volumes: ['minio-data:/data'],
         healthcheck: health,
-        networks: [o.network],
+        networks: o.networks,
         deploy: {
           replicas: 1,
           // Its data volume lives on the labelled node; for no single point of failure use distributed
@@ -230,7 +230,7 @@ export function renderContainerStorage(
           { source: boot, target: '/etc/minio-bootstrap/bootstrap.sh', mode: 0o555 },
           { source: pol, target: '/etc/minio-bootstrap/policy.json', mode: 0o444 },
         ],
-        networks: [o.network],
+        networks: o.networks,
         deploy: { replicas: 1, restart_policy: { condition: 'on-failure', delay: '10s', max_attempts: 10 } },
       };
     }

@@ -56,8 +56,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     stack.configs[name] = { file: `./${file}` };
     return name;
   };
-  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', network: 'data', secretVar: swarmVar, swarmSecret, swarmConfig });
-  for (const svc of Object.values(storage.services) as Array<{ networks?: string[] }>) svc.networks = swarmNetworksOf(spec, 'storage');
+  const storage = renderContainerStorage(spec, ctx, b, { platform: 'swarm', networks: swarmNetworksOf(spec, 'storage'), secretVar: swarmVar, swarmSecret, swarmConfig });
   Object.assign(stack.volumes, storage.volumes);
   Object.assign(stack.services, storage.services);
   if (storage.services.minio) stack.labels.push({ label: 'storage=true', what: 'runs MinIO (its data volume lives there)' });
@@ -116,8 +115,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     tlsSecrets.push({ source: 'tls_cert', target: certTarget, mode: 0o444 }, { source: 'tls_key', target: keyTarget, mode: 0o400 });
   }
   // The stats password as a Swarm secret, exported by the secrets-env wrapper before the image's command.
-  const statsWrap = lbm.statsPage && lbm.containerCommand ? { ...secretsEnvWrapper(spec, b, h, stack), secret: swarmEnvSecret(spec, stack, SECRETS.haproxyStats), command: lbm.containerCommand(lb.target) } : undefined;
-  if (lbm.statsPage && !statsWrap) throw new Error(`internal: ${kind} has a stats page but no containerCommand`);
+  const statsWrap = lbm.statsPage ? { ...secretsEnvWrapper(spec, b, h, stack), secret: swarmEnvSecret(spec, stack, SECRETS.haproxyStats), command: ['/bin/sh', '-c', lbm.container.start(lb.target)] } : undefined;
   stack.services[kind] = {
     image: lbm.image,
     ...(statsWrap ? { entrypoint: [...statsWrap.entrypoint, ...statsWrap.command.slice(0, 1)], command: statsWrap.command.slice(1) } : {}),

@@ -34,7 +34,7 @@ export const SWARM_NETWORKS = {
 export type SwarmNetwork = keyof typeof SWARM_NETWORKS;
 
 /** The networks of one database-tier or storage service, by what it is. */
-export function swarmNetworksOf(spec: Spec, role: 'db-member' | 'etcd' | 'db-endpoint' | 'storage'): SwarmNetwork[] {
+export function swarmNetworksOf(spec: Spec, role: 'db-member' | 'etcd' | 'db-endpoint' | 'storage' | 'backup'): SwarmNetwork[] {
   switch (role) {
     // With Patroni the app reaches the members only through db-endpoint; without it, it connects to
     // the primary (and, after a manual promotion, a standby) directly.
@@ -46,6 +46,9 @@ export function swarmNetworksOf(spec: Spec, role: 'db-member' | 'etcd' | 'db-end
       return ['data', 'db'];
     case 'storage':
       return spec.backup.repository === 's3' ? ['data', 'db'] : ['data'];
+    // A backup service talks to its member (socket volume) and to an s3 repository (MinIO is on db then).
+    case 'backup':
+      return ['db'];
   }
 }
 
