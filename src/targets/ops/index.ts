@@ -332,7 +332,11 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
   const where = spec.platform === 'hosts' ? ' on each database host' : spec.database.ha === 'patroni' ? ' (backup/pgbackrest.conf, mounted into every Patroni member and its backup service)' : ' (backup/pgbackrest.conf, baked into the image by backup/Dockerfile)';
   o.push('', `pgBackRest configuration: \`${PGBACKREST_CONFIG}\`${where}.`);
   if (spec.platform !== 'hosts' && spec.database.ha !== 'none') {
-    o.push('', `Every database member archives WAL into the one repository (only the primary does at a time) and has a backup service beside it (backup-<member>) that runs the schedule; only the one beside the current primary takes backups, so they follow a failover.`);
+    // Swarm's named volumes are per node: with a local repository each node holds its own (the plan warns).
+    const repo = spec.platform === 'swarm' && spec.backup.repository !== 's3'
+      ? 'into the repository volume on its own node (a Swarm volume is per node: after a failover to another node the backups and WAL start a new chain there; backup.repository s3 keeps one repository)'
+      : 'into the one repository';
+    o.push('', `Every database member archives WAL (only the primary does at a time) ${repo}, and has a backup service beside it (backup-<member>) that runs the schedule; only the one beside the current primary takes backups, so they follow a failover.`);
   }
   o.push(...alertSections(spec));
   return `${o.join('\n')}\n`;
