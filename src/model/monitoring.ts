@@ -95,7 +95,7 @@ export function hostsMonitoring(spec: Spec, byRole: Record<Role, Host[]>, add: A
 
   for (const m of mon) {
     for (const j of jobs) links.push({ from: m.name, purpose: 'metrics', proto: 'tcp', targets: j.targets, failover: 'auto', optional: true, what: `Prometheus scrapes ${j.what}` });
-    for (const p of probes) links.push({ from: m.name, purpose: p.job === 'app-health' ? 'metrics' : p.targets[0]?.port === spec.loadBalancer.httpsPort && spec.loadBalancer.tls !== 'none' ? 'https' : 'http', proto: 'tcp', targets: p.targets.map(({ to: t, address, port: pt }) => ({ to: t, address, port: pt })), failover: 'auto', optional: true, what: `the blackbox exporter probes ${p.what}` });
+    for (const p of probes) links.push({ from: m.name, purpose: p.job === 'app-health' ? 'metrics' : p.module === 'https_health' ? 'https' : 'http', proto: 'tcp', targets: p.targets.map(({ to: t, address, port: pt }) => ({ to: t, address, port: pt })), failover: 'auto', optional: true, what: `the blackbox exporter probes ${p.what}` });
     links.push({ from: m.name, purpose: 'alerts', proto: 'tcp', targets: mon.map((h) => to(h, ALERTMANAGER_PORT)), failover: 'auto', optional: true, what: 'Prometheus sends alerts to every Alertmanager (they deduplicate)' });
     const peers = mon.filter((o) => o !== m);
     if (peers.length) {

@@ -30,7 +30,7 @@ export function renderLbHost(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
   const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
   const lbm = LOAD_BALANCERS[kind];
   const statsBind = lbStatsBind(spec, lb);
-  const metricsPort = deploymentOf(spec).hosts.find((x) => x.name === lb.name)?.services.find((s) => s.id === 'lb')?.ports.find((p) => p.port === LB_METRICS_PORT && spec.monitoring.enabled);
+  const metricsPort = deploymentOf(spec).hosts.find((x) => x.name === lb.name)?.services.find((s) => s.id === 'lb')?.ports.find((p) => p.port === LB_METRICS_PORT);
   const metrics = metricsPort ? { bind: metricsPort.bind, port: metricsPort.port } : undefined;
   b.add(hostFile(lb, lbm.hosts.config), lbm.render(model, h, { statsBind, ...(metrics ? { metrics } : {}) }), { checks: [{ tool: kind }] });
   b.add(hostFile(lb, `/etc/systemd/system/${kind}.service`), renderUnit(lbUnit(spec, kind), ctx), { checks: [{ tool: 'systemd' }] });

@@ -55,6 +55,7 @@ export function renderNginx(m: LbModel, header: string, o: Partial<LbRenderOptio
     hsts: HSTS,
     lbHealthPath: m.lbHealthPath,
     metricsPort: o.metrics?.port,
+    metricsBind: o.metrics?.bind,
   });
 }
 
