@@ -89,6 +89,18 @@ async function converged(): Promise<string[]> {
     });
 }
 
+/** Leaving a swarm stops its task containers but leaves the exited ones behind (a run killed
+ *  half-way, or a leave before the stack's removal finished): they hold the stack's volumes, so a
+ *  later run removes them rather than waiting for them to go. */
+async function removeStackContainers(): Promise<void> {
+  const left = async () => (await run(['docker', 'ps', '-aq', '-f', `label=com.docker.stack.namespace=${STACK}`])).out.trim().split('\n').filter(Boolean);
+  await waitFor('no stack containers left', async () => {
+    const ids = await left();
+    if (ids.length) await run(['docker', 'rm', '-f', '-v', ...ids]);
+    return (await left()).length === 0;
+  }, 60_000, 1000);
+}
+
 async function patroniCluster(): Promise<Array<{ name: string; role: string; state: string }> | null> {
   for (const svc of ['db1', 'db2']) {
     for (const id of await tasksOf(svc)) {
@@ -114,7 +126,7 @@ describe.skipIf(!dockerHost)('containers: multi-server Swarm stack (Patroni, HAP
     await docker(['build', '--network', 'host', '-t', patroniImage, '-f', 'patroni/Dockerfile.lab', 'patroni'], { cwd: bundle, timeoutMs: 600_000 });
     // A run killed half-way leaves its swarm and volumes (a named volume keeps its old driver options).
     cleanSwarm(dockerHost);
-    await waitFor('no stack containers left', async () => (await run(['docker', 'ps', '-aq', '-f', `label=com.docker.stack.namespace=${STACK}`])).out.trim() === '', 60_000, 1000);
+    await removeStackContainers();
     const stale = (await run(['docker', 'volume', 'ls', '-q', '-f', `name=${STACK}_`])).out.trim().split('\n').filter(Boolean);
     if (stale.length) await docker(['volume', 'rm', ...stale]);
     await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
@@ -126,6 +138,7 @@ describe.skipIf(!dockerHost)('containers: multi-server Swarm stack (Patroni, HAP
       await run(['docker', 'stack', 'rm', STACK]);
       await waitFor('stack containers gone', async () => (await run(['docker', 'ps', '-q', '-f', `label=com.docker.stack.namespace=${STACK}`])).out.trim() === '', 90_000, 1000).catch(() => undefined);
       cleanSwarm(dockerHost);
+      await removeStackContainers().catch((e: unknown) => console.warn(`swarm test clean-up: ${String(e)}`));
       await run(['docker', 'volume', 'prune', '-f']);
     }
     if (work) await fs.rm(work, { recursive: true, force: true });
