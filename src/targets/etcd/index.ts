@@ -3,7 +3,7 @@ import type { Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
 import { renderTemplate } from '../../render/templates.js';
 import etcdAuthSource from '../../../templates/etcd/etcd-auth.sh.hbs?raw';
-import { commentedYaml } from '../patroni/yaml.js';
+import { commentedYaml } from '../../render/yaml.js';
 import { dcsKind, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../patroni/index.js';
 import { ETCD_METRICS_PORT } from '../../model/constants.js';
 

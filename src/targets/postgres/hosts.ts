@@ -13,7 +13,7 @@ import { renderPostgresConf } from './index.js';
 import { PATRONI_SECRETS, REPLICATION_USER, REWIND_USER } from './secrets.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
 import { DCS_COMMENT, DCS_TIMING_WHY, dcsKind, hbaLines, patroniConfig } from '../patroni/index.js';
-import { commentedYaml } from '../patroni/yaml.js';
+import { commentedYaml } from '../../render/yaml.js';
 import { etcdAuthScriptName, renderEtcdAuthScript, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
 import { ETCD_TLS, PATRONI_TLS, hostCert, pkiInstalls } from '../pki.js';
 import { etcdUserVars } from '../patroni/index.js';
