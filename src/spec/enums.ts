@@ -17,7 +17,7 @@ export const FORMS = {
   fqdn: { re: new RegExp(`^(?=.{1,253}$)(?:${label}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`), text: 'a lowercase fully qualified domain name (e.g. registry.example.com)' },
   ipv4: { re: new RegExp(`^${ipv4}$`), text: 'an IPv4 address (e.g. 10.0.1.10)' },
   // A name may not be all digits and dots: 10.0.1.300 is a mistyped address, not a host name.
-  address: { re: new RegExp(`^(?:${ipv4}|(?![0-9.]+$)(?=.{1,253}$)${label}(?:\\.${label})*)$`), text: 'an IPv4 address or a lowercase DNS name (e.g. 10.0.1.10 or db1.internal)' },
+  address: { re: new RegExp(`^(?:${ipv4}|(?![0-9.]+$)(?=.{1,253}$)${label}(?:\\.${label})*)$`), text: 'an IPv4 address or a lowercase DNS name (e.g. 10.0.1.10 or db1.internal; IPv6 is not supported yet)' },
   cidr: { re: new RegExp(`^${ipv4}/(?:3[0-2]|[12]?[0-9])$`), text: 'an IPv4 CIDR (e.g. 10.0.0.0/16)' },
   image: {
     // Docker's reference grammar, lowercase repository, optional tag and digest.

@@ -6,6 +6,7 @@
 import type { Issue } from '../errors.js';
 import type { Host, Role, Spec } from './schema.js';
 import { SWARM_LB_NODES } from '../model/containers.js';
+import { isIpv4 } from '../model/constants.js';
 import { MONITORING_PORTS } from '../model/monitoring.js';
 
 // Renderers ask for the same role lists once per host: memoised per inventory array (specs are never mutated).
@@ -164,6 +165,10 @@ function checkInventory(spec: Spec, errors: Issue[], warnings: string[], lbPorts
   dupes(spec.hosts.map((h) => h.address)).forEach((a) => errors.push({ path: 'hosts', message: `address "${a}" is given to more than one host` }));
   spec.hosts.forEach((h, i) => {
     dupes(h.roles).forEach((r) => errors.push({ path: `hosts.${i}.roles`, message: `role "${r}" is listed twice` }));
+    // An inventory address is what services bind to (docker -p, etcd, PostgreSQL, HAProxy), a pg_hba
+    // entry and a firewall rule: a name would make listeners fall back to 0.0.0.0 or refuse to start,
+    // and pg_hba names need PTR records. Names stay fine where ha-gen only connects (storage servers, SMTP).
+    if (!isIpv4(h.address)) errors.push({ path: `hosts.${i}.address`, message: `"${h.address}" is a DNS name: on platform hosts it must be the host's IPv4 address (e.g. 10.0.1.10), since services bind to it and pg_hba and the firewall name it` });
     if (h.roles.includes('app') && h.roles.includes('lb') && lbPorts.has(spec.app.port)) {
       errors.push({ path: `hosts.${i}`, message: `host "${h.name}" runs the app and the load balancer on port ${spec.app.port}; change app.port or the load balancer ports` });
     }

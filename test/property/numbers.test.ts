@@ -80,7 +80,7 @@ describe('numbers and shapes', () => {
     { name: 'db1', address: '10.0.0.4', roles: db === 'patroni' ? ['db', 'etcd'] : ['db'] },
     ...(db === 'none' ? [] : [{ name: 'db2', address: '10.0.0.5', roles: db === 'patroni' ? ['db', 'etcd'] : ['db'] }]),
     ...(db === 'patroni' ? [{ name: 'e1', address: '10.0.0.6', roles: ['etcd'] }] : []),
-    { name: 'nas1', address: 'nas1.internal', roles: ['storage'] },
+    { name: 'nas1', address: '10.0.3.10', roles: ['storage'] },
   ];
   const mutation = fc.record({ kind: fc.constantFrom('dupName', 'dupAddr', 'noRoles', 'dropHost', 'addRole', 'dropRole', 'appOnLb', 'cloneHost'), i: fc.nat(20), j: fc.nat(20), role: fc.constantFrom(...ROLES) });
   const inventorySpec = fc.record({

@@ -145,7 +145,7 @@ export function stringFields(): { fields: Field[]; unconstrained: string[] } {
 // ---- base specs ----------------------------------------------------------------------------------
 const inventory = (extra: Array<{ name: string; address: string; roles: string[]; region?: string }> = []) => [
   ...PATRONI_HOSTS,
-  { name: 'nas1', address: 'nas1.internal', roles: ['storage'] },
+  { name: 'nas1', address: '10.0.3.10', roles: ['storage'] },
   ...extra,
 ];
 
@@ -180,7 +180,7 @@ export const BASES: Array<{ id: string; values: Record<string, unknown> }> = [
       regions: [{ name: 'us-east', primary: true, domain: 'us.shop.example.com' }, { name: 'eu-west', domain: 'eu.shop.example.com' }],
       hosts: [
         ...inventory().map((h) => ({ ...h, region: 'us-east' })),
-        ...inventory().map((h) => ({ ...h, name: `${h.name}e`, address: h.address.replace(/^10\.0\./, '10.1.').replace('nas1.internal', 'nas1e.internal'), region: 'eu-west' })),
+        ...inventory().map((h) => ({ ...h, name: `${h.name}e`, address: h.address.replace(/^10\.0\./, '10.1.'), region: 'eu-west' })),
       ],
     },
   },

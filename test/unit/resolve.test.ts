@@ -273,6 +273,14 @@ describe('addresses', () => {
       expect(specSchema.safeParse({ version: 1, platform: 'hosts', hosts: [{ name: 'db1', address: ok, roles: ['db'] }] }).success, ok).toBe(true);
     }
   });
+  it('platform hosts refuses a DNS name as an inventory address (listeners, pg_hba and nftables need the IP), naming the key', () => {
+    const issues = issuesOf(() => resolveSpec([hostsSpec([inventory.lb1, { ...inventory.app1, address: 'app1.internal' }, inventory.app2, inventory.db1, inventory.db2])]));
+    expect(issues).toEqual([{ path: 'hosts.1.address', message: expect.stringMatching(/"app1\.internal" is a DNS name: .*must be the host.s IPv4 address/) }]);
+  });
+  it('an IPv6 address is refused with a message that says IPv6 is not supported', () => {
+    const issues = issuesOf(() => resolveSpec([hostsSpec([inventory.lb1, { ...inventory.app1, address: 'fd00::10' }, inventory.app2, inventory.db1, inventory.db2])]));
+    expect(issues.map((i) => `${i.path}: ${i.message}`).join('\n')).toMatch(/hosts\.1\.address: .*IPv6 is not supported/);
+  });
 });
 
 describe('checkRules directly', () => {
