@@ -56,7 +56,11 @@ describe('operating files in the bundle', () => {
       expect(f.get(`hosts/${h}/etc/systemd/system/home-registry-backup.timer`)!.contents).toContain('OnCalendar=*-*-* 01:30:00 UTC');
       expect(f.get(`hosts/${h}/etc/systemd/system/home-registry-dump.timer`)!.contents).toContain('OnCalendar=*-*-* 02:30:00 UTC');
     }
-    expect(f.get('chaos/partition-app.sh')!.contents).toMatch(/iptables -I \$rule/);
+    const partition = f.get('chaos/partition-app.sh')!.contents;
+    expect(partition).toMatch(/iptables -I \$rule/);
+    // The app's port is published by Docker: DNAT + FORWARD, never INPUT (issue 15: the old rule cut nothing and reported PASS).
+    expect(partition).toMatch(/^rule="DOCKER-USER -p tcp -m conntrack --ctorigdstport 8210 .*-j DROP"$/m);
+    expect(partition).not.toMatch(/rule="INPUT/);
   });
 
   it('compose: override file archives WAL with the generated settings; retention and schedule from the spec', () => {
