@@ -41,6 +41,9 @@ export function buildProgram(): Command {
     .option('--domain <fqdn>', 'public host name of the app (needed for --tls acme)')
     .addOption(new Option('--tls <mode>', 'none: plain HTTP; files: your certificate; acme: automatic certificates').choices(TLS_MODES))
     .option('--name <name>', 'deployment name, used for stack, cluster and file names (default home-registry)')
+    .option('--monitoring', 'Prometheus, Alertmanager and alert rules (default: on for multi-server and multi-region)')
+    .option('--no-monitoring', 'no monitoring services')
+    .option('--alert-webhook <url>', 'where Alertmanager POSTs alerts, e.g. https://alerts.example.com/hook')
     .addHelpText('after', examples('ha-gen init', 'ha-gen init --yes', 'ha-gen init --yes --lb caddy --domain registry.example.com --tls acme --out deploy', 'ha-gen init --yes --tier multi-server --platform swarm --db patroni --storage nfs'))
     .action(async (flags: InitFlags) => {
       const { initCommand } = await import('../commands/init.js');

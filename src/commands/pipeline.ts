@@ -25,9 +25,11 @@ export interface InitFlags {
   domain?: string;
   tls?: string;
   name?: string;
+  monitoring?: boolean;
+  alertWebhook?: string;
 }
 
-const FLAG_KEYS: Array<[keyof InitFlags, string, string, 'string' | 'int']> = [
+const FLAG_KEYS: Array<[keyof InitFlags, string, string, 'string' | 'int' | 'bool']> = [
   ['tier', 'tier', '--tier', 'string'],
   ['platform', 'platform', '--platform', 'string'],
   ['lb', 'loadBalancer.kind', '--lb', 'string'],
@@ -40,6 +42,8 @@ const FLAG_KEYS: Array<[keyof InitFlags, string, string, 'string' | 'int']> = [
   ['domain', 'domain', '--domain', 'string'],
   ['tls', 'loadBalancer.tls', '--tls', 'string'],
   ['name', 'name', '--name', 'string'],
+  ['monitoring', 'monitoring.enabled', '--monitoring', 'bool'],
+  ['alertWebhook', 'monitoring.webhookUrl', '--alert-webhook', 'string'],
 ];
 
 function setPath(obj: Record<string, unknown>, keyPath: string, value: unknown): void {
@@ -56,9 +60,9 @@ export function flagsToLayer(flags: InitFlags): Layer {
   const issues: Issue[] = [];
   for (const [prop, keyPath, flag, type] of FLAG_KEYS) {
     const raw = flags[prop];
-    if (raw === undefined || typeof raw === 'boolean') continue;
+    if (raw === undefined || (typeof raw === 'boolean') !== (type === 'bool')) continue;
     let value: unknown = raw;
-    if (type === 'int') {
+    if (type === 'int' && typeof raw === 'string') {
       if (!/^[0-9]{1,9}$/.test(raw)) {
         issues.push({ path: `${flag} (${keyPath})`, message: `${JSON.stringify(raw)} is not a whole number${keyPath === 'app.port' ? '; allowed: 1-65535' : ''}` });
         continue;

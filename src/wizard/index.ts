@@ -199,6 +199,13 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
   if (!has('app.image')) {
     set(a, 'app.image', await p.input({ name: 'appImage', message: 'App image', default: 'ghcr.io/victorytek/home-registry:latest', validate: check('image') }));
   }
+  if (!has('monitoring.enabled')) {
+    set(a, 'monitoring.enabled', await p.confirm({ name: 'monitoring', message: 'Monitoring and alerting (Prometheus, Alertmanager, alert rules for every failure)?', default: !single }));
+  }
+  if (cur('monitoring.enabled') === true && !has('monitoring.webhookUrl')) {
+    const url = await p.input({ name: 'alertWebhook', message: 'Webhook URL for alerts (empty: none yet; e-mail and webhook settings are in ha-gen.yaml under monitoring)', default: '', validate: check('webhookUrl', true) });
+    if (url) set(a, 'monitoring.webhookUrl', url);
+  }
   const regions = (get(given, 'regions') as Array<{ name: string }> | undefined) ?? preset.regions;
   if (cur('platform') === 'hosts' && !has('hosts')) a.hosts = exampleInventory({ tier, database: { ha: String(cur('database.ha')) }, storage: { kind: String(cur('storage.kind')) }, regions });
   if ((cur('platform') === 'hosts' && !has('hosts')) || cur('platform') === 'swarm') {

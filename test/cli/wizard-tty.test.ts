@@ -85,6 +85,8 @@ describe.skipIf(tools.skip)('wizard on a real terminal (tmux)', () => {
     await answer('answer', /Public domain/, [{ text: 'shop.example.com' }, 'Enter']);
     await answer('answer', /HTTPS\?/, ['Enter']); // acme is the default once a domain is given
     await answer('answer', /App image/, ['Enter']);
+    await answer('answer', /Monitoring and alerting/, [{ text: 'y' }, 'Enter']); // default no for single-server
+    await answer('answer', /Webhook URL for alerts/, [{ text: 'https://alerts.example.com/hook' }, 'Enter']);
     const summary = await answer('answer', /Write ha-gen\.yaml and \d+ files/, []).then(() => screen('answer'));
     expect(summary).toMatch(/tier single-server \(99%\), platform compose, haproxy, database none, storage local, tls acme/);
     // nothing is written before the confirmation
@@ -93,7 +95,7 @@ describe.skipIf(tools.skip)('wizard on a real terminal (tmux)', () => {
     expect(await waitExit(status)).toBe(0);
 
     const flags = await tempDir('tty-flags');
-    const r = await runCli(['init', '--yes', '--lb', 'haproxy', '--domain', 'shop.example.com', '--tls', 'acme'], { cwd: flags });
+    const r = await runCli(['init', '--yes', '--lb', 'haproxy', '--domain', 'shop.example.com', '--tls', 'acme', '--monitoring', '--alert-webhook', 'https://alerts.example.com/hook'], { cwd: flags });
     expect(r.code, r.output).toBe(0);
     expect(await fs.readFile(path.join(wiz, 'ha-gen.yaml'), 'utf8')).toBe(await fs.readFile(path.join(flags, 'ha-gen.yaml'), 'utf8'));
     const a = await readTree(path.join(wiz, 'ha-bundle'));
@@ -113,6 +115,7 @@ describe.skipIf(tools.skip)('wizard on a real terminal (tmux)', () => {
     expect(first).not.toMatch(/Which tier|Where does it run|Which load balancer|Database high|Where do uploads/);
     tmux('send-keys', '-t', 'partial', 'Enter'); // no domain
     await answer('partial', /HTTPS\?/, ['Enter']); // none
+    await answer('partial', /Monitoring and alerting/, ['Enter']); // no
     const s = await waitFor('partial', /Write ha-gen\.yaml/);
     expect(s).not.toMatch(/App image/);
     tmux('send-keys', '-t', 'partial', 'Enter');
@@ -127,6 +130,7 @@ describe.skipIf(tools.skip)('wizard on a real terminal (tmux)', () => {
     await answer('cancel', /Public domain/, ['Enter']);
     await answer('cancel', /HTTPS\?/, ['Enter']);
     await answer('cancel', /App image/, ['Enter']);
+    await answer('cancel', /Monitoring and alerting/, ['Enter']);
     await answer('cancel', /Write ha-gen\.yaml/, ['C-c']);
     expect(await waitExit(status)).toBe(130);
     expect(screen('cancel')).toMatch(/interrupted; nothing was written/);

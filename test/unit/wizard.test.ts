@@ -47,8 +47,9 @@ function fakePrompter(answers: Record<string, Answer>) {
   return { p, asked, names: () => asked.map((q) => q.name) };
 }
 
-const ALL = ['tier', 'platform', 'lb', 'db', 'storage', 'domain', 'tls', 'appImage'];
-const DEFAULTS = Object.fromEntries(ALL.map((n) => [n, 'DEFAULT']));
+const ALL = ['tier', 'platform', 'lb', 'db', 'storage', 'domain', 'tls', 'appImage', 'monitoring'];
+// alertWebhook follows only a yes to monitoring (the single-server default is no)
+const DEFAULTS = Object.fromEntries([...ALL, 'alertWebhook'].map((n) => [n, 'DEFAULT']));
 const init = (f: Partial<InitFlags> = {}): InitFlags => ({ config: 'ha-gen.yaml', out: 'ha-bundle', ...f });
 
 /** The spec file text that init writes for these flags and wizard answers. */
@@ -76,7 +77,8 @@ describe('wizard questions', () => {
       [{ domain: 'shop.example.com' }, ['domain']],
       [{ tls: 'files' }, ['tls']],
       [{ appImage: 'ghcr.io/acme/shop:1.0' }, ['appImage']],
-      [{ tier: 'single-server', platform: 'compose', lb: 'haproxy', db: 'none', storage: 'local', domain: 'a.example.com', tls: 'acme', appImage: 'nginx:1' }, ALL],
+      [{ monitoring: false }, ['monitoring']],
+      [{ tier: 'single-server', platform: 'compose', lb: 'haproxy', db: 'none', storage: 'local', domain: 'a.example.com', tls: 'acme', appImage: 'nginx:1', monitoring: false }, ALL],
     ];
     for (const [given, skipped] of cases) {
       const f = fakePrompter(DEFAULTS);
@@ -150,8 +152,8 @@ describe('answers + flags = the equivalent flags alone (same spec file text)', (
   const scenarios: Array<{ flags: Partial<InitFlags>; answers: Record<string, Answer>; equivalent: Partial<InitFlags> }> = [
     {
       flags: {},
-      answers: { tier: 'single-server', platform: 'compose', lb: 'haproxy', db: 'none', storage: 'local', domain: 'shop.example.com', tls: 'acme', appImage: 'ghcr.io/acme/shop:2.1' },
-      equivalent: { lb: 'haproxy', domain: 'shop.example.com', tls: 'acme', appImage: 'ghcr.io/acme/shop:2.1' },
+      answers: { tier: 'single-server', platform: 'compose', lb: 'haproxy', db: 'none', storage: 'local', domain: 'shop.example.com', tls: 'acme', appImage: 'ghcr.io/acme/shop:2.1', monitoring: true, alertWebhook: 'https://alerts.example.com/hook' },
+      equivalent: { lb: 'haproxy', domain: 'shop.example.com', tls: 'acme', appImage: 'ghcr.io/acme/shop:2.1', monitoring: true, alertWebhook: 'https://alerts.example.com/hook' },
     },
     {
       flags: { lb: 'caddy', name: 'shop', appPort: '9000' },
@@ -160,8 +162,8 @@ describe('answers + flags = the equivalent flags alone (same spec file text)', (
     },
     {
       flags: { tier: 'multi-server' },
-      answers: { platform: 'swarm', lb: 'nginx', db: 'patroni', storage: 's3', domain: '', tls: 'none', appImage: 'DEFAULT' },
-      equivalent: { tier: 'multi-server', platform: 'swarm', db: 'patroni', storage: 's3' },
+      answers: { platform: 'swarm', lb: 'nginx', db: 'patroni', storage: 's3', domain: '', tls: 'none', appImage: 'DEFAULT', monitoring: false },
+      equivalent: { tier: 'multi-server', platform: 'swarm', db: 'patroni', storage: 's3', monitoring: false },
     },
     {
       flags: { platform: 'hosts' },
