@@ -72,13 +72,13 @@ export function hostsDeployment(spec: Spec): Deployment {
     for (const h of db) {
       add(h, {
         id: 'db', name: 'patroni', unit: 'patroni', kind: 'db', what: 'PostgreSQL managed by Patroni',
-        ports: [{ port: d.port, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'PostgreSQL' }, { port: PATRONI_REST_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'Patroni REST API (/primary, /replica)' }],
+        ports: [{ port: d.port, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'PostgreSQL' }, { port: PATRONI_REST_PORT, proto: 'tcp', bind: bindOf(h), exposure: 'internal', what: 'Patroni REST API, HTTPS (/primary, /replica; changes need a certificate)' }],
         packages: ['patroni', `postgresql-${d.version}`], order: 30,
       });
       links.push({ from: h.name, purpose: 'etcd-client', proto: 'tcp', targets: etcd.map((e) => to(e, ETCD_CLIENT_PORT)), failover: 'auto', quorum: true, what: 'Patroni to etcd (leader lock)' });
       const others = db.filter((o) => o !== h);
       links.push({ from: h.name, purpose: 'db-replication', proto: 'tcp', targets: others.map((o) => to(o, d.port)), failover: 'auto', optional: true, what: 'streaming replication and pg_rewind from the current leader' });
-      links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: others.map((o) => to(o, PATRONI_REST_PORT)), failover: 'auto', optional: true, what: 'Patroni members check each other before a failover' });
+      links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: others.map((o) => to(o, PATRONI_REST_PORT)), failover: 'auto', optional: true, what: 'Patroni members check each other before a failover (HTTPS)' });
     }
     for (const h of epHosts) {
       // On the lb hosts behind a floating address the endpoint also answers on that address.
@@ -93,7 +93,7 @@ export function hostsDeployment(spec: Spec): Deployment {
         packages: ['haproxy'], order: 40,
       });
       links.push({ from: h.name, purpose: 'db-write', proto: 'tcp', targets: db.map((m) => to(m, d.port)), failover: 'auto', what: 'the endpoint forwards sessions to the Patroni leader' });
-      links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: db.map((m) => to(m, PATRONI_REST_PORT)), failover: 'auto', what: 'the endpoint checks /primary and /replica on every member' });
+      links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: db.map((m) => to(m, PATRONI_REST_PORT)), failover: 'auto', what: 'the endpoint checks /primary and /replica on every member (HTTPS, verified against the bundle\'s CA)' });
     }
     for (const h of app) {
       // On the app host itself when the endpoint runs there; else the lb hosts' floating address, or the first lb host.

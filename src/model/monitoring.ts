@@ -78,7 +78,7 @@ export function hostsMonitoring(spec: Spec, byRole: Record<Role, Host[]>, add: A
   job({ job: 'node', path: '/metrics', targets: spec.hosts.map((h) => to(h, NODE_EXPORTER_PORT)), what: 'node exporter on every host' });
   job({ job: 'postgres', path: '/metrics', targets: byRole.db.map((h) => to(h, POSTGRES_EXPORTER_PORT)), what: 'postgres exporter on every database host' });
   if (spec.database.ha === 'patroni') {
-    job({ job: 'patroni', path: '/metrics', targets: byRole.db.map((h) => to(h, PATRONI_REST_PORT)), what: 'Patroni /metrics on every member' });
+    job({ job: 'patroni', path: '/metrics', targets: byRole.db.map((h) => to(h, PATRONI_REST_PORT)), what: 'Patroni /metrics on every member (HTTPS, the bundle\'s CA)', tls: true });
     job({ job: 'etcd', path: '/metrics', targets: byRole.etcd.map((h) => to(h, ETCD_METRICS_PORT)), what: 'etcd /metrics on every member (its plain metrics port)' });
   }
   if (kind === 'nginx') job({ job: 'lb', path: '/metrics', targets: byRole.lb.map((h) => to(h, NGINX_EXPORTER_PORT)), what: 'nginx exporter on every lb host' });

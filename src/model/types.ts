@@ -92,6 +92,8 @@ export interface ScrapeJob {
   path: string;
   targets: LinkTarget[];
   what: string;
+  /** HTTPS with a certificate of the bundle's CA (Patroni's REST API), verified by the scraper. */
+  tls?: boolean;
 }
 
 /** A blackbox probe job: Prometheus asks its local blackbox exporter to fetch each URL. */

@@ -25,6 +25,9 @@ export function hostCert(scope: string, prefix: string, host: { name: string; ad
 export const tlsPaths = (dir: string) => ({ dir, ca: `${dir}/ca.crt`, cert: `${dir}/host.crt`, key: `${dir}/host.key` });
 export const ETCD_TLS = tlsPaths('/etc/etcd/pki');
 export const PATRONI_TLS = tlsPaths('/etc/patroni/pki');
+/** The CA alone, for clients of Patroni's REST API: the database endpoint's HAProxy and Prometheus. */
+export const DB_ENDPOINT_CA = '/etc/haproxy/pki/ca.crt';
+export const PROMETHEUS_CA = '/etc/prometheus/pki/ca.crt';
 
 /** A file deploy.sh copies from pki/ onto a host: the key readable by its service's user only. */
 export interface PkiInstall {
@@ -34,6 +37,9 @@ export interface PkiInstall {
   owner: string;
   mode: '0600' | '0644';
 }
+
+/** The CA certificate only (world-readable: a client that verifies servers holds no key). */
+export const caInstall = (path: string): PkiInstall => ({ src: CA_CERT, path, owner: 'root', mode: '0644' });
 
 /** The CA certificate, a host's certificate and its key, for one service user on that host. */
 export function pkiInstalls(certName: string, p: ReturnType<typeof tlsPaths>, owner: string): PkiInstall[] {

@@ -14,6 +14,7 @@ import { etcdChecker, patroniChecker } from './checkers-db.js';
 import { k6Checker, pgbackrestChecker } from './ops-checkers.js';
 import { systemdChecker } from './systemd.js';
 import { throwawayCerts, x509Checker } from './tls.js';
+import { CA_CERT, PKI_DIR } from '../targets/pki.js';
 import { amtool, blackbox, promtoolConfig, promtoolRules, promtoolTest } from './monitoring-checkers.js';
 
 export { inSlot, once, pgBinDir, locate, RANK, rankOf } from './common.js';
@@ -59,7 +60,10 @@ const haproxy: Checker = {
     // Every haproxy file of the bundle in one namespace, each its own `haproxy -c` (see runIsolatedEach).
     const all = await once(env, 'batch:haproxy', async () => {
       const files = Object.entries(env.manifest.files).filter(([, e]) => e.checks.some((c) => c.tool === 'haproxy')).map(([f]) => f);
-      const copies = await Promise.all(files.map((f) => withThrowawayCerts(env, f, (t, c) => t.replace(/(\sssl\s+crt\s+)\S+/g, `$1${c.combined}`)).catch((err: Error) => err)));
+      // ca-file (the database endpoint's checks of Patroni): the bundle's own CA when pki/ is here, else a throwaway one
+      const bundleCa = path.join(env.bundleDir, PKI_DIR, CA_CERT);
+      const ca = (c: { cert: string }) => (existsSync(bundleCa) ? bundleCa : c.cert);
+      const copies = await Promise.all(files.map((f) => withThrowawayCerts(env, f, (t, c) => t.replace(/(\sssl\s+crt\s+)\S+/g, `$1${c.combined}`).replace(/(\sca-file\s+)\S+/g, `$1${ca(c)}`)).catch((err: Error) => err)));
       const ready = copies.filter((c): c is string => typeof c === 'string');
       const runs = await inSlot(env, 'haproxy', () => runIsolatedEach(env.sandbox, ready.map((c) => ['haproxy', '-c', '-f', c]), { env: dummyEnv(env), mkdirs: ['/run/haproxy'], streams: 2 }));
       return new Map(files.map((f, i) => [f, typeof copies[i] === 'string' ? runs[ready.indexOf(copies[i] as string)]! : (copies[i] as Error)]));

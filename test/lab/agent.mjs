@@ -1,11 +1,13 @@
 // A lab host's client agent: the test runner cannot reach lab addresses itself (its own `lo` owns
 // all of 127.0.0.0/8), so it asks this agent, which runs *on* a lab host, to make the request from
 // there. Listens on a UNIX socket (argv[2]); one JSON request per POST, one JSON answer:
-//   POST /http {url, method?, headers?, body?, timeoutMs}  -> {ok, status?, body?, error?, ms}
+//   POST /http {url, method?, headers?, body?, timeoutMs, ca?, cert?, key?}  -> {ok, status?, body?, error?, ms}
+//     (https: the server is verified against the CA file `ca` read on this host; cert/key: a client certificate)
 //   POST /tcp  {host, port, timeoutMs}                       -> {ok, error?, ms}
 // `ms` is measured here, on the host, from just before the connection to the answer or failure.
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 
 const socketPath = process.argv[2];
@@ -32,7 +34,15 @@ function httpProbe(q) {
     const headers = { connection: 'close', ...(q.headers ?? {}) };
     const body = q.body === undefined ? undefined : Buffer.from(String(q.body));
     if (body) headers['content-length'] = String(body.length);
-    const req = http.request(q.url, { method: q.method ?? 'GET', headers, agent: false }, (res) => {
+    let tls = {};
+    try {
+      const read = (f) => (f ? fs.readFileSync(f) : undefined);
+      tls = { ca: read(q.ca), cert: read(q.cert), key: read(q.key) };
+    } catch (e) {
+      return resolve({ ok: false, error: e.code ?? e.message, ms: performance.now() - t0 });
+    }
+    const mod = q.url.startsWith('https:') ? https : http;
+    const req = mod.request(q.url, { method: q.method ?? 'GET', headers, agent: false, ...(mod === https ? tls : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d) => (text += d));
       res.on('end', () => done({ ok: true, status: res.statusCode, body: text }));

@@ -1103,8 +1103,8 @@ export class Lab {
     });
   }
 
-  /** An HTTP request made from host `from` (its own network namespace), timed there. Never throws for network errors. */
-  async http(from: string, url: string, o: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<{ ok: boolean; status?: number; body?: string; error?: string; ms: number }> {
+  /** An HTTP(S) request made from host `from` (its own network namespace), timed there; ca/cert/key are files on that host. Never throws for network errors. */
+  async http(from: string, url: string, o: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; ca?: string; cert?: string; key?: string } = {}): Promise<{ ok: boolean; status?: number; body?: string; error?: string; ms: number }> {
     const sock = await this.agent(from);
     return this.ask(sock, '/http', { url, ...o, timeoutMs: o.timeoutMs ?? 2000 }, (o.timeoutMs ?? 2000) + 5000);
   }

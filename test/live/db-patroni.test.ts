@@ -4,16 +4,19 @@
  * every acknowledged row; then, one at a time, the leader's Patroni is killed, hung (SIGSTOP, later
  * SIGCONT) and its postmaster killed. Writes must resume within 15 s (kill, hang) and, with
  * synchronous: true, no acknowledged row may be missing. Repeats: HA_GEN_DB_FAULT_REPEATS (default 2).
+ * Before that: the REST API answers HTTPS only (verified against the bundle's CA), refuses a switchover
+ * without a client certificate (403) or password (401), and the endpoint's checks of it are TLS.
  * HA_GEN_DB_TIMING=stock runs Patroni's stock timing instead (for scripts/bench-failover.sh).
  */
 import * as fs from 'node:fs/promises';
+import https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { skipUnlessTool } from '../helpers/tools.js';
 import { sleep, waitFor, type Proc } from './harness/common.js';
-import { Writer, clusterState, labSpec, parseEnvFile, postmasterPid, prepareHost, psql, restGet, startUnit, summarize, waitSettled, type LabHost } from './harness/db.js';
+import { Writer, clusterState, labSpec, parseEnvFile, postmasterPid, prepareHost, psql, restGet, restRequest, runInHost, startUnit, summarize, trustBundleCa, waitSettled, type LabHost } from './harness/db.js';
 
 const tools = skipUnlessTool(['patroni', 'etcd', 'haproxy', 'psql', 'postgres', 'unshare', 'setpriv', 'mount'], 'live Patroni tests');
 const isRoot = process.getuid?.() === 0;
@@ -35,6 +38,7 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
   const etcd = new Map<string, Proc>();
   const patroni = new Map<string, Proc>();
   let haproxy: Proc | null = null;
+  let bundleDir = '';
   const addresses = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
   const endpoint = () => `host=127.0.0.30 port=5000 user=app dbname=home_inventory`;
   const results: Record<string, number[]> = { kill: [], hang: [], postmaster: [] };
@@ -55,6 +59,9 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     expect(r.code, r.output).toBe(0);
     const bundle = path.join(work, 'bundle');
     env = parseEnvFile(await fs.readFile(path.join(bundle, '.env'), 'utf8'));
+    bundleDir = bundle;
+    // The REST API is HTTPS with the members' certificates of the bundle's CA: the harness verifies it.
+    trustBundleCa(bundle);
     for (const n of [...DB, 'lb1']) hosts.set(n, await prepareHost(bundle, path.join(work, 'hosts'), n, 'patroni'));
     if (STOCK) {
       for (const n of DB) {
@@ -150,6 +157,65 @@ describe.skipIf(tools.skip || !isRoot)('live: Patroni failover through the gener
     expect(rto, `writes did not resume after ${kind}`).not.toBeNull();
     expect(missing, `acknowledged writes lost after ${kind}`).toBe(0);
   }
+
+  it('the REST API is HTTPS only, a change needs a client certificate and the password, and the endpoint checks it over TLS', async () => {
+    const leader = await settled();
+    const leaderAddr = hosts.get(leader)!.address;
+    const figures: string[] = [];
+    // plain HTTP to a member's REST API gets no HTTP answer (the socket speaks TLS only)
+    for (const a of addresses) expect(await restRequest(a, '/cluster', { scheme: 'http' }), `plain HTTP answered on ${a}:8008`).toBeNull();
+    figures.push('plain http://<member>:8008/cluster: no HTTP answer on all 3 members');
+    // HTTPS verified against the bundle's CA, by address (the address is in the certificate)
+    const t0 = performance.now();
+    const ok = await restRequest(leaderAddr, '/cluster');
+    figures.push(`https GET /cluster verified against pki/ca.crt: ${ok?.status} in ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(ok?.status).toBe(200);
+    // a client that does not trust the bundle's CA refuses the member (it is no public certificate)
+    const untrusting = await new Promise<string>((resolve) => {
+      const req = https.request(`https://${leaderAddr}:8008/cluster`, { agent: false, timeout: 1000 }, (res) => resolve(`HTTP ${res.statusCode}`));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end();
+    });
+    figures.push(`https without the bundle's CA: ${untrusting}`);
+    expect(untrusting).not.toMatch(/^HTTP/);
+    // unsafe methods: no certificate -> 403; the CA's certificate but no or a wrong password -> 401
+    const key = await fs.readFile(path.join(bundleDir, 'pki', `${leader}.key`));
+    const cert = await fs.readFile(path.join(bundleDir, 'pki', `${leader}.crt`));
+    const body = JSON.stringify({ leader });
+    const sw = (o: { cert?: boolean; auth?: string }) =>
+      restRequest(leaderAddr, '/switchover', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...(o.auth ? { authorization: `Basic ${Buffer.from(o.auth).toString('base64')}` } : {}) }, ...(o.cert ? { cert, key } : {}) });
+    const noCert = await sw({});
+    const noCertWithPassword = await sw({ auth: `${env.PATRONI_RESTAPI_USERNAME}:${env.PATRONI_RESTAPI_PASSWORD}` });
+    const noPassword = await sw({ cert: true });
+    const wrongPassword = await sw({ cert: true, auth: `${env.PATRONI_RESTAPI_USERNAME}:wrong` });
+    figures.push(`unauthenticated POST /switchover: no certificate ${noCert?.status}, no certificate but the password ${noCertWithPassword?.status}, the CA's certificate without password ${noPassword?.status}, with a wrong password ${wrongPassword?.status}`);
+    expect(noCert?.status).toBe(403);
+    expect(noCertWithPassword?.status).toBe(403);
+    expect(noPassword?.status).toBe(401);
+    expect(wrongPassword?.status).toBe(401);
+    expect((await clusterState(addresses))?.find((m) => m.role === 'leader')?.name, 'a refused switchover moved the leader').toBe(leader);
+    // patronictl as RUNBOOK runs it (root, the Patroni unit's environment): its ctl section verifies
+    // the member and shows the host's certificate, with the password: a harmless change (reload).
+    const other = DB.find((n) => n !== leader)!;
+    const ctl = await runInHost(hosts.get(leader)!, 'root', ['patronictl', '-c', '/etc/patroni/patroni.yml', 'reload', 'home-registry', other, '--force'], { ...env, PATRONI_ETCD_PROTOCOL: 'https' });
+    figures.push(`patronictl reload ${other} (ctl: CA + certificate + password): ${ctl.trim().split('\n').pop()}`);
+    expect(ctl).toMatch(/[Rr]eload request received/);
+    // the endpoint's checks: TLS verified against the CA (HAProxy's stats: L7OK on the leader, an
+    // HTTP status (L7STS, i.e. past the TLS handshake) on the others; a TLS failure would be L6*)
+    const cfg = await fs.readFile(path.join(hosts.get('lb1')!.root, 'etc/haproxy/haproxy-db.cfg'), 'utf8');
+    expect(cfg).toMatch(/check-ssl verify required ca-file \S+/);
+    const stats = /listen stats[\s\S]*?bind (\S+)/.exec(cfg)![1]!;
+    const csv = await fetch(`http://${stats}/;csv`, { headers: { authorization: `Basic ${Buffer.from(`admin:${env.HAPROXY_STATS_PASSWORD}`).toString('base64')}` } }).then((r) => r.text());
+    const [head, ...rows] = csv.replace(/^# /, '').trim().split('\n').map((l) => l.split(','));
+    const col = (n: string) => head!.indexOf(n);
+    const servers = rows.filter((r) => r[col('pxname')] === 'db_primary' && DB.includes(r[col('svname')]!)).map((r) => ({ name: r[col('svname')]!, status: r[col('status')]!, check: r[col('check_status')]! }));
+    figures.push(`endpoint checks (db_primary): ${servers.map((x) => `${x.name} ${x.status} ${x.check}`).join(', ')}`);
+    expect(servers).toHaveLength(3);
+    expect(servers.find((x) => x.name === leader)).toMatchObject({ status: 'UP', check: 'L7OK' });
+    for (const x of servers.filter((y) => y.name !== leader)) expect(x).toMatchObject({ status: 'DOWN', check: 'L7STS' });
+    expect((await psql(endpoint(), 'SELECT 1', env.APP_DB_PASSWORD!)).ok).toBe(true);
+    console.log(`\nPatroni REST API over TLS:\n  ${figures.join('\n  ')}\n`);
+  }, 180_000);
 
   for (const kind of ['kill', 'hang', 'postmaster'] as const) {
     it(`${kind === 'kill' ? "kill -9 the leader's Patroni" : kind === 'hang' ? "SIGSTOP the leader's Patroni, then SIGCONT" : "kill -9 the leader's postmaster"}: writes resume${kind === 'postmaster' ? '' : ' within 15 s'}, no acknowledged write lost`, async () => {

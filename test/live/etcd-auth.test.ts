@@ -20,7 +20,7 @@ import { ensureBuilt } from '../helpers/cli.js';
 import { skipUnlessTool } from '../helpers/tools.js';
 import { labRequirements } from '../lab/requirements.js';
 import { createLab, waitUntil, type HostProcess, type Lab } from '../lab/lab.js';
-import { deployRecord, installDeployed, userBundle, type Bundle, type Deployed } from './harness/whole-host.js';
+import { PATRONI_CA, deployRecord, installDeployed, userBundle, type Bundle, type Deployed } from './harness/whole-host.js';
 import { startUnitOnHost } from './harness/lab-units.js';
 
 const lab0 = labRequirements('live etcd authentication');
@@ -53,7 +53,7 @@ describe.skipIf(SKIP)('live: etcd of the generated hosts bundle refuses an unaut
 
   async function patroniCluster(): Promise<Array<{ name: string; role: string; state: string }> | null> {
     for (const h of db) {
-      const r = await lab.http(h.name, `http://${h.address}:8008/cluster`, { timeoutMs: 1000 });
+      const r = await lab.http(h.name, `https://${h.address}:8008/cluster`, { timeoutMs: 1000, ca: PATRONI_CA });
       if (r.ok && r.status === 200) return (JSON.parse(r.body!) as { members: Array<{ name: string; role: string; state: string }> }).members;
     }
     return null;

@@ -125,6 +125,14 @@ describe.skipIf(SKIP)('live: monitoring of the multi-server hosts bundle', { tim
         return t.length > 20 && !down.length;
       }, 240_000, 5000);
     }
+    // Patroni's /metrics is scraped over HTTPS, verified against the bundle's CA (tls_config.ca_file).
+    for (const p of prom) {
+      const r = await wh.lab.http(p.name, `http://${p.address}:9090/api/v1/targets?state=active`, { timeoutMs: 3000 });
+      const t = (JSON.parse(r.body!) as { data: { activeTargets: Array<{ health: string; labels: Record<string, string>; scrapeUrl: string }> } }).data.activeTargets.filter((x) => x.labels.job === 'patroni');
+      console.log(`  ${p.name}: patroni targets ${t.map((x) => `${x.scrapeUrl} ${x.health}`).join(', ')}`);
+      expect(t.length).toBe(wh.dbHosts.length);
+      for (const x of t) expect(x).toMatchObject({ health: 'up', scrapeUrl: expect.stringMatching(/^https:\/\//) });
+    }
     // The Alertmanager peers formed a cluster.
     const am = prom[0]!;
     const st = await wh.lab.http(am.name, `http://${am.address}:9093/api/v2/status`, { timeoutMs: 3000 });

@@ -71,6 +71,29 @@ describe('patroni on hosts', () => {
     expect(b.files.has('hosts/lb1/etc/haproxy/haproxy-db.cfg')).toBe(false);
   });
 
+  it('the REST API over TLS: Patroni serves it with the host certificate, changes need a client certificate; the endpoint and Prometheus verify it with the CA alone', () => {
+    expect(cfg.restapi).toMatchObject({ certfile: '/etc/patroni/pki/host.crt', keyfile: '/etc/patroni/pki/host.key', cafile: '/etc/patroni/pki/ca.crt', verify_client: 'optional' });
+    expect(cfg.ctl).toEqual({ cacert: '/etc/patroni/pki/ca.crt', certfile: '/etc/patroni/pki/host.crt', keyfile: '/etc/patroni/pki/host.key', insecure: false });
+    const ep = text(b, 'hosts/app1/etc/haproxy/haproxy-db.cfg');
+    expect(ep.match(/default-server .* check-ssl verify required ca-file \/etc\/haproxy\/pki\/ca\.crt$/gm)).toHaveLength(2);
+    expect(ep).not.toMatch(/verify none/);
+    for (const m of ['db1', 'db2', 'db3']) expect(ep.match(new RegExp(`^    server ${m} \\S+ check port 8008 verifyhost ${m}$`, 'gm'))).toHaveLength(2);
+    const prom = parseYaml(text(b, 'hosts/app1/etc/prometheus/prometheus.yml')) as { scrape_configs: Array<Record<string, any>> };
+    const jobs = prom.scrape_configs.filter((j) => j.scheme === 'https');
+    expect(jobs.map((j) => j.job_name)).toEqual(['patroni']);
+    expect(jobs[0]!.tls_config).toEqual({ ca_file: '/etc/prometheus/pki/ca.crt' });
+    // deploy.sh: app hosts get the CA only (root, 0644), no key; db hosts keep their key for postgres only
+    const deploy = text(b, 'deploy.sh');
+    const pkiOf = (host: string) => new RegExp(`^  ${host}\\)\\n[\\s\\S]*?^    pki_files=\\((.*)\\)$`, 'm').exec(deploy)![1]!;
+    expect(pkiOf('app1')).toBe("'ca.crt /etc/haproxy/pki/ca.crt root 0644' 'ca.crt /etc/prometheus/pki/ca.crt root 0644'");
+    expect(pkiOf('db1')).toContain("'db1.key /etc/patroni/pki/host.key postgres 0600'");
+    // compose keeps plain HTTP (no pki there)
+    const compose = bundle({ tier: 'single-server', platform: 'compose', storage: 'local', database: { ha: 'patroni' } }).b;
+    const member = parseYaml(text(compose, [...compose.files.keys()].find((f) => /^patroni\/.*\.yml$/.test(f))!)) as Record<string, any>;
+    expect(member.restapi.certfile).toBeUndefined();
+    expect(text(compose, 'db-endpoint/haproxy-db.cfg')).not.toMatch(/check-ssl/);
+  });
+
   it('database.endpoint lb-hosts: the endpoint on every lb host, and the app connects to the first (plan names that host)', () => {
     const lbHosts = bundle({ platform: 'hosts', hosts: inventory, database: { ha: 'patroni', endpoint: 'lb-hosts' } }).b;
     expect(text(lbHosts, 'hosts/lb1/etc/haproxy/haproxy-db.cfg')).toContain('bind 10.0.1.5:5000');

@@ -9,7 +9,7 @@ export { DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT };
 import source from '../../../templates/db-endpoint/haproxy-db.cfg.hbs?raw';
 
 
-export function renderDbEndpoint(spec: Spec, ctx: RenderContext, o: { bind: string; statsBind: string; members: Array<{ name: string; host: string }>; docker?: boolean }): string {
+export function renderDbEndpoint(spec: Spec, ctx: RenderContext, o: { bind: string; statsBind: string; members: Array<{ name: string; host: string }>; docker?: boolean; caFile?: string }): string {
   const p = spec.database.endpointPorts;
   return renderTemplate(source, {
     header: header(ctx).trimEnd(),
@@ -21,7 +21,8 @@ export function renderDbEndpoint(spec: Spec, ctx: RenderContext, o: { bind: stri
     pgPort: spec.database.port,
     restPort: RESTAPI_PORT,
     members: o.members,
-    tlsCheck: false,
+    // Patroni's REST API over TLS (platform hosts): the checks verify it against the bundle's CA.
+    caFile: o.caFile ?? '',
     docker: o.docker ?? false,
   });
 }

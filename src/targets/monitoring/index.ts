@@ -15,6 +15,7 @@ import {
   ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT, LB_METRICS_PORT, MONITORING_UNITS, NGINX_EXPORTER_PORT, NODE_EXPORTER_PORT, POSTGRES_EXPORTER_PORT, PROMETHEUS_PORT,
 } from '../../model/monitoring.js';
 import { textfileDir } from '../backup/index.js';
+import { PROMETHEUS_CA, caInstall } from '../pki.js';
 import { RULES_FILE, RULES_TEST_FILE, rulesDoc, rulesTestDoc } from './rules.js';
 
 export { alertDefs, runbookAnchor, runbookUrl, BACKUP_METRICS, BACKUP_MAX_AGE_HOURS } from './rules.js';
@@ -59,6 +60,8 @@ export function prometheusConfig(spec: Spec, dep: Deployment, me: string): Recor
       ...mon.jobs.map((j) => ({
         job_name: j.job,
         metrics_path: j.path,
+        // by address: the member's certificate names it (and the host name, localhost, 127.0.0.1)
+        ...(j.tls ? { scheme: 'https', tls_config: { ca_file: PROMETHEUS_CA } } : {}),
         static_configs: j.targets.map((t) => ({ targets: [hostPort(t.address, t.port)], labels: { host: t.to } })),
       })),
       ...mon.probes.map((p) => ({
@@ -194,6 +197,8 @@ export function renderMonitoringHosts(spec: Spec, ctx: RenderContext, b: BundleB
   for (const name of mon.prometheus) {
     const h = byName.get(name)!;
     const bind = bindFor(h, 'prometheus');
+    // The bundle's CA, to verify what it scrapes over HTTPS (Patroni's REST API).
+    if (mon.jobs.some((j) => j.tls)) addSteps(plan, h, 'prometheus', { pki: [caInstall(PROMETHEUS_CA)] });
     b.add(hostFile(h, PROMETHEUS_CONFIG), toYaml(prometheusConfig(spec, dep, name), ctx, `Prometheus on ${name} (${mon.prometheus.indexOf(name) + 1} of ${mon.prometheus.length}): scrapes every target of the deployment, sends alerts to every Alertmanager.`), { checks: [{ tool: 'promtool-config' }, { tool: 'yaml' }] });
     b.add(hostFile(h, `${PROMETHEUS_DIR}/${RULES_FILE}`), rules, ruleChecks);
     b.add(hostFile(h, `${PROMETHEUS_DIR}/${RULES_TEST_FILE}`), tests, { checks: [{ tool: 'promtool-test' }, { tool: 'yaml' }] });

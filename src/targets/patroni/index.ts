@@ -48,8 +48,11 @@ export interface PatroniPaths {
   pgpass: string;
 }
 
-/** Patroni's client certificate for etcd (and the CA it trusts): etcd runs with client-cert-auth. */
-export interface PatroniEtcdTls {
+/**
+ * Patroni's certificate of the bundle's CA (platform hosts) and the CA it trusts: its client
+ * certificate for etcd (client-cert-auth), and the server certificate of its REST API.
+ */
+export interface PatroniTls {
   ca: string;
   cert: string;
   key: string;
@@ -62,7 +65,7 @@ export const etcdUserVars = (spec: Spec) => {
 };
 
 /** patroni.yml for one member (no secrets: users and passwords come from PATRONI_* variables). */
-export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[], p: PatroniPaths, hba: string[], tls?: PatroniEtcdTls): Record<string, unknown> {
+export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[], p: PatroniPaths, hba: string[], tls?: PatroniTls): Record<string, unknown> {
   const d = spec.database;
   const kind = dcsKind(spec);
   // username, password: PATRONI_ETCD(3)_USERNAME / _PASSWORD (etcd's `patroni` user).
@@ -75,7 +78,9 @@ export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[],
       listen: `${m.listen}:${RESTAPI_PORT}`,
       connect_address: `${m.connect}:${RESTAPI_PORT}`,
       // authentication (username, password): PATRONI_RESTAPI_USERNAME / PATRONI_RESTAPI_PASSWORD.
+      ...(tls ? restapiTls(tls) : {}),
     },
+    ...(tls ? { ctl: { cacert: tls.ca, certfile: tls.cert, keyfile: tls.key, insecure: false } } : {}),
     [kind]: { hosts: etcdHosts.map((h) => `${h}:${ETCD_CLIENT_PORT}`), ...dcsTls },
     bootstrap: {
       // Applied only when the cluster is first created; later: patronictl edit-config.
@@ -120,6 +125,16 @@ export function patroniConfig(spec: Spec, m: PatroniMember, etcdHosts: string[],
     watchdog: { mode: d.watchdog, device: '/dev/watchdog', safety_margin: 5 },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
   };
+}
+
+/**
+ * The REST API over TLS: HAProxy's checks and Prometheus read it with the CA only (safe methods
+ * stay open, as health checks need); a change (POST/PUT/PATCH/DELETE: switchover, restart,
+ * reinitialize) needs both a client certificate of the bundle's CA (verify_client: optional asks
+ * for one on those methods only) and the Basic-auth password, which no longer travels in clear.
+ */
+function restapiTls(tls: PatroniTls): Record<string, string> {
+  return { certfile: tls.cert, keyfile: tls.key, cafile: tls.ca, verify_client: 'optional' };
 }
 
 /** pg_hba lines without comments, for Patroni's postgresql.pg_hba. */

@@ -15,7 +15,7 @@ import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicat
 import { DCS_COMMENT, DCS_TIMING_WHY, dcsKind, hbaLines, patroniConfig } from '../patroni/index.js';
 import { commentedYaml } from '../../render/yaml.js';
 import { etcdAuthScriptName, renderEtcdAuthScript, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
-import { ETCD_TLS, PATRONI_TLS, hostCert, pkiInstalls } from '../pki.js';
+import { DB_ENDPOINT_CA, ETCD_TLS, PATRONI_TLS, caInstall, hostCert, pkiInstalls } from '../pki.js';
 import { etcdUserVars } from '../patroni/index.js';
 import { DB_ENDPOINT_CONFIG, DB_ENDPOINT_UNIT, dbEndpointUnit, renderDbEndpoint } from '../db-endpoint/index.js';
 import postBootstrapSh from '../../../templates/patroni/post-bootstrap.sh.hbs?raw';
@@ -284,9 +284,9 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
     const dep = plan.dep;
     const bind = bindOf(dep, lb.name, 'db-endpoint', spec.database.endpointPorts.write);
     const statsBind = bindOf(dep, lb.name, 'db-endpoint', spec.database.endpointPorts.stats);
-    b.add(hostFile(lb, DB_ENDPOINT_CONFIG), renderDbEndpoint(spec, ctx, { bind, statsBind, members: t.db.map((h) => ({ name: h.name, host: h.address })) }), { checks: [{ tool: 'haproxy' }] });
+    b.add(hostFile(lb, DB_ENDPOINT_CONFIG), renderDbEndpoint(spec, ctx, { bind, statsBind, members: t.db.map((h) => ({ name: h.name, host: h.address })), caFile: DB_ENDPOINT_CA }), { checks: [{ tool: 'haproxy' }] });
     b.add(hostFile(lb, `/etc/systemd/system/${DB_ENDPOINT_UNIT}.service`), renderUnit(dbEndpointUnit(spec), ctx), { checks: [{ tool: 'systemd' }] });
-    addSteps(plan, lb, 'db-endpoint', { envFile: { path: endpointEnv, entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });
+    addSteps(plan, lb, 'db-endpoint', { pki: [caInstall(DB_ENDPOINT_CA)], envFile: { path: endpointEnv, entries: [{ name: SECRETS.haproxyStats.name, value: `$${SECRETS.haproxyStats.name}` }] } });
   }
 }
 
@@ -331,6 +331,10 @@ export function renderPostBootstrap(spec: Spec, ctx: RenderContext, roleSqlPath:
 export function patroniYaml(spec: Spec, ctx: RenderContext, cfg: Record<string, unknown>): string {
   const kind = dcsKind(spec);
   return commentedYaml(cfg, ctx, `Patroni ${spec.database.patroniVersion} member ${String(cfg.name)} of cluster ${spec.name}. Passwords and user names: PATRONI_* variables (from .env).`, [
+    ...(cfg.ctl ? ([
+      [['restapi', 'verify_client'], 'HTTPS with this host\'s certificate. Reads (health checks, /metrics) need only the CA; a change (switchover, restart) needs a client certificate of the bundle\'s CA and the PATRONI_RESTAPI_* password.'],
+      [['ctl'], 'patronictl (and a member asking another) verifies the server against the CA and shows this host\'s certificate.'],
+    ] as Array<[string[], string]>) : []),
     [[kind], DCS_COMMENT[kind]],
     [['bootstrap', 'dcs', 'ttl'], DCS_TIMING_WHY],
     [['bootstrap', 'dcs', 'maximum_lag_on_failover'], 'A standby more than 1 MiB behind is not promoted.'],

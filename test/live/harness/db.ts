@@ -8,6 +8,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import * as path from 'node:path';
 import { Proc, assertLoopback, parseUnit, sleep, splitExec, unitValue, waitFor } from './common.js';
 
@@ -77,23 +79,33 @@ export async function prepareHost(bundle: string, work: string, name: string, la
     const src = path.join(bundle, 'hosts', name, d);
     if (existsSync(src)) await fs.cp(src, path.join(root, d.replace(/\//g, '_')), { recursive: true });
   }
-  // The bundle's CA material (pki/), placed as deploy.sh places it: etcd's and Patroni's own copies.
-  if (existsSync(path.join(bundle, 'pki', `${name}.crt`))) {
-    for (const [dir, owner] of [['etcd', 'etcd'], ['patroni', 'postgres']] as const) {
-      const to = path.join(root, 'etc', dir, 'pki');
-      await fs.mkdir(to, { recursive: true });
-      await fs.copyFile(path.join(bundle, 'pki', 'ca.crt'), path.join(to, 'ca.crt'));
-      await fs.copyFile(path.join(bundle, 'pki', `${name}.crt`), path.join(to, 'host.crt'));
-      await fs.copyFile(path.join(bundle, 'pki', `${name}.key`), path.join(to, 'host.key'));
-      execFileSync('chown', ['-R', `${owner}:${owner}`, to]);
-    }
-  }
   for (const [d, owner] of [['pg', 'postgres'], ['run-pg', 'postgres'], ['etcd', 'etcd']] as const) {
     await fs.mkdir(path.join(root, d), { recursive: true });
     execFileSync('chown', [`${owner}:${owner}`, path.join(root, d)]);
   }
   execFileSync('chmod', ['-R', 'a+rX', root]);
+  // The bundle's CA material (pki/), placed as deploy.sh places it on this host: its own pki_files
+  // lines (source, path, owner, mode), so a key is readable by its service's user only.
+  for (const f of deployPkiFiles(bundle, name)) {
+    if (!f.path.startsWith('/etc/')) throw new Error(`lab: pki file outside /etc: ${f.path}`);
+    const to = path.join(root, f.path);
+    await fs.mkdir(path.dirname(to), { recursive: true, mode: 0o755 });
+    await fs.copyFile(path.join(bundle, 'pki', f.src), to);
+    execFileSync('chown', [`${f.owner}:${f.owner}`, to]);
+    execFileSync('chmod', [f.mode, to]);
+  }
   return { name, address: h.address, root };
+}
+
+/** The pki files deploy.sh installs on `host` (its `pki_files=(...)` line). */
+export function deployPkiFiles(bundle: string, host: string): Array<{ src: string; path: string; owner: string; mode: string }> {
+  const text = readFileSync(path.join(bundle, 'deploy.sh'), 'utf8');
+  const block = new RegExp(`^  ${host.replace(/[.]/g, '\\.')}\\)\\n([\\s\\S]*?)^    ;;`, 'm').exec(text)?.[1] ?? '';
+  const line = /^    pki_files=\((.*)\)$/m.exec(block)?.[1] ?? '';
+  return [...line.matchAll(/'([^']*)'/g)].map((m) => {
+    const [src, p, owner, mode] = m[1]!.split(' ');
+    return { src: src!, path: p!, owner: owner!, mode: mode! };
+  });
 }
 
 /** A command inside the host's namespace, as a user (the unit's User=). */
@@ -176,21 +188,38 @@ export class Writer {
   }
 }
 
-export async function restGet(address: string, p: string): Promise<{ status: number; body: any } | null> {
-  try {
-    const r = await fetch(`http://${address}:8008${p}`, { signal: AbortSignal.timeout(1000) });
-    const text = await r.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: r.status, body };
-  } catch {
-    return null;
-  }
+let restCa: Buffer | null = null;
+/** Patroni's REST API on hosts is HTTPS with a certificate of the bundle's CA: restGet verifies it against pki/ca.crt. */
+export function trustBundleCa(bundle: string): void {
+  restCa = readFileSync(path.join(bundle, 'pki', 'ca.crt'));
 }
+
+/** One request to a member's REST API (https once trustBundleCa ran); null when no HTTP answer came. */
+export function restRequest(address: string, p: string, o: { method?: string; scheme?: 'http' | 'https'; headers?: Record<string, string>; cert?: Buffer; key?: Buffer; timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
+  const scheme = o.scheme ?? (restCa ? 'https' : 'http');
+  return new Promise((resolve) => {
+    const opts = { method: o.method ?? 'GET', headers: { connection: 'close', ...(o.headers ?? {}) }, agent: false as const, timeout: o.timeoutMs ?? 1000, ...(scheme === 'https' ? { ca: restCa ?? undefined, cert: o.cert, key: o.key } : {}) };
+    const req = (scheme === 'https' ? https : http).request(`${scheme}://${address}:8008${p}`, opts, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+export const restGet = (address: string, p: string) => restRequest(address, p);
 
 /** The cluster as one reachable member sees it. */
 export async function clusterState(addresses: string[]): Promise<Array<{ name: string; role: string; state: string; lag?: number | string }> | null> {

@@ -16,6 +16,7 @@ import { parseDocument } from 'yaml';
 import { createLab, sleep, waitUntil, type HostProcess, type Lab } from '../../lab/lab.js';
 import { BIN } from '../../helpers/cli.js';
 import { parseUnit, splitExec, unitValue } from './common.js';
+import { PATRONI_TLS } from '../../../src/targets/pki.js';
 import { parseEnvironmentFile, startUnitOnHost } from './lab-units.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -26,6 +27,8 @@ export const LAB_NET = '127.0.90';
 export const FLOATING = `${LAB_NET}.4`;
 export const CLIENT = { name: 'client', address: `${LAB_NET}.200` };
 export const TABLE = 'whole_host_writes';
+/** Where deploy.sh puts the bundle's CA for Patroni: its REST API is HTTPS with a certificate of that CA. */
+export const PATRONI_CA = PATRONI_TLS.ca;
 
 // ---- the bundle ------------------------------------------------------------------------------------------
 
@@ -444,7 +447,7 @@ export class WholeHostLab {
   async cluster(): Promise<Array<{ name: string; role: string; state: string; host: string }> | null> {
     for (const h of this.dbHosts) {
       if (this.lab.host(h.name).state !== 'on' || this.lab.host(h.name).frozen) continue;
-      const r = await this.lab.http(h.name, `http://${h.address}:8008/cluster`, { timeoutMs: 1000 });
+      const r = await this.lab.http(h.name, `https://${h.address}:8008/cluster`, { timeoutMs: 1000, ca: PATRONI_CA });
       if (!r.ok || r.status !== 200) continue;
       try {
         return (JSON.parse(r.body!) as { members: Array<{ name: string; role: string; state: string; host: string }> }).members;
@@ -460,7 +463,7 @@ export class WholeHostLab {
     const out: string[] = [];
     for (const h of this.dbHosts) {
       if (this.lab.host(h.name).state !== 'on' || this.lab.host(h.name).frozen) continue;
-      if ((await this.lab.http(h.name, `http://${h.address}:8008/primary`, { timeoutMs: 1000 })).status === 200) out.push(h.name);
+      if ((await this.lab.http(h.name, `https://${h.address}:8008/primary`, { timeoutMs: 1000, ca: PATRONI_CA })).status === 200) out.push(h.name);
     }
     return out;
   }
@@ -549,7 +552,7 @@ export class WholeHostLab {
   startPoller(host: string): HostProcess {
     const h = this.host(host);
     const port = h.services.find((s) => s.kind === 'db')!.ports.find((p) => p.port !== 8008)!.port;
-    return this.lab.spawn(host, [process.execPath, `${HOST_LIB}/poller.mjs`, `http://${h.address}:8008`, '/var/run/postgresql', String(port), '200'], { user: 'postgres', name: 'poller' });
+    return this.lab.spawn(host, [process.execPath, `${HOST_LIB}/poller.mjs`, `https://${h.address}:8008`, '/var/run/postgresql', String(port), '200', PATRONI_CA], { user: 'postgres', name: 'poller' });
   }
 
   // ---- faults and restore ----------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ case "$host" in
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry')
     files=('0640 root haproxy /etc/haproxy/haproxy-db.cfg' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/prometheus/alertmanager.yml' '0644 root root /etc/prometheus/blackbox.yml' '0644 root root /etc/prometheus/ha-gen.rules.test.yml' '0644 root root /etc/prometheus/ha-gen.rules.yml' '0644 root root /etc/prometheus/prometheus.yml' '0644 root root /etc/systemd/system/haproxy-db.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/prometheus-alertmanager.service' '0644 root root /etc/systemd/system/prometheus-blackbox-exporter.service' '0644 root root /etc/systemd/system/prometheus-node-exporter.service' '0644 root root /etc/systemd/system/prometheus.service' '0644 root root /etc/systemd/system/srv-home_registry-uploads.mount')
-    pki_files=()
+    pki_files=('ca.crt /etc/haproxy/pki/ca.crt root 0644' 'ca.crt /etc/prometheus/pki/ca.crt root 0644')
     ;;
   app2)
     address="10.0.1.11"
@@ -89,7 +89,7 @@ case "$host" in
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/haproxy' '0755 root root /etc/home-registry')
     files=('0640 root haproxy /etc/haproxy/haproxy-db.cfg' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/prometheus/alertmanager.yml' '0644 root root /etc/prometheus/blackbox.yml' '0644 root root /etc/prometheus/ha-gen.rules.test.yml' '0644 root root /etc/prometheus/ha-gen.rules.yml' '0644 root root /etc/prometheus/prometheus.yml' '0644 root root /etc/systemd/system/haproxy-db.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/prometheus-alertmanager.service' '0644 root root /etc/systemd/system/prometheus-blackbox-exporter.service' '0644 root root /etc/systemd/system/prometheus-node-exporter.service' '0644 root root /etc/systemd/system/prometheus.service' '0644 root root /etc/systemd/system/srv-home_registry-uploads.mount')
-    pki_files=()
+    pki_files=('ca.crt /etc/haproxy/pki/ca.crt root 0644' 'ca.crt /etc/prometheus/pki/ca.crt root 0644')
     ;;
   db1)
     address="10.0.2.10"

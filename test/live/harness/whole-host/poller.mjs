@@ -4,11 +4,15 @@
 // persistent psql as postgres, peer auth; a fresh one when an answer takes over 3 s) and the
 // member's Patroni REST /primary (200 only while it holds the leader key; 2 s timeout). Prints
 // {t: asked, a: answered, rec: true|false|null, pri: status|null} per sample.
-// Usage (as postgres): node poller.mjs REST_URL SOCKET_DIR PORT EVERY_MS
+// Usage (as postgres): node poller.mjs REST_URL SOCKET_DIR PORT EVERY_MS [CA_FILE]
+// (an https REST_URL is verified against CA_FILE: Patroni's REST API on hosts is TLS)
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
-const [restUrl, socketDir, port, everyText = '200'] = process.argv.slice(2);
+const [restUrl, socketDir, port, everyText = '200', caFile] = process.argv.slice(2);
+const ca = caFile ? fs.readFileSync(caFile) : undefined;
 const every = Number(everyText);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
@@ -67,7 +71,7 @@ function recovery() {
 
 function primary() {
   return new Promise((resolve) => {
-    const req = http.get(`${restUrl}/primary`, { agent: false, timeout: 2000 }, (res) => {
+    const req = (restUrl.startsWith('https:') ? https : http).get(`${restUrl}/primary`, { agent: false, timeout: 2000, ...(ca ? { ca } : {}) }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
