@@ -195,10 +195,12 @@ export function alertDefs(spec: Spec, dep: Deployment): AlertDef[] {
       alert: 'PatroniFailover', severity: 'warning', for: '0s',
       // The lowest timeline of the last 10 minutes, not the one 10 minutes ago: a Prometheus started
       // less than 10 minutes before the failover has no sample that old (found in the live test).
-      expr: 'max(patroni_postgres_timeline) > min_over_time(max(patroni_postgres_timeline)[10m:])',
+      // Timeline 0 is a member without one yet (bootstrap, a replica being cloned): bring-up is no failover.
+      expr: 'max(patroni_postgres_timeline > 0) > min_over_time(max(patroni_postgres_timeline > 0)[10m:])',
       description: 'The database timeline moved on in the last 10 minutes: Patroni promoted a new leader (a failover or switchover).',
       fire: { series: [{ series: `patroni_postgres_timeline{job="patroni",instance="${db1}",host="${db1}",scope="${spec.name}"}`, values: '1x40 2x40' }], at: '11m', labels: {} },
-      quiet: [{ series: `patroni_postgres_timeline{job="patroni",instance="${db1}",host="${db1}",scope="${spec.name}"}`, values: '1x80' }],
+      // a cluster coming up: timeline 0 for 2 minutes, then 1; at 11m the window still holds the zeros
+      quiet: [{ series: `patroni_postgres_timeline{job="patroni",instance="${db1}",host="${db1}",scope="${spec.name}"}`, values: '0x8 1x80' }],
     });
   }
   a.push({
