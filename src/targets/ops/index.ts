@@ -267,10 +267,10 @@ function alertsInStep1(spec: Spec): string[] {
   const alerts = alertDefs(spec, dep);
   // compose publishes the web UIs on the Docker host's 127.0.0.1; swarm reaches them inside the stack only.
   const amUrls = spec.platform === 'hosts' ? mon.alertmanager.map((n) => `http://${addr(n)}:${ALERTMANAGER_PORT}`) : spec.platform === 'compose' ? [`http://127.0.0.1:${ALERTMANAGER_PORT}`] : [`http://tasks.alertmanager:${ALERTMANAGER_PORT}, inside the stack`];
-  const where = spec.platform === 'hosts' ? mon.prometheus.join(', ') : spec.platform === 'compose' ? 'the Docker host (service prometheus, published on 127.0.0.1 only)' : `${mon.prometheus.length} nodes labelled monitoring=true (service ${spec.name}_prometheus, not published)`;
+  const where = spec.platform === 'hosts' ? `${mon.prometheus.join(', ')} (port ${PROMETHEUS_PORT})` : spec.platform === 'compose' ? `the Docker host (service prometheus, port ${PROMETHEUS_PORT} published on 127.0.0.1 only)` : `${mon.prometheus.length} nodes labelled monitoring=true (service ${spec.name}_prometheus, port ${PROMETHEUS_PORT}, not published)`;
   return [
     '',
-    `**Alerts.** Prometheus on ${where} (port ${PROMETHEUS_PORT}) evaluates ${alerts.length} alert rules every ${spec.monitoring.evaluationInterval} s and sends to ${dep.regions ? 'its region\'s' : 'every'} Alertmanager (${amUrls.join(', ')})${mon.alertmanager.length > 1 ? ', which deduplicate, so each alert arrives once' : ''}. ${receiversText(spec)} Each alert links its section under [Alerts](#alerts) below:`,
+    `**Alerts.** Prometheus on ${where} evaluates ${alerts.length} alert rules every ${spec.monitoring.evaluationInterval} s and sends to ${dep.regions ? 'its region\'s' : 'every'} Alertmanager (${amUrls.join(', ')})${mon.alertmanager.length > 1 ? ', which deduplicate, so each alert arrives once' : ''}. ${receiversText(spec)} Each alert links its section under [Alerts](#alerts) below:`,
     '',
     '| alert | severity | what it means |',
     '|---|---|---|',
