@@ -148,11 +148,12 @@ export function renderMonitoringCompose(spec: Spec, ctx: RenderContext, b: Bundl
   out.services[S.node] = {
     image: MONITORING_IMAGES.node,
     restart: 'unless-stopped',
-    // The official docs' host pid and read-only root file system; not the host's network, where it
-    // would listen on every interface of the server: Prometheus reaches it on the monitoring network.
+    // The official docs' host pid and read-only root file system (without their rslave: Docker refuses
+    // it where / is a private mount, and it only adds mounts made after the start); not the host's
+    // network, where it would listen on every interface: Prometheus reaches it on the monitoring network.
     command: ['--path.rootfs=/host'],
     pid: 'host',
-    volumes: ['/:/host:ro,rslave'],
+    volumes: ['/:/host:ro'],
     networks: ['monitoring'],
     ...hardening,
   };
@@ -238,10 +239,10 @@ export function renderMonitoringSwarm(spec: Spec, ctx: RenderContext, b: BundleB
   };
   stack.services[S.node] = {
     image: MONITORING_IMAGES.node,
-    // Swarm has no host pid; the root file system read-only as the official docs mount it. Not the
+    // Swarm has no host pid; the root file system read-only (as on compose, without rslave). Not the
     // host's network (it would listen on every interface): Prometheus finds every task by DNS.
     command: ['--path.rootfs=/host'],
-    volumes: [{ type: 'bind', source: '/', target: '/host', read_only: true, bind: { propagation: 'rslave' } }],
+    volumes: [{ type: 'bind', source: '/', target: '/host', read_only: true }],
     networks: ['monitoring'],
     deploy: { mode: 'global', restart_policy: { condition: 'any', delay: '5s' } },
   };
