@@ -7,6 +7,7 @@ import type { Role, Spec } from '../spec/schema.js';
 import { VRRP_PROTOCOL, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MINIO_PORT, NFS_PORT, GLUSTERD_PORT, PATRONI_REST_PORT } from './constants.js';
 import { dbWhat, lbPorts, storageWhat } from './services.js';
 import type { Deployment, Link, LinkTarget, ModelHost, ModelService } from './types.js';
+import { containersMonitoring, LB_METRICS_PORT, MONITORING_LABEL } from './monitoring.js';
 
 /** Database member service names in containers. */
 export const replicaNames = (spec: Spec) => (spec.database.replicas === 1 ? ['db-replica'] : Array.from({ length: spec.database.replicas }, (_, i) => `db-replica${i + 1}`));
@@ -43,7 +44,10 @@ export function containersDeployment(spec: Spec): Deployment {
 
   // 1. load balancer
   const lbHosts = swarm ? Array.from({ length: SWARM_LB_NODES }, (_, i) => place(`lb-${i + 1}`, ['lb'], 'lb=true')) : [place('', [])];
-  for (const h of lbHosts) svc(h, { id: 'lb', name: `${prefix}${kind}`, kind: 'lb', what: `${kind} load balancer`, ports: lbPorts(spec, '127.0.0.1'), order: 60 });
+  // Monitoring: the LB's metrics listener inside its container, never published (compose nginx: its
+  // stub_status on the container's localhost, read by the exporter that shares its network).
+  const lbMetrics = spec.monitoring.enabled ? [kind === 'nginx' && !swarm ? { port: LB_METRICS_PORT, proto: 'tcp' as const, bind: '127.0.0.1', exposure: 'localhost' as const, what: 'nginx stub_status (the nginx exporter reads it)' } : { port: LB_METRICS_PORT, proto: 'tcp' as const, bind: '0.0.0.0', exposure: 'internal' as const, what: kind === 'nginx' ? 'nginx stub_status (the nginx exporter reads it; not published)' : `${kind} Prometheus metrics (not published)` }] : [];
+  for (const h of lbHosts) svc(h, { id: 'lb', name: `${prefix}${kind}`, kind: 'lb', what: `${kind} load balancer`, ports: [...lbPorts(spec, '127.0.0.1'), ...lbMetrics], order: 60 });
   // Swarm: keepalived on every lb node moves the floating address (VRRP multicast: node addresses are not in the spec).
   const fa = swarm ? spec.loadBalancer.floatingAddress : undefined;
   for (const h of fa ? lbHosts : []) {
@@ -79,10 +83,12 @@ export function containersDeployment(spec: Spec): Deployment {
     return h;
   });
   const dbWrite: Deployment['dbWrite'] = {};
+  const etcdParts: Array<{ host: ModelHost; member: string }> = [];
   if (d.ha === 'patroni') {
     const etcd = etcdMembers(spec).map((e) => {
       const h = place(`etcd-${e}`, ['etcd'], `etcd=${e}`);
       svc(h, { id: `etcd-${e}`, name: `${prefix}${e}`, kind: 'etcd', what: `etcd member ${e.slice(4)} of ${spec.database.etcdMembers}`, ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'clients' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'peers' }], order: 20 });
+      etcdParts.push({ host: h, member: e });
       return h;
     });
     for (const h of etcd) links.push({ from: h.name, purpose: 'etcd-peer', proto: 'tcp', targets: etcd.filter((e) => e !== h).map((e) => target(e, ETCD_PEER_PORT, e.name.replace(/^etcd-/, ''))), failover: 'auto', quorum: true, what: 'etcd raft between members' });
@@ -132,6 +138,16 @@ export function containersDeployment(spec: Spec): Deployment {
   if (d.ha === 'none') svc(dbHosts[0]!, { id: 'backup', name: `${prefix}backup`, kind: 'backup', what: `scheduled pgBackRest backup (${spec.backup.time} UTC) and pg_dump`, ports: [], order: 35 });
   else dbHosts.forEach((h, i) => svc(h, { id: `backup-${members[i]}`, name: `${prefix}backup-${members[i]}`, kind: 'backup', what: `scheduled pgBackRest backup (${spec.backup.time} UTC) and pg_dump while ${members[i]} is the primary`, ports: [], order: 35 }));
 
+  let monitoring: Deployment['monitoring'];
+  if (spec.monitoring.enabled) {
+    monitoring = containersMonitoring(spec, {
+      swarm, prefix, lbHosts, appHosts, db: dbHosts.map((h, i) => ({ host: h, member: members[i]! })), etcd: etcdParts,
+      place: (i) => (swarm ? place(`monitoring-${i + 1}`, [], MONITORING_LABEL) : place('', [])),
+      nodes: () => (swarm ? hosts.filter((h) => !h.external) : [place('', [])]),
+      add: svc,
+    }, links);
+  }
+
   for (const h of hosts) h.services.sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const byRole = (r: Role) => hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
   return {
@@ -145,5 +161,6 @@ export function containersDeployment(spec: Spec): Deployment {
     front: fa ? [{ host: 'floating', address: fa }] : lbHosts.map((h) => ({ host: h.name, address: 'localhost' })),
     floating: fa ? [{ address: fa, holders: lbHosts.map((h) => h.name) }] : [],
     names: { lb: `${prefix}${kind}`, app: swarm ? `${prefix}app` : 'app', db: `${prefix}${members[0]}`, backup: d.ha === 'none' ? `${prefix}backup` : `${prefix}backup-${members[0]}` },
+    ...(monitoring ? { monitoring } : {}),
   };
 }

@@ -94,6 +94,8 @@ export interface ScrapeJob {
   what: string;
   /** HTTPS with a certificate of the bundle's CA (Patroni's REST API), verified by the scraper. */
   tls?: boolean;
+  /** swarm: find the tasks of a replicated or global service by DNS (tasks.<service>, type A) instead of listing them. */
+  dns?: boolean;
 }
 
 /** A blackbox probe job: Prometheus asks its local blackbox exporter to fetch each URL. */
@@ -102,6 +104,8 @@ export interface ProbeJob {
   module: 'http_health' | 'https_health';
   targets: Array<LinkTarget & { url: string }>;
   what: string;
+  /** swarm: probe every task found by DNS (tasks.<service>) at scheme://<task address>:port<path>. */
+  dns?: { scheme: 'http' | 'https'; path: string };
 }
 
 export interface MonitoringModel {
@@ -129,6 +133,6 @@ export interface Deployment {
   /** Names scripts use (compose service, swarm service or unit). */
   names: { lb: string; app: string; db: string; backup: string };
   regions?: Array<{ name: string; primary: boolean; deployment: Deployment }>;
-  /** Monitoring (monitoring.enabled, platform hosts): absent when off. */
+  /** Monitoring (monitoring.enabled): absent when off. */
   monitoring?: MonitoringModel;
 }

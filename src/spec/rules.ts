@@ -88,10 +88,6 @@ function checkMonitoring(spec: Spec, errors: Issue[], costs: string[], at: (p: s
   const m = spec.monitoring;
   if (m.webhookUser && !m.webhookUrl) errors.push({ path: at('monitoring.webhookUser'), message: 'needs monitoring.webhookUrl (the URL it authenticates to); set it, or remove webhookUser' });
   if (!m.enabled) return;
-  if (spec.platform !== 'hosts') {
-    costs.push(`monitoring is generated for platform hosts only so far: no Prometheus or Alertmanager in the ${spec.platform} bundle (monitoring.enabled is ignored)`);
-    return;
-  }
   if (!m.webhookUrl && !m.email) costs.push('monitoring has no receiver: alerts show in Alertmanager\'s web page only; set monitoring.webhookUrl and/or monitoring.email');
   const taken = new Map<number, string>([
     [spec.app.port, 'app.port'], [spec.loadBalancer.httpPort, 'loadBalancer.httpPort'], [spec.database.port, 'database.port'],

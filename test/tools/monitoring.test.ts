@@ -33,6 +33,9 @@ const VARIANTS = [
   { id: 'haproxy-patroni-floating', values: { tier: 'multi-server', platform: 'hosts', loadBalancer: { kind: 'haproxy', floatingAddress: '10.0.1.4' }, storage: { kind: 'nfs' }, hosts: [...PATRONI_HOSTS, { name: 'lb2', address: '10.0.1.6', roles: ['lb'] }, { name: 'nfs1', address: '10.0.3.10', roles: ['storage'] }], monitoring: { webhookUrl: 'http://127.0.0.1:9099/hook', webhookUser: 'alerts', email: { smarthost: 'smtp.example.com', from: 'ha@example.com', to: ['ops@example.com'], user: 'ha@example.com' } } } },
   { id: 'nginx-streaming', values: { tier: 'multi-server', platform: 'hosts', database: { ha: 'streaming' }, storage: { kind: 'nfs' }, hosts: STREAMING_HOSTS } },
   { id: 'caddy-patroni-tls', values: { tier: 'multi-server', platform: 'hosts', domain: 'registry.example.com', loadBalancer: { kind: 'caddy', tls: 'files' }, storage: { kind: 'nfs' }, hosts: [...PATRONI_HOSTS, { name: 'lb2', address: '10.0.1.6', roles: ['lb'] }, { name: 'nfs1', address: '10.0.3.10', roles: ['storage'] }] } },
+  // compose and swarm: the same generator aimed at service names and tasks.<service> DNS.
+  { id: 'compose-nginx', values: { tier: 'single-server', platform: 'compose', loadBalancer: { kind: 'nginx' }, monitoring: { enabled: true, webhookUrl: 'http://hook:9999/alerts', webhookUser: 'alerts' } } },
+  { id: 'swarm-haproxy-patroni-tls', values: { tier: 'multi-server', platform: 'swarm', domain: 'registry.example.com', loadBalancer: { kind: 'haproxy', tls: 'files' }, storage: { kind: 'nfs', nfsServer: 'nfs1' }, monitoring: { email: { smarthost: 'smtp.example.com', from: 'ha@example.com', to: ['ops@example.com'], user: 'ha@example.com' } } } },
 ];
 
 const dirs: string[] = [];
@@ -61,13 +64,15 @@ async function written(values: Record<string, unknown>): Promise<{ env: CheckEnv
 describe.skipIf(tools.skip)('real tools: monitoring files', { timeout: 120_000 }, () => {
   it.each(VARIANTS.map((v) => [v.id, v] as const))('%s: every monitoring check passes', async (_id, v) => {
     const { env, files } = await written(v.values);
-    // two Prometheus hosts, each with config, rules, tests and blackbox; two Alertmanager peers
-    expect(files.filter((f) => f.tool === 'promtool-test')).toHaveLength(2);
-    expect(files.filter((f) => f.tool === 'amtool')).toHaveLength(2);
+    // hosts: two Prometheus hosts, each with config, rules, tests and blackbox; two Alertmanager peers.
+    // compose and swarm: one set of files (swarm's two replicas read the same configs).
+    const hosts = v.values.platform === 'hosts';
+    expect(files.filter((f) => f.tool === 'promtool-test')).toHaveLength(hosts ? 2 : 1);
+    expect(files.filter((f) => f.tool === 'amtool')).toHaveLength(hosts ? 2 : 1);
     const failed: string[] = [];
     // one Prometheus host is enough for the tools (the second's files differ only in replica)
     const first = files[0]!.file.split('/')[1];
-    for (const f of files.filter((x) => x.file.split('/')[1] === first || x.tool === 'amtool')) {
+    for (const f of files.filter((x) => !hosts || x.file.split('/')[1] === first || x.tool === 'amtool')) {
       const r = await CHECKERS[f.tool].run(env, f.file, { tool: f.tool } as never);
       if (!r.ok) failed.push(`${f.file} (${f.tool}): ${r.message}`);
     }

@@ -9,6 +9,7 @@ import { composeVar, SECRETS } from '../secrets.js';
 import { containerTls } from '../tls.js';
 import { renderContainerStorage } from '../storage/index.js';
 import { renderComposeDeploy } from '../deploy/index.js';
+import { containerLbMetrics, renderMonitoringCompose } from '../monitoring/containers.js';
 
 /** Images the bundle pins by major version; upgrade deliberately, not through `latest`. */
 export const IMAGES = {
@@ -54,7 +55,8 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
 
   if (lb.statsPage) b.secret(SECRETS.haproxyStats);
   // Inside its container the stats page listens everywhere; compose publishes it on 127.0.0.1 only.
-  b.add(lbConf.file, lb.render(model, h, { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888' }), { checks: [{ tool: lbKind }] });
+  const metrics = containerLbMetrics(spec);
+  b.add(lbConf.file, lb.render(model, h, { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888', ...(metrics ? { metrics } : {}) }), { checks: [{ tool: lbKind }] });
 
   // Database services (none / streaming / Patroni) and the endpoint the app connects to.
   const db = renderDatabaseCompose(spec, ctx, b);
@@ -125,10 +127,17 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   for (const v of Object.keys(lb.containerVolumes)) volumes[v] = {};
   Object.assign(volumes, lbTls.volumes);
 
+  // Monitoring (monitoring.enabled): Prometheus, Alertmanager and the exporters, on their own network.
+  const mon = renderMonitoringCompose(spec, ctx, b, services);
+  if (mon) {
+    Object.assign(services, mon.services);
+    for (const v of mon.volumes) volumes[v] = {};
+  }
+
   const compose = {
     version: '3.8',
     services,
-    networks: { edge: {}, data: { internal: true } },
+    networks: { edge: {}, data: { internal: true }, ...(mon?.networks ?? {}) },
     volumes,
   };
   renderComposeDeploy(spec, ctx, b, lbConf);

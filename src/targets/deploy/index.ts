@@ -20,12 +20,16 @@ import bgSwarm from '../../../templates/deploy/blue-green-swarm.sh.hbs?raw';
 import bgHosts from '../../../templates/deploy/blue-green-hosts.sh.hbs?raw';
 import readme from '../../../templates/deploy/README.md.hbs?raw';
 
+import { containerLbMetrics } from '../monitoring/containers.js';
+import type { LbRenderOptions } from '../lb/types.js';
+
 const SCRIPT = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
 /** Seconds a new instance gets to become healthy (the container healthcheck's start period is 30 s). */
 const HEALTH_TIMEOUT = 90;
 
-function lbText(spec: Spec, ctx: RenderContext, model: ReturnType<typeof lbModel>, statsBind: string): string {
-  return loadBalancerOf(spec).render(model, header(ctx), { statsBind });
+/** containers: the green config keeps the blue one's metrics listener (monitoring), or a switch would drop it. */
+function lbText(spec: Spec, ctx: RenderContext, model: ReturnType<typeof lbModel>, statsBind: string, metrics?: LbRenderOptions['metrics']): string {
+  return loadBalancerOf(spec).render(model, header(ctx), { statsBind, ...(metrics ? { metrics } : {}) });
 }
 
 function common(spec: Spec, ctx: RenderContext) {
@@ -46,7 +50,7 @@ export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBui
   const kind = spec.loadBalancer.kind;
   const model = lbModel(spec, { kind: 'static', servers: green.map((g) => ({ name: g, host: g, port: spec.app.port })) }, lb.dir);
   const bg = composeBlueGreen(loadBalancerOf(spec));
-  b.add(bg.greenFile, lbText(spec, ctx, model, '0.0.0.0'), { checks: [{ tool: kind }] });
+  b.add(bg.greenFile, lbText(spec, ctx, model, '0.0.0.0', containerLbMetrics(spec)), { checks: [{ tool: kind }] });
   const ctr = loadBalancerOf(spec).container;
   const colors = {
     active: bg.active,
@@ -66,7 +70,7 @@ export function renderSwarmDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
   b.add('deploy/rolling-update.sh', renderTemplate(rollSwarm, c), SCRIPT);
   const kind = spec.loadBalancer.kind;
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app-green', port: spec.app.port, count: spec.app.replicas }, lb.dir);
-  const text = lbText(spec, ctx, model, '127.0.0.1');
+  const text = lbText(spec, ctx, model, '127.0.0.1', containerLbMetrics(spec));
   const greenFile = `deploy/blue-green/${lb.file.split('/').pop()!.replace(/(\.[a-z]+)?$/, '.green$1')}`;
   b.add(greenFile, text, { checks: [{ tool: kind }] });
   b.add('deploy/blue-green.sh', renderTemplate(bgSwarm, { ...c, blueConfig, greenConfig: configName(`${kind}_conf_green`, text), target: lb.target, greenFile, blueFile: lb.file }), SCRIPT);

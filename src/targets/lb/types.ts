@@ -8,8 +8,8 @@ export interface LbRenderOptions {
   statsBind: string;
   /** compose: where certbot's HTTP-01 listener is reached (HAProxy forwards the challenge to it). */
   certbotAddress?: string;
-  /** Monitoring: the LB's metrics listener (HAProxy's exporter, Caddy's metrics, nginx's stub_status). */
-  metrics?: { bind: string; port: number };
+  /** Monitoring: the LB's metrics listener (HAProxy's exporter, Caddy's metrics, nginx's stub_status; allowFrom: who may read stub_status, default 127.0.0.1). */
+  metrics?: { bind: string; port: number; allowFrom?: string };
 }
 
 /** ha-gen's TLS helper script (placeholder certificate, certbot hooks), for LBs that do not do ACME themselves. */

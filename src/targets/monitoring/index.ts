@@ -38,10 +38,23 @@ const credential = (what: 'smtp' | 'webhook') => `/run/credentials/${MONITORING_
 
 const hostPort = (address: string, port: number) => `${address}:${port}`;
 
-export function prometheusConfig(spec: Spec, dep: Deployment, me: string): Record<string, unknown> {
+/** Where a Prometheus finds its Alertmanagers and blackbox exporter (hosts: addresses; containers: service names). */
+export interface PrometheusWiring {
+  alertmanagers: Record<string, unknown>;
+  blackbox: string;
+  /** The host label of a listed target: its model host (hosts) or its address (compose: the service). */
+  hostLabel?: 'to' | 'address';
+}
+
+export function prometheusConfig(spec: Spec, dep: Deployment, me: string, wiring?: PrometheusWiring): Record<string, unknown> {
   const mon = dep.monitoring!;
   const addr = (name: string) => dep.hosts.find((h) => h.name === name)!.address;
   const s = `${spec.monitoring.scrapeInterval}s`;
+  const w: PrometheusWiring = wiring ?? { alertmanagers: { static_configs: [{ targets: mon.alertmanager.map((h) => hostPort(addr(h), ALERTMANAGER_PORT)) }] }, blackbox: hostPort('127.0.0.1', BLACKBOX_PORT) };
+  // swarm: every task of a replicated or global service, by DNS (the host label is the task's address).
+  const dnsSd = (names: string[], port: number) => ({ dns_sd_configs: [{ names: [...new Set(names)], type: 'A', port, refresh_interval: s }] });
+  const hostFromAddress = { source_labels: ['__address__'], target_label: 'host' };
+  const hostOf = (t: { to: string; address: string }) => (w.hostLabel === 'address' ? t.address : t.to);
   return {
     global: {
       scrape_interval: s,
@@ -53,7 +66,7 @@ export function prometheusConfig(spec: Spec, dep: Deployment, me: string): Recor
     },
     alerting: {
       alert_relabel_configs: [{ action: 'labeldrop', regex: 'replica' }],
-      alertmanagers: [{ static_configs: [{ targets: mon.alertmanager.map((h) => hostPort(addr(h), ALERTMANAGER_PORT)) }] }],
+      alertmanagers: [w.alertmanagers],
     },
     rule_files: [RULES_FILE],
     scrape_configs: [
@@ -62,33 +75,40 @@ export function prometheusConfig(spec: Spec, dep: Deployment, me: string): Recor
         metrics_path: j.path,
         // by address: the member's certificate names it (and the host name, localhost, 127.0.0.1)
         ...(j.tls ? { scheme: 'https', tls_config: { ca_file: PROMETHEUS_CA } } : {}),
-        static_configs: j.targets.map((t) => ({ targets: [hostPort(t.address, t.port)], labels: { host: t.to } })),
+        ...(j.dns
+          ? { ...dnsSd(j.targets.map((t) => t.address), j.targets[0]!.port), relabel_configs: [hostFromAddress] }
+          : { static_configs: j.targets.map((t) => ({ targets: [hostPort(t.address, t.port)], labels: { host: hostOf(t) } })) }),
       })),
       ...mon.probes.map((p) => ({
         job_name: p.job,
         metrics_path: '/probe',
         params: { module: [p.module] },
-        static_configs: p.targets.map((t) => ({ targets: [t.url], labels: { host: t.to } })),
+        ...(p.dns
+          ? { ...dnsSd(p.targets.map((t) => t.address), p.targets[0]!.port) }
+          : { static_configs: p.targets.map((t) => ({ targets: [t.url], labels: { host: hostOf(t) } })) }),
         relabel_configs: [
-          { source_labels: ['__address__'], target_label: '__param_target' },
+          ...(p.dns
+            ? [hostFromAddress, { source_labels: ['__address__'], target_label: '__param_target', replacement: `${p.dns.scheme}://$1${p.dns.path}` }]
+            : [{ source_labels: ['__address__'], target_label: '__param_target' }]),
           { source_labels: ['__param_target'], target_label: 'instance' },
-          { target_label: '__address__', replacement: hostPort('127.0.0.1', BLACKBOX_PORT) },
+          { target_label: '__address__', replacement: w.blackbox },
         ],
       })),
     ],
   };
 }
 
-export function alertmanagerConfig(spec: Spec): Record<string, unknown> {
+/** passwordFile: where Alertmanager reads each password (hosts: its systemd credential). */
+export function alertmanagerConfig(spec: Spec, passwordFile: (what: 'smtp' | 'webhook') => string = credential): Record<string, unknown> {
   const m = spec.monitoring;
   const receiver: Record<string, unknown> = { name: 'operators' };
   if (m.webhookUrl) {
-    receiver.webhook_configs = [{ url: m.webhookUrl, send_resolved: true, ...(m.webhookUser ? { http_config: { basic_auth: { username: m.webhookUser, password_file: credential('webhook') } } } : {}) }];
+    receiver.webhook_configs = [{ url: m.webhookUrl, send_resolved: true, ...(m.webhookUser ? { http_config: { basic_auth: { username: m.webhookUser, password_file: passwordFile('webhook') } } } : {}) }];
   }
   if (m.email) {
     receiver.email_configs = [{
       to: m.email.to.join(', '), from: m.email.from, smarthost: `${m.email.smarthost}:${m.email.port}`, require_tls: m.email.requireTls, send_resolved: true,
-      ...(m.email.user ? { auth_username: m.email.user, auth_password_file: credential('smtp') } : {}),
+      ...(m.email.user ? { auth_username: m.email.user, auth_password_file: passwordFile('smtp') } : {}),
     }];
   }
   return {

@@ -56,6 +56,8 @@ export function renderNginx(m: LbModel, header: string, o: Partial<LbRenderOptio
     lbHealthPath: m.lbHealthPath,
     metricsPort: o.metrics?.port,
     metricsBind: o.metrics?.bind,
+    metricsAllow: o.metrics?.allowFrom ?? '127.0.0.1',
+    metricsLocal: !o.metrics?.allowFrom,
   });
 }
 

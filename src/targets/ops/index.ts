@@ -265,9 +265,12 @@ function alertsInStep1(spec: Spec): string[] {
   if (!mon) return spec.platform === 'hosts' ? ['', 'No monitoring in this bundle (monitoring.enabled is off): nobody is told of a failure; turn it on.'] : [];
   const addr = (n: string) => dep.hosts.find((h) => h.name === n)!.address;
   const alerts = alertDefs(spec, dep);
+  // compose publishes the web UIs on the Docker host's 127.0.0.1; swarm reaches them inside the stack only.
+  const amUrls = spec.platform === 'hosts' ? mon.alertmanager.map((n) => `http://${addr(n)}:${ALERTMANAGER_PORT}`) : spec.platform === 'compose' ? [`http://127.0.0.1:${ALERTMANAGER_PORT}`] : [`http://tasks.alertmanager:${ALERTMANAGER_PORT}, inside the stack`];
+  const where = spec.platform === 'hosts' ? `${mon.prometheus.join(', ')} (port ${PROMETHEUS_PORT})` : spec.platform === 'compose' ? `the Docker host (service prometheus, port ${PROMETHEUS_PORT} published on 127.0.0.1 only)` : `${mon.prometheus.length} nodes labelled monitoring=true (service ${spec.name}_prometheus, port ${PROMETHEUS_PORT}, not published)`;
   return [
     '',
-    `**Alerts.** Prometheus on ${mon.prometheus.join(', ')} (port ${PROMETHEUS_PORT}) evaluates ${alerts.length} alert rules every ${spec.monitoring.evaluationInterval} s and sends to ${dep.regions ? 'its region\'s' : 'every'} Alertmanager (${mon.alertmanager.map((n) => `http://${addr(n)}:${ALERTMANAGER_PORT}`).join(', ')})${mon.alertmanager.length > 1 ? ', which deduplicate, so each alert arrives once' : ''}. ${receiversText(spec)} Each alert links its section under [Alerts](#alerts) below:`,
+    `**Alerts.** Prometheus on ${where} evaluates ${alerts.length} alert rules every ${spec.monitoring.evaluationInterval} s and sends to ${dep.regions ? 'its region\'s' : 'every'} Alertmanager (${amUrls.join(', ')})${mon.alertmanager.length > 1 ? ', which deduplicate, so each alert arrives once' : ''}. ${receiversText(spec)} Each alert links its section under [Alerts](#alerts) below:`,
     '',
     '| alert | severity | what it means |',
     '|---|---|---|',
@@ -279,7 +282,8 @@ function alertsInStep1(spec: Spec): string[] {
 function alertSections(spec: Spec): string[] {
   const dep = deploymentOf(spec);
   if (!dep.monitoring) return [];
-  const o = ['', '## Alerts', '', 'Every alert of the bundle\'s Prometheus (`hosts/<host>/etc/prometheus/ha-gen.rules.yml`), with what to do first. Silence one during planned work with `amtool silence add alertname=<name> --alertmanager.url=http://<alertmanager>:9093`.'];
+  const rules = spec.platform === 'hosts' ? 'hosts/<host>/etc/prometheus/ha-gen.rules.yml' : 'monitoring/ha-gen.rules.yml';
+  const o = ['', '## Alerts', '', `Every alert of the bundle's Prometheus (\`${rules}\`), with what to do first. Silence one during planned work with \`amtool silence add alertname=<name> --alertmanager.url=http://<alertmanager>:9093\`.`];
   for (const a of alertDefs(spec, dep)) {
     o.push('', `### ${a.alert}`, '', `${a.description.replace(/\{\{ \$labels\.([a-z_]+) \}\}/g, '<$1>')} (severity ${a.severity}${a.for === '0s' ? '' : `, after ${a.for}`})`, '', ALERT_ACTIONS[a.alert] ?? '');
   }

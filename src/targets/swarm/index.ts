@@ -14,10 +14,11 @@ import { renderDatabaseSwarm } from '../postgres/swarm.js';
 import { renderContainerStorage } from '../storage/index.js';
 import { renderSwarmDeploy } from '../deploy/index.js';
 import type { SecretDef } from '../../render/bundle.js';
+import { containerLbMetrics, renderMonitoringSwarm } from '../monitoring/containers.js';
 
 
 export { configName, type SwarmStack } from './stack.js';
-import { configName, secretsEnvWrapper, swarmEnvSecret, SWARM_NETWORKS, swarmNetworksOf, type SwarmStack } from './stack.js';
+import { configName, MONITORING_NETWORK, secretsEnvWrapper, swarmEnvSecret, SWARM_NETWORKS, swarmNetworksOf, type SwarmStack } from './stack.js';
 
 /** Platform swarm: one stack file (docker stack deploy), LB configs as Swarm configs, secrets from .env. */
 export interface SwarmOptions {
@@ -94,7 +95,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   // 3. load balancer: every lb-labelled node, config as a Swarm config
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app', port: spec.app.port, count: spec.app.replicas }, lb.dir);
   // The stats page only inside the LB's own container (docker exec; its overlay peers include the app).
-  const lbText = lbm.render(model, h, { statsBind: '127.0.0.1' });
+  const metrics = containerLbMetrics(spec);
+  const lbText = lbm.render(model, h, { statsBind: '127.0.0.1', ...(metrics ? { metrics } : {}) });
   b.add(lb.file, lbText, { checks: [{ tool: kind }] });
   const cfg = configName(spec, `${kind}_conf`, lbText);
   stack.configs[cfg] = { file: `./${lb.file}` };
@@ -143,6 +145,9 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
     Object.assign(stack.configs, vrrp.configs);
   }
 
+  // Monitoring (monitoring.enabled): Prometheus and Alertmanager twice, the exporters beside what they watch.
+  const monitoring = renderMonitoringSwarm(spec, ctx, b, stack);
+
   if (o.region) {
     for (const svc of Object.values(stack.services) as Array<{ deploy?: { placement?: { constraints?: string[] } } }>) {
       svc.deploy ??= {};
@@ -155,7 +160,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const doc = {
     version: '3.8',
     services: stack.services,
-    networks: { ...SWARM_NETWORKS, ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
+    networks: { ...SWARM_NETWORKS, ...(monitoring ? { monitoring: MONITORING_NETWORK } : {}), ...(vrrp ? { hostnet: { external: true, name: 'host' } } : {}) },
     volumes: stack.volumes,
     ...(Object.keys(stack.secrets).length ? { secrets: stack.secrets } : {}),
     configs: stack.configs,

@@ -32,6 +32,8 @@ export const SWARM_NETWORKS = {
   db: { driver: 'overlay', attachable: false, driver_opts: { encrypted: 'true' } },
 } as const;
 export type SwarmNetwork = keyof typeof SWARM_NETWORKS;
+/** monitoring (monitoring.enabled): Prometheus, Alertmanager and the exporters; not internal, so Alertmanager reaches the webhook and SMTP relay. */
+export const MONITORING_NETWORK = { driver: 'overlay', attachable: false, driver_opts: { encrypted: 'true' } } as const;
 
 /** The networks of one database-tier or storage service, by what it is. */
 export function swarmNetworksOf(spec: Spec, role: 'db-member' | 'etcd' | 'db-endpoint' | 'storage' | 'backup'): SwarmNetwork[] {

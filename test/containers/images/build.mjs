@@ -10,6 +10,8 @@
  *   caddy:2.8                    caddy/
  *   gcr.io/etcd-development/etcd:v3.5.17   etcd/
  *   ghcr.io/victorytek/home-registry:latest (+ :v2, :broken)   app/  (a stand-in, see standin.py)
+ *   prom/prometheus, prom/alertmanager, prom/node-exporter, prometheuscommunity/postgres-exporter,
+ *   prom/blackbox-exporter, nginx/nginx-prometheus-exporter   (monitoring; Debian's packages)
  *
  * The Patroni and pgBackRest images are not built here: the tests build them from the bundle's own
  * Dockerfiles (FROM postgres:15). README.md says where each image differs from the official one.
@@ -43,6 +45,13 @@ export const IMAGES = [
   { dir: 'haproxy', tags: ['haproxy:2.8'] },
   { dir: 'caddy', tags: ['caddy:2.8'] },
   { dir: 'etcd', tags: ['gcr.io/etcd-development/etcd:v3.5.17'] },
+  // Monitoring (the official images' names, as the bundle pins them).
+  { dir: 'prometheus', tags: ['prom/prometheus:v2.53.2'] },
+  { dir: 'alertmanager', tags: ['prom/alertmanager:v0.27.0'] },
+  { dir: 'node-exporter', tags: ['prom/node-exporter:v1.8.2'] },
+  { dir: 'postgres-exporter', tags: ['prometheuscommunity/postgres-exporter:v0.15.0'] },
+  { dir: 'blackbox-exporter', tags: ['prom/blackbox-exporter:v0.25.0'] },
+  { dir: 'nginx-exporter', tags: ['nginx/nginx-prometheus-exporter:1.3.0'] },
   {
     dir: 'app',
     tags: ['ghcr.io/victorytek/home-registry:latest'],

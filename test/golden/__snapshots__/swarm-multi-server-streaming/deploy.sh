@@ -7,7 +7,7 @@ set -euo pipefail
 usage() {
   cat <<'USAGE'
 Usage: ./deploy.sh COMMAND
-  label NODE ROLE...   label a node for its roles: database=primary database=replica1 database=replica2 app=true lb=true 
+  label NODE ROLE...   label a node for its roles: database=primary database=replica1 database=replica2 app=true lb=true monitoring=true 
   up                   create missing secrets from .env and deploy (or update) the stack
   scale N              run N app replicas
   status               services and their tasks
@@ -19,6 +19,7 @@ Node labels:
   database=replica2  runs the standby db-replica2 (its volume lives there; not the primary's node)
   app=true  runs app replicas (one per node)
   lb=true  runs the nginx load balancer (publishes the HTTP ports)
+  monitoring=true  runs Prometheus, Alertmanager and the blackbox exporter (one each per node; label 2 nodes)
 USAGE
 }
 
@@ -87,6 +88,10 @@ check_labels() {
     echo "deploy.sh: no node has the label lb=true (runs the nginx load balancer (publishes the HTTP ports)); run: ./deploy.sh label NODE lb=true" >&2
     missing=1
   fi
+  if [[ -z "$(docker node ls -q --filter node.label=monitoring=true)" ]]; then
+    echo "deploy.sh: no node has the label monitoring=true (runs Prometheus, Alertmanager and the blackbox exporter (one each per node; label 2 nodes)); run: ./deploy.sh label NODE monitoring=true" >&2
+    missing=1
+  fi
   (( missing == 0 )) || exit 1
 }
 
@@ -122,6 +127,7 @@ case "$cmd" in
         database=replica2) docker node update --label-add "database=replica2" "$node" >/dev/null ;;
         app=true) docker node update --label-add "app=true" "$node" >/dev/null ;;
         lb=true) docker node update --label-add "lb=true" "$node" >/dev/null ;;
+        monitoring=true) docker node update --label-add "monitoring=true" "$node" >/dev/null ;;
         *) echo "deploy.sh: unknown role $role" >&2; exit 2 ;;
       esac
       echo "labelled $node: $role"

@@ -14,8 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 green_svc="home-registry_app-green"
 lb_svc="home-registry_nginx"
-blue_cfg="home-registry_nginx_conf_e98134c0de"
-green_cfg="home-registry_nginx_conf_green_bb71298b44"
+blue_cfg="home-registry_nginx_conf_6c90e8b976"
+green_cfg="home-registry_nginx_conf_green_bb885d76aa"
 target="/etc/nginx/nginx.conf"
 
 case "${1:-}" in

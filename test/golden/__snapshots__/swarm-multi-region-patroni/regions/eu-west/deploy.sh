@@ -7,7 +7,7 @@ set -euo pipefail
 usage() {
   cat <<'USAGE'
 Usage: ./deploy.sh COMMAND
-  label NODE ROLE...   label a node for its roles: etcd=etcd1 etcd=etcd2 etcd=etcd3 patroni=db1 patroni=db2 patroni=db3 storage=true app=true lb=true region=eu-west 
+  label NODE ROLE...   label a node for its roles: etcd=etcd1 etcd=etcd2 etcd=etcd3 patroni=db1 patroni=db2 patroni=db3 storage=true app=true lb=true monitoring=true region=eu-west 
   up                   create missing secrets from .env and deploy (or update) the stack
   scale N              run N app replicas
   status               services and their tasks
@@ -23,6 +23,7 @@ Node labels:
   storage=true  runs MinIO (its data volume lives there)
   app=true  runs app replicas (one per node)
   lb=true  runs the haproxy load balancer (publishes the HTTP ports)
+  monitoring=true  runs Prometheus, Alertmanager and the blackbox exporter (one each per node; label 2 nodes)
   region=eu-west  is in region eu-west (every node of this region)
 USAGE
 }
@@ -108,6 +109,10 @@ check_labels() {
     echo "deploy.sh: no node has the label lb=true (runs the haproxy load balancer (publishes the HTTP ports)); run: ./deploy.sh label NODE lb=true" >&2
     missing=1
   fi
+  if [[ -z "$(docker node ls -q --filter node.label=monitoring=true)" ]]; then
+    echo "deploy.sh: no node has the label monitoring=true (runs Prometheus, Alertmanager and the blackbox exporter (one each per node; label 2 nodes)); run: ./deploy.sh label NODE monitoring=true" >&2
+    missing=1
+  fi
   if [[ -z "$(docker node ls -q --filter node.label=region=eu-west)" ]]; then
     echo "deploy.sh: no node has the label region=eu-west (is in region eu-west (every node of this region)); run: ./deploy.sh label NODE region=eu-west" >&2
     missing=1
@@ -186,6 +191,7 @@ case "$cmd" in
         storage=true) docker node update --label-add "storage=true" "$node" >/dev/null ;;
         app=true) docker node update --label-add "app=true" "$node" >/dev/null ;;
         lb=true) docker node update --label-add "lb=true" "$node" >/dev/null ;;
+        monitoring=true) docker node update --label-add "monitoring=true" "$node" >/dev/null ;;
         region=eu-west) docker node update --label-add "region=eu-west" "$node" >/dev/null ;;
         *) echo "deploy.sh: unknown role $role" >&2; exit 2 ;;
       esac

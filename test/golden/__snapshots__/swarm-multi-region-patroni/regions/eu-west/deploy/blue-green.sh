@@ -14,8 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 green_svc="home-registry_app-green"
 lb_svc="home-registry_haproxy"
-blue_cfg="home-registry_haproxy_conf_38b2b81ff5"
-green_cfg="home-registry_haproxy_conf_green_d99d53ce53"
+blue_cfg="home-registry_haproxy_conf_9ab7c5c4c3"
+green_cfg="home-registry_haproxy_conf_green_a1ab6c04dc"
 target="/usr/local/etc/haproxy/haproxy.cfg"
 
 case "${1:-}" in
