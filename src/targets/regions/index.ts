@@ -9,6 +9,7 @@ import { BundleBuilder, type SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../lb-model.js';
 import { PLATFORM_TARGETS } from '../platforms.js';
+import { renderBackup } from '../backup/index.js';
 import { regionDbAddress, regionSpec } from '../../model/index.js';
 
 export { regionDbAddress, regionSpec };
@@ -59,6 +60,10 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
     const platform = PLATFORM_TARGETS[spec.platform];
     if (!platform.multiServer) throw new Error(`internal: platform ${spec.platform} cannot run tier multi-region`);
     platform.render(sub, ctx, sb, { region: r.name, envRel: '../../.env', pkiRel: '../../pki', certPrefix: `${r.name}.` });
+    // Backups belong to the region that runs them: its deploy.sh copies only regions/<r>/hosts/<h>
+    // (and its stack.yml reads ./backup/), so their files go into the region's own tree, rendered
+    // before deploy.sh lists what it installs (renderOps skips them at the top for this tier).
+    renderBackup(sub, ctx, sb);
     const built = sb.runDeferred().build();
     for (const [path, f] of built.files) b.add(`regions/${r.name}/${path}`, f.contents, { mode: f.mode, checks: f.checks });
     built.secrets.forEach((s) => b.secret(s));
