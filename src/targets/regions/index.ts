@@ -10,7 +10,7 @@ import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../lb-model.js';
 import { PLATFORM_TARGETS } from '../platforms.js';
 import { renderBackup } from '../backup/index.js';
-import { regionDbAddress, regionSpec } from '../../model/index.js';
+import { deploymentOf, regionDbAddress, regionSpec } from '../../model/index.js';
 
 export { regionDbAddress, regionSpec };
 import publicationSrc from '../../../templates/regions/publication.psql.hbs?raw';
@@ -36,6 +36,11 @@ function regionLbAddress(spec: Spec, r: Region, i: number): { address: string; p
   const lb = spec.hosts.find((h) => h.region === r.name && h.roles.includes('lb'));
   if (spec.platform === 'hosts' && lb && /^[0-9.]+$/.test(lb.address)) return { address: lb.address, placeholder: false };
   return { address: `192.0.2.${i + 10}`, placeholder: true };
+}
+
+/** Where a region's app instances connect (their DATABASE_URL's host:port), from the region's model: its own database. */
+function appEndpoints(spec: Spec, r: Region): string {
+  return [...new Set(Object.values(deploymentOf(regionSpec(spec, r)).dbWrite).map((e) => `${e.address}:${e.port}`))].sort().join(', ');
 }
 
 const regionDomain = (spec: Spec, r: Region) => r.domain ?? `${r.name}.${spec.domain ?? 'example.com'}`;
@@ -83,6 +88,7 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
   for (const r of others) {
     const vars = {
       repl_user: LOGICAL_USER,
+      app_user: d.user,
       app_db: d.name,
       publication: publicationName(spec),
       subscription: subscriptionName(spec, r.name),
@@ -94,7 +100,7 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
     };
     // Not checked on a throwaway cluster: CREATE SUBSCRIPTION connects to the publisher. The live
     // test (test/live/region-logical.test.ts) runs this file against two real clusters.
-    b.add(`${dir(r)}/subscription.psql`, renderTemplate(subscriptionSrc, { ...common, region: r.name, header: h('--'), defaults: psqlDefaults(vars) }));
+    b.add(`${dir(r)}/subscription.psql`, renderTemplate(subscriptionSrc, { ...common, region: r.name, app_user: d.user, header: h('--'), defaults: psqlDefaults(vars) }));
     b.add(`${dir(r)}/lag.sql`, renderTemplate(lagSubSrc, { ...common, region: r.name, header: h('--') }), { checks: [{ tool: 'sql' }] });
   }
 
@@ -172,7 +178,8 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
       zone,
       primary: primary.name,
       others: others.map((r) => r.name),
-      regions: regions.map(({ r, lb, domain }) => ({ name: r.name, primary: r.primary, address: lb.address, placeholder: lb.placeholder, domain, db: regionDbAddress(spec, r) })),
+      regions: regions.map(({ r, lb, domain }) => ({ name: r.name, primary: r.primary, address: lb.address, placeholder: lb.placeholder, domain, db: regionDbAddress(spec, r), appDb: appEndpoints(spec, r) })),
+      appUser: d.user,
       pubHost,
       dbHa: d.ha,
       platform: spec.platform,
