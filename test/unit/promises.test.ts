@@ -97,6 +97,9 @@ describe('multi-region logical replication as generated', () => {
       expect(i, `${a} in ${hba.join('\n')}`).toBeGreaterThanOrEqual(0);
       expect(i).toBeLessThan(reject);
     }
+    // the app role script closes the database to PUBLIC: the publication opens it to the logical role
+    expect(text(f, 'regions/us-east/hosts/db1/etc/home-registry/app-role.psql')).toMatch(/REVOKE ALL ON DATABASE %I FROM PUBLIC/);
+    expect(text(f, 'regions/us-east/logical/publication.psql')).toMatch(/^SELECT format\('GRANT CONNECT ON DATABASE %I TO %I', :'app_db', :'repl_user'\) \\gexec$/m);
     const eu = yml('eu-west', 'eu-db1');
     expect(eu.bootstrap.dcs.postgresql.parameters.wal_level).toBe('replica');
     expect(eu.postgresql.pg_hba.join('\n')).not.toContain('logical_replicator');
