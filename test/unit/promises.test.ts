@@ -97,6 +97,9 @@ describe('multi-region logical replication as generated', () => {
       expect(i, `${a} in ${hba.join('\n')}`).toBeGreaterThanOrEqual(0);
       expect(i).toBeLessThan(reject);
     }
+    // the app role script closes the database to PUBLIC: the publication opens it to the logical role
+    expect(text(f, 'regions/us-east/hosts/db1/etc/home-registry/app-role.psql')).toMatch(/REVOKE ALL ON DATABASE %I FROM PUBLIC/);
+    expect(text(f, 'regions/us-east/logical/publication.psql')).toMatch(/^SELECT format\('GRANT CONNECT ON DATABASE %I TO %I', :'app_db', :'repl_user'\) \\gexec$/m);
     const eu = yml('eu-west', 'eu-db1');
     expect(eu.bootstrap.dcs.postgresql.parameters.wal_level).toBe('replica');
     expect(eu.postgresql.pg_hba.join('\n')).not.toContain('logical_replicator');
@@ -112,6 +115,27 @@ describe('multi-region logical replication as generated', () => {
     const tls = files({ ...hosts('streaming'), database: { ha: 'streaming', tls: true } } as SpecInput);
     expect(text(tls, 'regions/eu-west/logical/subscription.psql')).toMatch(/\\set sslmode require/);
     expect(text(tls, 'regions/us-east/hosts/db1/etc/postgresql/{v}/main/pg_hba.conf')).toMatch(/^hostssl\s+home_inventory\s+logical_replicator\s+10\.0\.2\.21\/32\s+scram-sha-256$/m);
+  });
+
+  // regions/README.md's table says where each region's app connects; the files must say the same,
+  // and a subscriber region's database must not take the app's writes (they would stop replication).
+  it.each(['patroni', 'streaming'])('%s: each region\'s DATABASE_URL is where regions/README.md says; the other region is read-only for the app', (ha) => {
+    const f = files(hosts(ha) as SpecInput);
+    const readme = text(f, 'regions/README.md');
+    for (const r of ['us-east', 'eu-west']) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${r}\` |`))!;
+      const claimed = row.split('|').at(-2)!.trim();
+      const urls = [...text(f, `regions/${r}/deploy.sh`).matchAll(/DATABASE_URL "postgres:\/\/[^@]+@([^/]+)\//g)].map((m) => m[1]!);
+      expect(urls.length, r).toBeGreaterThan(0);
+      for (const u of urls) expect(claimed, `${r}: README says ${claimed}, deploy.sh writes ${u}`).toContain(u);
+      if (r === 'eu-west') {
+        expect(row).toMatch(/read-only for the app/);
+        expect(text(f, `regions/${r}/logical/subscription.psql`)).toMatch(/^ALTER ROLE :"app_user" IN DATABASE :"app_db" SET default_transaction_read_only = on;$/m);
+        expect(text(f, `regions/${r}/logical/subscription.psql`)).toMatch(/\\set app_user app\n/);
+      } else expect(row).not.toMatch(/read-only/);
+    }
+    expect(readme).not.toMatch(/send writes to the primary region/);
+    expect(readme).toContain('RESET default_transaction_read_only');
   });
 });
 

@@ -347,7 +347,8 @@ export function renderRunbook(spec: Spec, ctx: RenderContext, plan: Plan, t: Top
 }
 
 export function renderOps(spec: Spec, ctx: RenderContext, b: BundleBuilder, opts: PlanOptions = {}): void {
-  renderBackup(spec, ctx, b);
+  // multi-region: each region renders its own backups (targets/regions), inside the tree its deploy copies
+  if (spec.tier !== 'multi-region') renderBackup(spec, ctx, b);
   const plan = buildPlan(spec, opts);
   const t = scriptView(spec);
   renderScripts(spec, ctx, b, model(spec, ctx, t, plan));

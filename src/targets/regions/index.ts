@@ -9,7 +9,8 @@ import { BundleBuilder, type SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { LB_HEALTH_PATH } from '../lb-model.js';
 import { PLATFORM_TARGETS } from '../platforms.js';
-import { regionDbAddress, regionSpec } from '../../model/index.js';
+import { renderBackup } from '../backup/index.js';
+import { deploymentOf, regionDbAddress, regionSpec } from '../../model/index.js';
 
 export { regionDbAddress, regionSpec };
 import publicationSrc from '../../../templates/regions/publication.psql.hbs?raw';
@@ -37,6 +38,11 @@ function regionLbAddress(spec: Spec, r: Region, i: number): { address: string; p
   return { address: `192.0.2.${i + 10}`, placeholder: true };
 }
 
+/** Where a region's app instances connect (their DATABASE_URL's host:port), from the region's model: its own database. */
+function appEndpoints(spec: Spec, r: Region): string {
+  return [...new Set(Object.values(deploymentOf(regionSpec(spec, r)).dbWrite).map((e) => `${e.address}:${e.port}`))].sort().join(', ');
+}
+
 const regionDomain = (spec: Spec, r: Region) => r.domain ?? `${r.name}.${spec.domain ?? 'example.com'}`;
 
 function psqlDefaults(vars: Record<string, string | number>): string {
@@ -59,6 +65,10 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
     const platform = PLATFORM_TARGETS[spec.platform];
     if (!platform.multiServer) throw new Error(`internal: platform ${spec.platform} cannot run tier multi-region`);
     platform.render(sub, ctx, sb, { region: r.name, envRel: '../../.env', pkiRel: '../../pki', certPrefix: `${r.name}.` });
+    // Backups belong to the region that runs them: its deploy.sh copies only regions/<r>/hosts/<h>
+    // (and its stack.yml reads ./backup/), so their files go into the region's own tree, rendered
+    // before deploy.sh lists what it installs (renderOps skips them at the top for this tier).
+    renderBackup(sub, ctx, sb);
     const built = sb.runDeferred().build();
     for (const [path, f] of built.files) b.add(`regions/${r.name}/${path}`, f.contents, { mode: f.mode, checks: f.checks });
     built.secrets.forEach((s) => b.secret(s));
@@ -78,6 +88,7 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
   for (const r of others) {
     const vars = {
       repl_user: LOGICAL_USER,
+      app_user: d.user,
       app_db: d.name,
       publication: publicationName(spec),
       subscription: subscriptionName(spec, r.name),
@@ -89,7 +100,7 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
     };
     // Not checked on a throwaway cluster: CREATE SUBSCRIPTION connects to the publisher. The live
     // test (test/live/region-logical.test.ts) runs this file against two real clusters.
-    b.add(`${dir(r)}/subscription.psql`, renderTemplate(subscriptionSrc, { ...common, region: r.name, header: h('--'), defaults: psqlDefaults(vars) }));
+    b.add(`${dir(r)}/subscription.psql`, renderTemplate(subscriptionSrc, { ...common, region: r.name, app_user: d.user, header: h('--'), defaults: psqlDefaults(vars) }));
     b.add(`${dir(r)}/lag.sql`, renderTemplate(lagSubSrc, { ...common, region: r.name, header: h('--') }), { checks: [{ tool: 'sql' }] });
   }
 
@@ -167,7 +178,8 @@ export function renderMultiRegion(spec: Spec, ctx: RenderContext, b: BundleBuild
       zone,
       primary: primary.name,
       others: others.map((r) => r.name),
-      regions: regions.map(({ r, lb, domain }) => ({ name: r.name, primary: r.primary, address: lb.address, placeholder: lb.placeholder, domain, db: regionDbAddress(spec, r) })),
+      regions: regions.map(({ r, lb, domain }) => ({ name: r.name, primary: r.primary, address: lb.address, placeholder: lb.placeholder, domain, db: regionDbAddress(spec, r), appDb: appEndpoints(spec, r) })),
+      appUser: d.user,
       pubHost,
       dbHa: d.ha,
       platform: spec.platform,
