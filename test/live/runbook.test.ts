@@ -97,9 +97,12 @@ for (const mode of MODES) {
       lines = runbookLines(await fs.readFile(path.join(bundle.out, 'RUNBOOK.md'), 'utf8'));
       // A lab host's /var/lib is an overlay on this machine's: a pgBackRest repository some other
       // program left in the machine's /var/lib/pgbackrest would show through on every host, where a
-      // new server has an empty one. Removed inside each host only (overlay whiteouts).
+      // new server has an empty one. Removed inside each host only (overlay whiteouts), before any unit starts.
       const prepare = async (l: Lab, name: string) => {
-        const r = await l.exec(name, ['sh', '-c', 'if [ -d /var/lib/pgbackrest ]; then find /var/lib/pgbackrest -mindepth 1 -delete; fi']);
+        // Likewise the PostgreSQL package's default cluster (/var/lib/postgresql/N/main) of this
+        // machine: deploy.sh installs the packages with create_main_cluster = false, so a deployed
+        // database host has none (a streaming standby would take it for its own and never clone).
+        const r = await l.exec(name, ['sh', '-c', 'for d in /var/lib/pgbackrest /var/lib/postgresql; do if [ -d $d ]; then find $d -mindepth 1 -delete; fi; done']);
         if (r.code !== 0) throw new Error(`${name}: emptying /var/lib/pgbackrest: ${r.stderr}`);
       };
       wh = new WholeHostLab(bundle, work, mode === 'streaming' ? { runAfter: /runuser -u postgres -- psql .* -f \/etc\//, oneByOne: true, prepare } : { prepare });
@@ -250,10 +253,12 @@ for (const mode of MODES) {
       let address = sshAddress(l!.line)!;
       let named = mode === 'patroni' ? /--candidate (\S+)/.exec(l!.line)![1]! : hostOf(address);
       const replace: Array<[string | RegExp, string]> = [];
-      if (mode === 'patroni' && (await wh.leader()) === named) {
-        // The line's own fallback: "if db2 is the lost one, name and ssh to a replica from 'list'".
-        const replica = wh.dbHosts.find((h) => h.name !== named)!;
-        console.log(`RUNBOOK (${mode}): ${named} leads; as the failover line says, naming the replica ${replica.name} instead`);
+      // The line's own fallback: synchronous_mode (this bundle): "name and ssh to the Sync Standby from
+      // 'list' if it is not db2"; otherwise "if db2 is the lost one, name a replica from 'list'".
+      const sync = /Sync Standby/.test(l!.line) ? (await wh.cluster())?.find((m) => m.role === 'sync_standby')?.name : undefined;
+      if (mode === 'patroni' && ((await wh.leader()) === named || (sync && sync !== named))) {
+        const replica = wh.dbHosts.find((h) => (sync ? h.name === sync : h.name !== named))!;
+        console.log(`RUNBOOK (${mode}): ${named} is not the member to promote (leader ${await wh.leader()}, sync standby ${sync ?? '-'}); as the failover line says, naming ${replica.name} instead`);
         replace.push([`root@${address} `, `root@${replica.address} `], [`--candidate ${named} `, `--candidate ${replica.name} `]);
         named = replica.name;
         address = replica.address;

@@ -69,6 +69,10 @@ describe('deploy.sh re-run on a Patroni database host', () => {
   it('first run starts every unit; a re-run with nothing changed restarts nothing; a changed patroni.yml reloads Patroni and never restarts it', async () => {
     const first = await deploy('db1');
     const units = restarts(first.remote);
+    // the PostgreSQL package creates no default cluster beside the bundle's (set before apt-get install)
+    const pkg = first.remote.find((c) => c.includes("missing=''"))!;
+    expect(pkg.indexOf("printf 'create_main_cluster = false\\n' > /etc/postgresql-common/createcluster.d/ha-gen.conf")).toBeGreaterThanOrEqual(0);
+    expect(pkg.indexOf('create_main_cluster')).toBeLessThan(pkg.indexOf('apt-get install'));
     expect(units).toEqual(expect.arrayContaining(['etcd', 'patroni']));
     expect(first.out).toMatch(/changed on db1:\n( {2}.*\n)* {2}\/etc\/patroni\/patroni\.yml\n/);
 

@@ -69,6 +69,13 @@ describe('operating files in the bundle', () => {
       for (const l of block.slice(2).filter((x) => x.startsWith('ssh '))) expect(l).toMatch(/^ssh root@\$db /);
       if (ha === 'streaming') expect(runbook).toContain('# then point DATABASE_URL at 10.0.2.11: change the inventory order (db2 first)');
     }
+    // synchronous_mode: the leader ignores a failover candidate that is not the Sync Standby, so the line says to name that one
+    for (const synchronous of [true, false]) {
+      const rb = files({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni', synchronous }, storage: 'nfs', hosts: PATRONI_HOSTS }).get('RUNBOOK.md')!.contents;
+      const line = rb.split('\n').find((l) => l.includes('failover --candidate db2 --force'))!;
+      if (synchronous) expect(line).toContain("name and ssh to the Sync Standby from 'list' if it is not db2 (synchronous_mode promotes no other member)");
+      else expect(line).toContain("if db2 is the lost one, name and ssh to a replica from 'list'");
+    }
     // one database host: nothing to choose
     const single = files({ version: 1, tier: 'single-server', platform: 'hosts', hosts: [{ name: 'lb1', address: '10.0.1.5', roles: ['lb'] }, { name: 'app1', address: '10.0.1.10', roles: ['app'] }, { name: 'db1', address: '10.0.2.10', roles: ['db'] }] }).get('RUNBOOK.md')!.contents;
     expect(single).toContain('ssh root@10.0.2.10 systemctl stop postgresql@17-main');

@@ -235,7 +235,9 @@ function hostsCommands(spec: Spec, t: Topology) {
     promote: patroni
       ? // Patroni 3.0.2's failover refuses --force without --candidate ("Failover could be performed only to
         // a specific candidate"); run it on the member to promote, which is alive, unlike perhaps db0.
-        [ssh((db1 ?? db0).address, `"${patronictl} failover --candidate ${(db1 ?? db0).name} --force"   # only if Patroni did not fail over by itself; if ${(db1 ?? db0).name} is the lost one, name and ssh to a replica from 'list'`)]
+        // With synchronous_mode the leader ignores a candidate that is not the Sync Standby (Patroni logs
+        // "Failover candidate=... does not match with sync_standbys" and nothing happens).
+        [ssh((db1 ?? db0).address, `"${patronictl} failover --candidate ${(db1 ?? db0).name} --force"   # only if Patroni did not fail over by itself; ${spec.database.synchronous ? `name and ssh to the Sync Standby from 'list' if it is not ${(db1 ?? db0).name} (synchronous_mode promotes no other member)` : `if ${(db1 ?? db0).name} is the lost one, name and ssh to a replica from 'list'`}`)]
       : spec.database.ha === 'streaming' && db1
         ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (${db1.name} first) and ./deploy.sh each app host`]
         : [],

@@ -345,8 +345,15 @@ fi
 if [[ -n "$pg_major" ]]; then
   pgdg_key | remote "$(pgdg_script "$pg_major")"
 fi
+# On a database host the PostgreSQL package must not create its default cluster (N/main, started by
+# postgresql.service): a streaming standby would find that cluster, take it for its own and never
+# clone the primary, and beside Patroni it is a second server. The units below make the cluster.
+no_main_cluster=""
+if [[ -n "$pg_major" ]]; then
+  no_main_cluster="install -d -m 0755 /etc/postgresql-common/createcluster.d && printf 'create_main_cluster = false\\n' > /etc/postgresql-common/createcluster.d/ha-gen.conf; "
+fi
 if (( ${#packages[@]} )); then
-  remote "export DEBIAN_FRONTEND=noninteractive; missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
+  remote "export DEBIAN_FRONTEND=noninteractive; ${no_main_cluster}missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
 fi
 # What this run changed on the host (files, secrets, certificates): nothing means no restarts.
 changed=""
