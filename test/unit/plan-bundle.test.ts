@@ -63,6 +63,29 @@ describe('operating files in the bundle', () => {
     expect(partition).not.toMatch(/rule="INPUT/);
   });
 
+  it('hosts with replicas: the restore block runs on the host the operator picks (the primary, whose repository has the backups), never a fixed first host; the streaming promote names its own host', () => {
+    for (const ha of ['patroni', 'streaming'] as const) {
+      const runbook = files({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha }, storage: 'nfs', hosts: PATRONI_HOSTS }).get('RUNBOOK.md')!.contents;
+      const block = /\*\*Restore from backup[^]*?```bash\n([^]*?)```/.exec(runbook)![1]!.split('\n').filter(Boolean);
+      expect(block[0]).toBe('for h in 10.0.2.10 10.0.2.11 10.0.2.12; do echo "== $h"; ssh root@$h "runuser -u postgres -- pgbackrest --stanza=home-registry info"; done');
+      expect(block[1]).toMatch(/^db=10\.0\.2\.10 +# the database host to restore on: the primary now .*each host archives into its own \/var\/lib\/pgbackrest/);
+      // every ssh of the block after the choice goes to it
+      for (const l of block.slice(2).filter((x) => x.startsWith('ssh '))) expect(l).toMatch(/^ssh root@\$db /);
+      if (ha === 'streaming') expect(runbook).toContain('# then point DATABASE_URL at 10.0.2.11: change the inventory order (db2 first)');
+    }
+    // synchronous_mode: the leader ignores a failover candidate that is not the Sync Standby, so the line says to name that one
+    for (const synchronous of [true, false]) {
+      const rb = files({ version: 1, tier: 'multi-server', platform: 'hosts', database: { ha: 'patroni', synchronous }, storage: 'nfs', hosts: PATRONI_HOSTS }).get('RUNBOOK.md')!.contents;
+      const line = rb.split('\n').find((l) => l.includes('failover --candidate db2 --force'))!;
+      if (synchronous) expect(line).toContain("name and ssh to the Sync Standby from 'list' if it is not db2 (synchronous_mode promotes no other member)");
+      else expect(line).toContain("if db2 is the lost one, name and ssh to a replica from 'list'");
+    }
+    // one database host: nothing to choose
+    const single = files({ version: 1, tier: 'single-server', platform: 'hosts', hosts: [{ name: 'lb1', address: '10.0.1.5', roles: ['lb'] }, { name: 'app1', address: '10.0.1.10', roles: ['app'] }, { name: 'db1', address: '10.0.2.10', roles: ['db'] }] }).get('RUNBOOK.md')!.contents;
+    expect(single).toContain('ssh root@10.0.2.10 systemctl stop postgresql@17-main');
+    expect(single).not.toMatch(/^db=/m);
+  });
+
   it('compose: override file archives WAL with the generated settings; retention and schedule from the spec', () => {
     const f = files({ version: 1, backup: { retentionFull: 4, retentionDiff: 3, time: '03:15', archiveTimeout: 30 } });
     const override = f.get('docker-compose.backup.yml')!.contents;

@@ -216,6 +216,7 @@ function hostsCommands(spec: Spec, t: Topology) {
   const patroni = spec.database.ha === 'patroni';
   const hs = hostScripts(spec);
   const unit = t.dbService;
+  const dbRef = t.db.length > 1 ? '$db' : db0.address;
   // patronictl needs the REST API credentials, which live only in the Patroni unit's EnvironmentFile:
   // systemd-run reads that file exactly as the unit does (no shell parsing of the passwords).
   const patronictl = `systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFilePath(spec.name, 'patroni')} patronictl -c /etc/patroni/patroni.yml`;
@@ -234,19 +235,28 @@ function hostsCommands(spec: Spec, t: Topology) {
     promote: patroni
       ? // Patroni 3.0.2's failover refuses --force without --candidate ("Failover could be performed only to
         // a specific candidate"); run it on the member to promote, which is alive, unlike perhaps db0.
-        [ssh((db1 ?? db0).address, `"${patronictl} failover --candidate ${(db1 ?? db0).name} --force"   # only if Patroni did not fail over by itself; if ${(db1 ?? db0).name} is the lost one, name and ssh to a replica from 'list'`)]
+        // With synchronous_mode the leader ignores a candidate that is not the Sync Standby (Patroni logs
+        // "Failover candidate=... does not match with sync_standbys" and nothing happens).
+        [ssh((db1 ?? db0).address, `"${patronictl} failover --candidate ${(db1 ?? db0).name} --force"   # only if Patroni did not fail over by itself; ${spec.database.synchronous ? `name and ssh to the Sync Standby from 'list' if it is not ${(db1 ?? db0).name} (synchronous_mode promotes no other member)` : `if ${(db1 ?? db0).name} is the lost one, name and ssh to a replica from 'list'`}`)]
       : spec.database.ha === 'streaming' && db1
-        ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (db1 first) and ./deploy.sh each app host`]
+        ? [ssh(db1.address, `"runuser -u postgres -- psql -p ${spec.database.port} -c 'SELECT pg_promote()'"`), `# then point DATABASE_URL at ${db1.address}: change the inventory order (${db1.name} first) and ./deploy.sh each app host`]
         : [],
     scaleApp: t.apps.map((a) => `./deploy.sh ${a.host}`),
     lbSwitch: t.lbHosts.map((h) => ssh(h.address, `systemctl reload ${spec.loadBalancer.kind}`)),
+    // With more than one database host the restore runs where the backups are: the primary takes
+    // them (the script is a no-op on a standby), and with a local repository each host archives into
+    // its own /var/lib/pgbackrest, so a fixed host is wrong after any failover.
     restore: [
-      ssh(db0.address, `"runuser -u postgres -- ${hs.backup} full"   # an extra base backup first, if the database still runs`),
-      ssh(db0.address, `systemctl stop ${unit}`),
-      ssh(db0.address, `"runuser -u postgres -- ${hs.restore} 'YYYY-MM-DD HH:MM:SS+00' /var/lib/postgresql/${spec.database.version}/restore"`),
+      ...(t.db.length > 1 ? [`db=${db0.address}   # the database host to restore on: the primary now (${patroni ? 'patronictl list' : 'smoke.sh names it'})${spec.backup.repository === 'local' ? ', or the one whose pgbackrest info above shows a backup before the target time: each host archives into its own /var/lib/pgbackrest' : ''}`] : []),
+      ssh(dbRef, `"runuser -u postgres -- ${hs.backup} full"   # an extra base backup first, if the database still runs`),
+      ssh(dbRef, `systemctl stop ${unit}`),
+      ssh(dbRef, `"runuser -u postgres -- ${hs.restore} 'YYYY-MM-DD HH:MM:SS+00' /var/lib/postgresql/${spec.database.version}/restore"`),
       '# check the copy on a spare port, then move it to the data directory and start the service',
     ],
-    backupInfo: [ssh(db0.address, `"runuser -u postgres -- pgbackrest --stanza=${stanzaOf(spec)} info"`)],
+    backupInfo:
+      t.db.length > 1
+        ? [`for h in ${t.db.map((d) => d.address).join(' ')}; do echo "== $h"; ssh root@$h "runuser -u postgres -- pgbackrest --stanza=${stanzaOf(spec)} info"; done`]
+        : [ssh(db0.address, `"runuser -u postgres -- pgbackrest --stanza=${stanzaOf(spec)} info"`)],
     logs: [...t.apps.map((a) => ssh(a.address, `journalctl -fu ${t.appService}`)).slice(0, 1), ssh(db0.address, `journalctl -fu ${unit}`)],
   };
 }

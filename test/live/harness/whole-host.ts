@@ -207,7 +207,14 @@ export class WholeHostLab {
   readonly notes = new Set<string>();
   private watchdogs: string[] = [];
 
-  constructor(readonly bundle: Bundle, readonly work: string) {}
+  /**
+   * `runAfter`: deploy.sh's commands after a host's units that the lab runs too (the streaming
+   * primary's role SQL; otherwise noted as not run). `oneByOne`: hosts start in deploy.sh's order,
+   * each once the previous one's units and commands are done, as deploy.sh runs them (a streaming
+   * standby clones from a primary that has its replication role; etcd needs its members at once).
+   * `prepare`: called for each host once its files are installed, before any service starts.
+   */
+  constructor(readonly bundle: Bundle, readonly work: string, readonly o: { runAfter?: RegExp; oneByOne?: boolean; prepare?: (lab: Lab, host: string) => Promise<void> } = {}) {}
 
   host(name: string): PlanHost {
     const h = this.bundle.hosts.find((x) => x.name === name);
@@ -256,6 +263,7 @@ export class WholeHostLab {
       const d = this.deployed.get(name);
       if (!d) continue;
       await installDeployed(this.lab, name, d);
+      await this.o.prepare?.(this.lab, name);
     }
     // As deploy.sh's order has it: the storage hosts first (glusterd on each, then the volume script
     // that deploy.sh runs after the last one's units), then every other host starts its own units in
@@ -269,7 +277,9 @@ export class WholeHostLab {
         if (r.code !== 0) throw new Error(`${name}: ${c} (deploy.sh's step after the units) failed:\n${r.stdout}${r.stderr}`);
       }
     }
-    await Promise.all(this.bundle.order.filter((n) => !storage.has(n)).map((name) => this.startServices(name)));
+    const rest = this.bundle.order.filter((n) => !storage.has(n));
+    if (this.o.oneByOne) for (const name of rest) await this.startServices(name);
+    else await Promise.all(rest.map((name) => this.startServices(name)));
   }
 
   /**
@@ -326,7 +336,15 @@ export class WholeHostLab {
       await sleep(200);
       if (!s.proc.running) throw new Error(`${name}: ${unit} exited at once: ${s.proc.log()}`);
     }
-    for (const c of d.after) if (!/gluster/.test(c)) this.notes.add(`${name}: not run in the lab: ${c}`);
+    for (const c of d.after) {
+      if (/gluster/.test(c)) continue;
+      if (!this.o.runAfter?.test(c)) {
+        this.notes.add(`${name}: not run in the lab: ${c}`);
+        continue;
+      }
+      const r = await this.lab.exec(name, ['sh', '-c', c], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(`${name}: ${c} (deploy.sh's step after the units) failed:\n${r.stdout}${r.stderr}`);
+    }
   }
 
   /**

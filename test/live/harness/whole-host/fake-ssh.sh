@@ -43,6 +43,9 @@ elif [[ "$cmd" == *"dpkg -s"* ]]; then
   printf 'packages %s\n' "$cmd" >> "$d/steps"
 elif [[ "$cmd" == "systemctl daemon-reload" ]]; then
   :
+elif [[ "$cmd" =~ ^systemctl\ is-active\ [^\ ]+$ ]]; then
+  # a fresh host: nothing runs yet
+  echo inactive
 elif [[ "$cmd" =~ systemctl\ restart\ ([^ ]+) ]]; then
   printf 'unit %s\n' "${BASH_REMATCH[1]}" >> "$d/steps"
 else

@@ -116,6 +116,12 @@ remote() {
   ssh ${SSH_OPTS:-} "$ssh_target" "$@"
 }
 
+# The host-side command that puts PATH.tmp in place of PATH and prints PATH when its contents
+# changed (a re-run with nothing new restarts nothing: see the units below).
+replace_if_changed() {
+  printf "if cmp -s '%s.tmp' '%s'; then rm -f '%s.tmp'; else mv '%s.tmp' '%s' && echo '%s'; fi" "$1" "$1" "$1" "$1" "$1" "$1"
+}
+
 # Writes one EnvironmentFile on the host with mode 0600 (created 0600: never readable by others).
 install_env() {
   local path="$1" names="$2"
@@ -123,7 +129,7 @@ install_env() {
     echo "would write $path (mode 0600) with: $names"
     cat >/dev/null
   else
-    remote "umask 077 && mkdir -p \"\$(dirname '$path')\" && cat > '$path.tmp' && chmod 0600 '$path.tmp' && mv '$path.tmp' '$path'"
+    remote "umask 077 && mkdir -p \"\$(dirname '$path')\" && cat > '$path.tmp' && chmod 0600 '$path.tmp' && $(replace_if_changed "$path")"
   fi
 }
 
@@ -187,7 +193,8 @@ install_tree() {
   # shellcheck disable=SC2016
   script='set -e; umask 022; s=$(mktemp -d); trap '"'"'rm -rf "$s"'"'"' EXIT; tar -C "$s" -xf - --no-same-owner'
   for d in "${dirs[@]}"; do read -r m o g p <<<"$d"; script+="; install -d -m $m -o $o -g $g $p"; done
-  for f in "${files[@]}"; do read -r m o g p <<<"$f"; script+="; install -D -m $m -o $o -g $g \"\$s$p\" $p"; done
+  # each file whose contents differ from the host's (or is new) is printed: the caller's list of changes
+  for f in "${files[@]}"; do read -r m o g p <<<"$f"; script+="; cmp -s \"\$s$p\" $p || echo $p; install -D -m $m -o $o -g $g \"\$s$p\" $p"; done
   tar -C "$here/hosts/$host" -cf - . | remote "$script"
 }
 
@@ -331,18 +338,51 @@ fi
 if [[ -n "$pg_major" ]]; then
   pgdg_key | remote "$(pgdg_script "$pg_major")"
 fi
+# On a database host the PostgreSQL package must not create its default cluster (N/main, started by
+# postgresql.service): a streaming standby would find that cluster, take it for its own and never
+# clone the primary, and beside Patroni it is a second server. The units below make the cluster.
+no_main_cluster=""
+if [[ -n "$pg_major" ]]; then
+  no_main_cluster="install -d -m 0755 /etc/postgresql-common/createcluster.d && printf 'create_main_cluster = false\\n' > /etc/postgresql-common/createcluster.d/ha-gen.conf; "
+fi
 if (( ${#packages[@]} )); then
-  remote "export DEBIAN_FRONTEND=noninteractive; missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
+  remote "export DEBIAN_FRONTEND=noninteractive; ${no_main_cluster}missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
 fi
+# What this run changed on the host (files, secrets, certificates): nothing means no restarts.
+changed=""
 if (( ${#files[@]} )); then
-  install_tree
+  changed+="$(install_tree)"$'\n'
 fi
-write_env_files
+changed+="$(write_env_files)"$'\n'
+changed="$(grep -v '^$' <<<"$changed" || true)"
+if [[ -n "$changed" ]]; then
+  echo "changed on $host:"
+  while IFS= read -r c; do echo "  $c"; done <<<"$changed"
+else
+  echo "nothing changed on $host: running services are left as they are"
+fi
 for c in "${before_cmds[@]}"; do
   remote "$c"
 done
 remote "systemctl daemon-reload"
 for u in "${units[@]}"; do
+  # A running unit is left alone when nothing changed; Patroni is reloaded, never restarted (on the
+  # leader a restart is a failover; SIGHUP re-reads patroni.yml; cluster-wide settings are changed
+  # with patronictl edit-config); other running units restart only when something changed.
+  if [[ "$(remote "systemctl is-active $u" || true)" == "active" ]]; then
+    if [[ -z "$changed" ]]; then
+      echo "unchanged: $u (running)"
+      continue
+    fi
+    if [[ "$u" == "patroni" ]]; then
+      echo "reloading $u"
+      remote "systemctl reload $u"
+      if grep -q '^/etc/systemd/system/patroni\.service$' <<<"$changed"; then
+        echo "deploy.sh: patroni.service changed on $host; it applies at the next restart: switch the leader away first (RUNBOOK.md), then systemctl restart patroni" >&2
+      fi
+      continue
+    fi
+  fi
   if [[ "$u" == "$firewall_unit" ]]; then
     # A rule that cuts SSH undoes itself: the table is removed in 120 s unless a new login confirms it.
     remote "systemctl stop $u-rollback.timer >/dev/null 2>&1; systemd-run --quiet --unit=$u-rollback --on-active=120 /usr/sbin/nft delete table inet ha_gen_home_registry"
