@@ -322,7 +322,9 @@ const pgHba: Checker = {
   async run(env, file) {
     const pg = await pgCluster(env);
     const text = await fs.readFile(fileIn(env, file), 'utf8');
-    const candidate = path.join(path.dirname(pg.hbaPath), 'hba_candidate.conf');
+    // One candidate file per checked file: checks of several pg_hba files share the cluster, and a
+    // shared name let one check's write tear the file another session was copying in.
+    const candidate = path.join(path.dirname(pg.hbaPath), `hba_candidate_${createHash('sha256').update(file).digest('hex').slice(0, 16)}.conf`);
     await fs.writeFile(candidate, text);
     await fs.chmod(candidate, 0o644);
     // One session: swap the candidate in, let the view re-read it, swap the trusted file back.

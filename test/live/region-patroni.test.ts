@@ -22,7 +22,7 @@ import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { skipUnlessTool } from '../helpers/tools.js';
 import { labRequirements } from '../lab/requirements.js';
 import { createLab, waitUntil, type HostProcess, type Lab } from '../lab/lab.js';
-import { deployRecord, installDeployed, type Bundle, type Deployed } from './harness/whole-host.js';
+import { deployRecord, installDeployed, PATRONI_CA, type Bundle, type Deployed } from './harness/whole-host.js';
 import { parseEnvironmentFile, startUnitOnHost } from './harness/lab-units.js';
 
 const lab0 = labRequirements('live multi-region Patroni replication');
@@ -136,7 +136,7 @@ describe.skipIf(SKIP)('live: multi-region logical replication between two Patron
       const t = Date.now();
       const s = await startUnitOnHost(lab, h.name, 'patroni');
       procs.push(s.proc);
-      await waitUntil(`${h.name} to lead`, async () => (await lab.http(h.name, `http://${h.address}:8008/primary`, { timeoutMs: 1000 })).status === 200, 180_000, 500).catch((e) => {
+      await waitUntil(`${h.name} to lead`, async () => (await lab.http(h.name, `https://${h.address}:8008/primary`, { timeoutMs: 1000, ca: PATRONI_CA })).status === 200, 180_000, 500).catch((e) => {
         throw new Error(`${String(e)}\n${s.proc.log().split('\n').slice(-40).join('\n')}`);
       });
       figures[`${r.name}LeaderS`] = (Date.now() - t) / 1000;
