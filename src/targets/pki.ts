@@ -26,8 +26,8 @@ export const tlsPaths = (dir: string) => ({ dir, ca: `${dir}/ca.crt`, cert: `${d
 export const ETCD_TLS = tlsPaths('/etc/etcd/pki');
 export const PATRONI_TLS = tlsPaths('/etc/patroni/pki');
 /** The CA alone, for clients of Patroni's REST API: the database endpoint's HAProxy and Prometheus. */
-export const DB_ENDPOINT_CA = '/etc/haproxy/pki/ca.crt';
-export const PROMETHEUS_CA = '/etc/prometheus/pki/ca.crt';
+export const DB_ENDPOINT_CA = tlsPaths('/etc/haproxy/pki').ca;
+export const PROMETHEUS_CA = tlsPaths('/etc/prometheus/pki').ca;
 
 /** A file deploy.sh copies from pki/ onto a host: the key readable by its service's user only. */
 export interface PkiInstall {
