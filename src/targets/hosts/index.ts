@@ -102,6 +102,8 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
       // deploy.sh checks on the host whether its OS ships this major (else: apt.postgresql.org)
       pgMajor: services.some((s) => s.packages.includes(`postgresql-${spec.database.version}`)) ? String(spec.database.version) : '',
+      // apt.postgresql.org carries the newest Patroni: deploy.sh pins the one the settings are for
+      patroniVersion: services.some((s) => s.packages.includes('patroni')) ? spec.database.patroniVersion : '',
       ...installList(spec, b, host.name),
     };
   });
