@@ -191,27 +191,32 @@ for (const mode of MODES) {
       const session: string[] = [];
       let copyChecked = false;
       let copyStopped = false;
-      for (const l of block) {
-        // "check the copy holds what was lost": the drill's rows, up to the target and none after.
-        const replace: Array<[string | RegExp, string]> = [['YYYY-MM-DD HH:MM:SS+00', when], [/^db=\S+/, `db=${target}`], ['YOUR QUERY', `SELECT string_agg(id::text, ',' ORDER BY id) FROM ${TABLE}`]];
-        const out = await op(l, { replace, timeoutMs: 300_000, session });
-        if (/^db=/.test(l.line)) session.push(`db=${target}`);
-        if (/pgbackrest .* info/.test(l.line)) expect(out, 'the primary has a backup').toMatch(new RegExp(`== ${target.replace(/\./g, '\\.')}\\n[^=]*status: ok`));
-        if (/-backup full/.test(l.line)) expect(out).toMatch(/full backup/);
-        if (/restore-pitr/.test(l.line)) expect(out).toMatch(/restored to[\s\S]*the copy runs on port \d+/);
-        if (/YOUR QUERY/.test(l.line)) {
-          expect(out).toMatch(/^\s*1,2,3,4,5,6,7,8,9,10\s*$/m);
-          copyChecked = true;
-        }
-        if (/pg_ctl .* stop/.test(l.line)) {
-          expect(out).toMatch(/server stopped/);
-          copyStopped = true;
-        }
-      }
-      expect(copyChecked && copyStopped, 'the block checks the copy on its spare port and stops it').toBe(true);
-      // The database service the block stopped comes back (the operator's next step); the cluster heals.
       const unit = /systemctl stop (\S+)/.exec(block.find((x) => /systemctl stop/.test(x.line))!.line)![1]!;
-      await op(`ssh root@${target} systemctl start ${unit}`);
+      try {
+        for (const l of block) {
+          // "check the copy holds what was lost": the drill's rows, up to the target and none after.
+          const replace: Array<[string | RegExp, string]> = [['YYYY-MM-DD HH:MM:SS+00', when], [/^db=\S+/, `db=${target}`], ['YOUR QUERY', `SELECT array_agg(id ORDER BY id) FROM ${TABLE}`]];
+          const out = await op(l, { replace, timeoutMs: 300_000, session });
+          if (/^db=/.test(l.line)) session.push(`db=${target}`);
+          if (/pgbackrest .* info/.test(l.line)) expect(out, 'the primary has a backup').toMatch(new RegExp(`== ${target.replace(/\./g, '\\.')}\\n[^=]*status: ok`));
+          if (/-backup full/.test(l.line)) expect(out).toMatch(/full backup/);
+          if (/restore-pitr/.test(l.line)) expect(out).toMatch(/restored to[\s\S]*the copy runs on port \d+/);
+          if (/YOUR QUERY/.test(l.line)) {
+            expect(out).toMatch(/^\s*\{1,2,3,4,5,6,7,8,9,10\}\s*$/m);
+            copyChecked = true;
+          }
+          if (/pg_ctl .* stop/.test(l.line)) {
+            expect(out).toMatch(/server stopped/);
+            copyStopped = true;
+          }
+        }
+        expect(copyChecked && copyStopped, 'the block checks the copy on its spare port and stops it').toBe(true);
+      } finally {
+        // Whatever failed: no copy left running, and the database service the block stopped comes
+        // back (the operator's next step), so the next tests find a cluster.
+        if (!copyStopped) await wh.lab.exec(host, ['sh', '-c', 'for p in /usr/lib/postgresql/*/bin/pg_ctl; do $p -D /var/lib/postgresql/*/restore -m fast -w stop; done'], { user: 'postgres', timeoutMs: 60_000 });
+        await op(`ssh root@${target} systemctl start ${unit}`);
+      }
       if (mode === 'patroni') await wh.waitHealthy(180_000, appHost, dbUrl);
     });
 
