@@ -72,7 +72,7 @@ describe('deploy.sh: PostgreSQL from the OS or from apt.postgresql.org', () => {
     const s = deployFor(17);
     expect(s).toContain('deb [signed-by=/etc/apt/keyrings/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt \\$VERSION_CODENAME-pgdg main');
     const run = s.indexOf('pgdg_key | remote "$(pgdg_script "$pg_major")"');
-    const pkgs = s.indexOf('remote "export DEBIAN_FRONTEND=noninteractive; ${no_main_cluster}missing=');
+    const pkgs = s.indexOf('remote "$(packages_script)"');
     expect(run).toBeGreaterThan(0);
     expect(pkgs).toBeGreaterThan(run);
     // db hosts get the check, hosts without PostgreSQL do not

@@ -82,13 +82,46 @@ describe('deploy.sh re-run on a Patroni database host', () => {
     expect(reloads(again.remote)).toEqual([]);
     for (const u of units) expect(again.out).toContain(`unchanged: ${u} (running)`);
 
-    // a configuration change: Patroni re-reads patroni.yml on reload; the others restart
+    // a configuration change: Patroni re-reads patroni.yml on reload and its bootstrap.dcs goes into
+    // the DCS (edit-config); no other unit reads patroni.yml, so none restarts
     const yml = path.join(bundle, 'hosts/db1/etc/patroni/patroni.yml');
     await fs.appendFile(yml, '# changed\n');
     const changed = await deploy('db1');
     expect(changed.out).toMatch(/changed on db1:\n {2}\/etc\/patroni\/patroni\.yml\n(?! )/);
     expect(reloads(changed.remote)).toEqual(['patroni']);
-    expect(restarts(changed.remote)).not.toContain('patroni');
-    expect(restarts(changed.remote)).toContain('etcd');
+    expect(restarts(changed.remote)).toEqual([]);
+    const push = changed.remote.filter((c) => /patronictl -c \/etc\/patroni\/patroni\.yml edit-config --replace - --force/.test(c));
+    expect(push, changed.out).toHaveLength(1);
+    expect(push[0]).toContain('-p EnvironmentFile=/etc/home-registry/patroni.env');
+    for (const u of units.filter((x) => x !== 'patroni')) expect(changed.out).toContain(`unchanged: ${u} (running)`);
+
+    // etcd's own file: etcd alone restarts, Patroni is neither reloaded nor pushed
+    await fs.appendFile(path.join(bundle, 'hosts/db1/etc/etcd/etcd.conf.yml'), '# changed\n');
+    const etcd = await deploy('db1');
+    expect(restarts(etcd.remote)).toEqual(['etcd']);
+    expect(reloads(etcd.remote)).toEqual([]);
+    expect(etcd.remote.some((c) => c.includes('edit-config'))).toBe(false);
+
+    // a script only a timer's service runs: that timer restarts, nothing else
+    await fs.appendFile(path.join(bundle, 'hosts/db1/usr/local/sbin/home-registry-backup'), '# changed\n');
+    const backup = await deploy('db1');
+    expect(restarts(backup.remote)).toEqual(['home-registry-backup.timer']);
+  });
+
+  it("the DCS push extracts patroni.yml's bootstrap.dcs as YAML (python3-yaml, as on the host)", () => {
+    const text = spawnSync('sed', ['-n', "/^patroni_dcs_script() {/,/^}/p", path.join(bundle, 'deploy.sh')], { encoding: 'utf8' }).stdout;
+    const cmd = spawnSync('bash', ['-c', `${text}\npatroni_dcs_script`], { encoding: 'utf8' }).stdout;
+    const extract = cmd.slice(0, cmd.indexOf(' | systemd-run')).replace('/etc/patroni/patroni.yml', path.join(bundle, 'hosts/db1/etc/patroni/patroni.yml'));
+    const r = spawnSync('sh', ['-c', extract], { encoding: 'utf8' });
+    if (r.status !== 0 && /No module named 'yaml'/.test(r.stderr)) {
+      if (process.env.HA_GEN_REQUIRE_TOOLS === '1') throw new Error('python3-yaml missing');
+      console.warn('deploy-rerun.test: python3-yaml not installed: the DCS extraction is NOT run');
+      return;
+    }
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ttl: \d+$/m);
+    expect(r.stdout).toMatch(/^loop_wait: \d+$/m);
+    expect(r.stdout).toMatch(/^postgresql:\n {2}parameters:/m);
+    expect(r.stdout).not.toMatch(/^bootstrap:|^dcs:/m);
   });
 });

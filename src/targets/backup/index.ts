@@ -111,8 +111,9 @@ function scripts(spec: Spec, ctx: RenderContext) {
   return {
     backup: renderTemplate(backupSh, { ...common, metricsDir: spec.monitoring.enabled && spec.platform === 'hosts' ? textfileDir(spec) : '', daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
     dump: renderTemplate(dumpSh, { ...common, db: spec.database.name, dumpDir: `${DUMP_DIR}/${spec.name}`, dumpDays: b.dumpDays, dumpDaysMinus1: b.dumpDays - 1 }),
-    // Patroni in a container keeps postgresql.conf in the data directory: the restored copy brings its own.
-    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: spec.platform !== 'hosts' && spec.database.ha === 'patroni' ? '$target_dir/postgresql.conf' : p.conf }),
+    // Patroni keeps postgresql.conf in the data directory (hosts and containers): the restored copy
+    // brings its own. Otherwise the server's config file, which names the live data directory.
+    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: spec.database.ha === 'patroni' ? '$target_dir/postgresql.conf' : p.conf }),
     schedule: renderTemplate(scheduleSh, { header: h, time: b.time }),
   };
 }

@@ -102,11 +102,41 @@ function renderDeployScript(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
       firewallUnit: services.find((s) => s.kind === 'firewall')?.unit ?? '',
       // deploy.sh checks on the host whether its OS ships this major (else: apt.postgresql.org)
       pgMajor: services.some((s) => s.packages.includes(`postgresql-${spec.database.version}`)) ? String(spec.database.version) : '',
+      // apt.postgresql.org carries the newest Patroni: deploy.sh pins the one the settings are for
+      patroniVersion: services.some((s) => s.packages.includes('patroni')) ? spec.database.patroniVersion : '',
       ...installList(spec, b, host.name),
+      unitFiles: unitFileMap(b, host.name, services, (id) => plan.steps.get(host.name)?.get(id) ?? []),
     };
   });
   const ordered = [...hosts].sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : 1));
-  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), pkiRel, anyPki: hosts.some((x) => x.pki.length), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS, pgdgKey: PGDG_KEY, pgdgFpr: PGDG_KEY_FINGERPRINT }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+  b.add('deploy.sh', renderTemplate(deploySource, { header: header(ctx).trimEnd(), name: spec.name, hosts, orderedNames: ordered.map((x) => x.name).join(' '), envRel, envLoader: envLoaderShell('deploy.sh', b.secretNames()), pkiRel, anyPki: hosts.some((x) => x.pki.length), firewallTable: firewallTable(spec), rollback: ROLLBACK_SECONDS, pgdgKey: PGDG_KEY, pgdgFpr: PGDG_KEY_FINGERPRINT, patroniEnv: envFilePath(spec.name, 'patroni') }), { mode: 0o755, checks: [{ tool: 'shell' }] });
+}
+
+/**
+ * deploy.sh's "UNIT PATH..." lines: the files on the host each unit reads, so that a re-run restarts
+ * (Patroni: reloads) only the units whose files changed. A unit reads its unit file (and the
+ * service its timer starts), every file of the host whose path that file names, and so on (a
+ * config naming its includes, certificates, scripts), and the secret and pki files of its steps.
+ */
+function unitFileMap(b: BundleBuilder, hostName: string, services: Array<{ id: string; unit?: string }>, stepsOf: (id: string) => Array<{ envFile?: { path: string }; pki?: Array<{ path: string }> }>): string[] {
+  const prefix = `hosts/${hostName}`;
+  const bundled = b.filesUnder(`${prefix}/`).map((f) => f.path.slice(prefix.length));
+  const secretsOf = (id: string) => stepsOf(id).flatMap((st) => [...(st.envFile ? [st.envFile.path] : []), ...(st.pki ?? []).map((f) => f.path)]);
+  const known = [...new Set([...bundled, ...services.flatMap((s) => secretsOf(s.id))])];
+  const named = (text: string) => known.filter((p) => new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w./-])`).test(text));
+  return services.flatMap((svc) => {
+    if (!svc.unit) return [];
+    const unitName = /\.(service|timer|mount|socket|path)$/.test(svc.unit) ? svc.unit : `${svc.unit}.service`;
+    const start = [`/etc/systemd/system/${unitName}`, ...(unitName.endsWith('.timer') ? [`/etc/systemd/system/${unitName.replace(/\.timer$/, '.service')}`] : [])];
+    const seen = new Set<string>([...start.filter((p) => known.includes(p)), ...bundled.filter((p) => p.startsWith(`/etc/systemd/system/${unitName}.d/`)), ...secretsOf(svc.id)]);
+    const queue = [...seen];
+    while (queue.length) {
+      const p = queue.shift()!;
+      if (!bundled.includes(p)) continue; // a secret or pki file: names nothing deploy.sh installs
+      for (const q of named(b.contents(`${prefix}${p}`))) if (!seen.has(q)) (seen.add(q), queue.push(q));
+    }
+    return [`${svc.unit} ${[...seen].sort().join(' ')}`];
+  });
 }
 
 /** deploy.sh's install lines for one host ("MODE OWNER GROUP /path"): folders first, then files. */

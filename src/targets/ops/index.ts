@@ -14,7 +14,7 @@ import { deploymentOf } from '../../model/index.js';
 import { planMarkdown } from '../../plan/format.js';
 import { alertDefs, ALERT_ACTIONS, runbookAnchor } from '../monitoring/rules.js';
 import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from '../../model/monitoring.js';
-import { renderBackup, hostScripts, backupImage, backupServiceName, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
+import { renderBackup, hostScripts, backupImage, backupServiceName, backupPaths, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
 import { dbMemberNames } from '../../model/containers.js';
 import { envFilePath } from '../systemd/index.js';
 import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
@@ -217,6 +217,9 @@ function hostsCommands(spec: Spec, t: Topology) {
   const hs = hostScripts(spec);
   const unit = t.dbService;
   const dbRef = t.db.length > 1 ? '$db' : db0.address;
+  const restoreDir = `/var/lib/postgresql/${spec.database.version}/restore`;
+  // A spare port for the restored copy: not the server's own.
+  const RESTORE_PORT = spec.database.port === 5499 ? 5498 : 5499;
   // patronictl needs the REST API credentials, which live only in the Patroni unit's EnvironmentFile:
   // systemd-run reads that file exactly as the unit does (no shell parsing of the passwords).
   const patronictl = `systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFilePath(spec.name, 'patroni')} patronictl -c /etc/patroni/patroni.yml`;
@@ -250,8 +253,10 @@ function hostsCommands(spec: Spec, t: Topology) {
       ...(t.db.length > 1 ? [`db=${db0.address}   # the database host to restore on: the primary now (${patroni ? 'patronictl list' : 'smoke.sh names it'})${spec.backup.repository === 'local' ? ', or the one whose pgbackrest info above shows a backup before the target time: each host archives into its own /var/lib/pgbackrest' : ''}`] : []),
       ssh(dbRef, `"runuser -u postgres -- ${hs.backup} full"   # an extra base backup first, if the database still runs`),
       ssh(dbRef, `systemctl stop ${unit}`),
-      ssh(dbRef, `"runuser -u postgres -- ${hs.restore} 'YYYY-MM-DD HH:MM:SS+00' /var/lib/postgresql/${spec.database.version}/restore"`),
-      '# check the copy on a spare port, then move it to the data directory and start the service',
+      ssh(dbRef, `"runuser -u postgres -- ${hs.restore} 'YYYY-MM-DD HH:MM:SS+00' ${restoreDir} ${RESTORE_PORT}"`) + `   # restores into a new folder, starts that copy on port ${RESTORE_PORT} (local socket only) and waits until it is promoted`,
+      ssh(dbRef, `"runuser -u postgres -- psql -p ${RESTORE_PORT} -d ${spec.database.name} -c 'YOUR QUERY'"`) + '   # check the copy holds what was lost',
+      ssh(dbRef, `"runuser -u postgres -- ${backupPaths(spec).bin}/pg_ctl -D ${restoreDir} -m fast stop"`) + '   # stop the copy',
+      '# then move it to the data directory and start the service',
     ],
     backupInfo:
       t.db.length > 1

@@ -60,7 +60,7 @@ function haSection(spec: Spec): string {
     '',
     `Alternative without the endpoint: libpq multi-host, \`postgres://${d.user}:PASSWORD@${members}/${d.name}?target_session_attrs=read-write\` (the client tries each member and keeps the writable one). Use it only with a working watchdog (\`database.watchdog: required\`, softdog loaded): when Patroni dies or hangs its PostgreSQL stays writable, and clients that pick "the writable one" keep writing there; those writes are lost when it rejoins (we lost 105-260 rows that way).`,
     '',
-    `Timing (bootstrap.dcs, applied when the cluster is created; later \`patronictl edit-config\`): ttl ${DCS_TIMING.ttl}, loop_wait ${DCS_TIMING.loop_wait}, retry_timeout ${DCS_TIMING.retry_timeout} (Patroni stock: ${STOCK_TIMING.ttl} / ${STOCK_TIMING.loop_wait} / ${STOCK_TIMING.retry_timeout}).`,
+    `Timing (bootstrap.dcs, applied when the cluster is created; later \`patronictl edit-config\`${spec.platform === 'hosts' ? ', which a re-run of deploy.sh does when patroni.yml changed' : ''}): ttl ${DCS_TIMING.ttl}, loop_wait ${DCS_TIMING.loop_wait}, retry_timeout ${DCS_TIMING.retry_timeout} (Patroni stock: ${STOCK_TIMING.ttl} / ${STOCK_TIMING.loop_wait} / ${STOCK_TIMING.retry_timeout}).`,
     '',
     `Measured recovery (RTO: seconds until writes succeed again through the endpoint, min / median / max; ${MEASURED_FAILOVER.setup}):`,
     '',

@@ -92,6 +92,8 @@ export class Relay {
   private servers: Server[] = [];
   /** Every relayed request, in order, for the report. */
   readonly log: string[] = [];
+  /** Every unit stop: with which signal and how long it took. */
+  readonly stops: Array<{ host: string; unit: string; signal: string; seconds: number }> = [];
 
   constructor(readonly wh: WholeHostLab) {}
 
@@ -190,17 +192,26 @@ export class Relay {
     }
   }
 
-  /** As systemd stops it: KillSignal= (SIGTERM) to the main process, SIGKILL after TimeoutStopSec (TimeoutSec=, 90 s). */
+  /**
+   * As systemd stops it: KillSignal= (default SIGTERM) to the main process, SIGKILL to all after
+   * TimeoutStopSec (TimeoutSec=, 90 s). The PostgreSQL unit's SIGINT is a fast shutdown; SIGTERM
+   * would be a smart one, waiting for every session (the exporter's: the whole 120 s).
+   */
   async stopUnit(host: string, unit: string): Promise<void> {
     const p = this.wh.procs.get(host)?.get(unit);
     if (!p) return;
     let timeout = 90;
+    let signal: NodeJS.Signals = 'SIGTERM';
     const file = `/etc/systemd/system/${unit}.service`;
     if (existsSync(this.wh.lab.path(host, file))) {
       const u = parseUnit(await this.wh.lab.readFile(host, file));
       timeout = Number(unitValue(u, 'Service', 'TimeoutStopSec') ?? unitValue(u, 'Service', 'TimeoutSec') ?? 90);
+      const k = unitValue(u, 'Service', 'KillSignal');
+      if (k) signal = (k.startsWith('SIG') ? k : `SIG${k}`) as NodeJS.Signals;
     }
-    await p.stop('SIGTERM', timeout * 1000);
+    const t0 = Date.now();
+    await p.stop(signal, timeout * 1000);
+    this.stops.push({ host, unit, signal, seconds: (Date.now() - t0) / 1000 });
   }
 
   async startUnit(host: string, unit: string): Promise<void> {

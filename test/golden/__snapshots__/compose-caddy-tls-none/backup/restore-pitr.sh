@@ -3,7 +3,8 @@
 # change ha-gen.yaml and run `ha-gen generate` (edits are detected and refused).
 # Point-in-time recovery into a NEW data directory: restores the newest base backup taken before
 # TIME and replays archived WAL up to TIME, then the copy is promoted (a new timeline). The
-# running server is not touched; switch over only after checking the copy.
+# running server is not touched; switch over only after checking the copy. With PORT, the copy is
+# started on that spare port (local socket only) and the script returns once it is promoted.
 set -euo pipefail
 
 default_stanza='home-registry'
@@ -11,17 +12,26 @@ default_configPath='/etc/pgbackrest/pgbackrest.conf'
 
 usage() {
   cat <<'USAGE'
-Usage: restore-pitr.sh TIME TARGET_DIR
+Usage: restore-pitr.sh TIME TARGET_DIR [PORT]
   TIME        recover up to this moment, e.g. 'YYYY-MM-DD HH:MM:SS+00' (include the time zone)
   TARGET_DIR  an empty or missing directory for the restored data (never the live one)
-Environment: PGBACKREST_CONFIG (default /etc/pgbackrest/pgbackrest.conf), HA_GEN_STANZA (default home-registry).
-Then start the copy on a spare port, check it, and switch over (RUNBOOK.md, step 4).
+  PORT        start the copy on this spare port (e.g. 5499; Unix socket in /var/run/postgresql only,
+              no TCP) and wait until it has replayed up to TIME and is promoted; its log is
+              TARGET_DIR.log
+Environment: PGBACKREST_CONFIG (default /etc/pgbackrest/pgbackrest.conf), HA_GEN_STANZA (default home-registry),
+HA_GEN_RESTORE_WAIT (seconds to wait for the promotion, default 3600).
+Then check the copy, stop it, and switch over (RUNBOOK.md, step 4).
 USAGE
 }
 
-if [[ $# -ne 2 ]]; then usage >&2; exit 2; fi
+if [[ $# -lt 2 || $# -gt 3 ]]; then usage >&2; exit 2; fi
 target_time="$1"
-target_dir="$2"
+target_dir="${2%/}"
+port="${3:-}"
+if [[ -n "$port" && ! "$port" =~ ^[0-9]+$ ]]; then
+  echo "restore-pitr.sh: '$port' is not a port number" >&2
+  exit 2
+fi
 stanza="${HA_GEN_STANZA:-$default_stanza}"
 export PGBACKREST_CONFIG="${PGBACKREST_CONFIG:-$default_configPath}"
 
@@ -46,4 +56,28 @@ pgbackrest --stanza="$stanza" --pg1-path="$target_dir" --type=time --target="$ta
 printf "# restore-pitr.sh: archiving off until this copy becomes the primary\narchive_mode = 'off'\n" >> "$target_dir/postgresql.auto.conf"
 
 echo "restore-pitr.sh: restored to $target_time in $target_dir"
-echo "start it on a spare port, e.g.: /usr/lib/postgresql/17/bin/pg_ctl -D $target_dir -o '-p 5499 -c config_file=/etc/postgresql/postgresql.conf -c data_directory=$target_dir' start"
+if [[ -z "$port" ]]; then
+  echo "start it on a spare port, e.g.: /usr/lib/postgresql/17/bin/pg_ctl -D $target_dir -l $target_dir.log -o '-p 5499 -c config_file=/etc/postgresql/postgresql.conf -c data_directory=$target_dir' start"
+  exit 0
+fi
+
+# The copy: the server's own settings (config_file; the data directory of the copy), no TCP
+# listener and no archiving. pg_ctl returns once the copy is consistent; it is promoted at TIME.
+log="$target_dir.log"
+if ! /usr/lib/postgresql/17/bin/pg_ctl -D "$target_dir" -l "$log" -o "-p $port -c listen_addresses= -c config_file=/etc/postgresql/postgresql.conf -c data_directory=$target_dir" -w -t "${HA_GEN_RESTORE_WAIT:-3600}" start; then
+  echo "restore-pitr.sh: the copy did not start; the end of $log:" >&2
+  tail -n 30 "$log" >&2
+  exit 1
+fi
+deadline=$((SECONDS + ${HA_GEN_RESTORE_WAIT:-3600}))
+until [[ "$(psql -X -A -t -h /var/run/postgresql -p "$port" -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" == "f" ]]; do
+  if [[ ! -f "$target_dir/postmaster.pid" ]] || (( SECONDS > deadline )); then
+    echo "restore-pitr.sh: the copy was not promoted at $target_time; the end of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "restore-pitr.sh: the copy runs on port $port (socket /var/run/postgresql), promoted at $target_time; log $log"
+echo "check it: psql -h /var/run/postgresql -p $port -d DATABASE"
+echo "stop it: /usr/lib/postgresql/17/bin/pg_ctl -D $target_dir -m fast stop"

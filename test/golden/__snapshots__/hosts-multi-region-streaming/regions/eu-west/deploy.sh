@@ -47,9 +47,12 @@ case "$host" in
     after_cmds=()
     firewall_unit="home-registry-firewall"
     pg_major=""
+    patroni_version=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/caddy' '0755 root root /etc/home-registry')
     files=('0640 root caddy /etc/caddy/Caddyfile' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/prometheus/alertmanager.yml' '0644 root root /etc/prometheus/blackbox.yml' '0644 root root /etc/prometheus/ha-gen.rules.test.yml' '0644 root root /etc/prometheus/ha-gen.rules.yml' '0644 root root /etc/prometheus/prometheus.yml' '0644 root root /etc/systemd/system/caddy.service' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/prometheus-alertmanager.service' '0644 root root /etc/systemd/system/prometheus-blackbox-exporter.service' '0644 root root /etc/systemd/system/prometheus-node-exporter.service' '0644 root root /etc/systemd/system/prometheus.service')
+    # "UNIT PATH...": the files each unit reads; a re-run restarts only units whose files changed
+    unit_files=('home-registry-firewall /etc/home-registry/firewall.nft /etc/systemd/system/home-registry-firewall.service' 'home-registry-app /etc/home-registry/app.env /etc/systemd/system/home-registry-app.service' 'caddy /etc/caddy/Caddyfile /etc/systemd/system/caddy.service' 'prometheus-node-exporter /etc/systemd/system/prometheus-node-exporter.service' 'prometheus-blackbox-exporter /etc/prometheus/blackbox.yml /etc/systemd/system/prometheus-blackbox-exporter.service' 'prometheus-alertmanager /etc/prometheus/alertmanager.yml /etc/systemd/system/prometheus-alertmanager.service' 'prometheus /etc/prometheus/prometheus.yml /etc/systemd/system/prometheus.service')
     ;;
   euw2)
     address="10.1.1.11"
@@ -59,9 +62,12 @@ case "$host" in
     after_cmds=('while IFS== read -r k v; do export "$k=$v"; done < /etc/home-registry/db-init.env; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -v app_user=app -v app_db=home_inventory -f /etc/home-registry/app-role.psql' 'while IFS== read -r k v; do export "$k=$v"; done < /etc/home-registry/db-init.env; runuser -u postgres -- psql -X -q -h /var/run/postgresql -p 5432 -v ON_ERROR_STOP=1 -f /etc/home-registry/replication-role.psql')
     firewall_unit="home-registry-firewall"
     pg_major="17"
+    patroni_version=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/home-registry' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
     files=('0644 root root /etc/home-registry/app-role.psql' '0644 root root /etc/home-registry/firewall.nft' '0644 root root /etc/home-registry/monitor-replication.sql' '0644 root root /etc/home-registry/replication-role.psql' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/pg_hba.conf' '0640 postgres postgres /etc/postgresql/17/main/postgresql.conf' '0644 root root /etc/prometheus/alertmanager.yml' '0644 root root /etc/prometheus/blackbox.yml' '0644 root root /etc/prometheus/ha-gen.rules.test.yml' '0644 root root /etc/prometheus/ha-gen.rules.yml' '0644 root root /etc/prometheus/postgres-exporter.queries.yml' '0644 root root /etc/prometheus/prometheus.yml' '0644 root root /etc/systemd/system/home-registry-app.service' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/postgresql@17-main.service' '0644 root root /etc/systemd/system/prometheus-alertmanager.service' '0644 root root /etc/systemd/system/prometheus-blackbox-exporter.service' '0644 root root /etc/systemd/system/prometheus-node-exporter.service' '0644 root root /etc/systemd/system/prometheus-postgres-exporter.service' '0644 root root /etc/systemd/system/prometheus.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-promote' '0755 root root /usr/local/sbin/home-registry-replica-bootstrap' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
+    # "UNIT PATH...": the files each unit reads; a re-run restarts only units whose files changed
+    unit_files=('home-registry-firewall /etc/home-registry/firewall.nft /etc/systemd/system/home-registry-firewall.service' 'postgresql@17-main /etc/home-registry/db-init.env /etc/postgresql/17/main/pg_hba.conf /etc/postgresql/17/main/postgresql.conf /etc/systemd/system/postgresql@17-main.service' 'home-registry-backup.timer /etc/pgbackrest/pgbackrest.conf /etc/systemd/system/home-registry-backup.service /etc/systemd/system/home-registry-backup.timer /usr/local/sbin/home-registry-backup' 'home-registry-dump.timer /etc/systemd/system/home-registry-dump.service /etc/systemd/system/home-registry-dump.timer /usr/local/sbin/home-registry-dump' 'home-registry-app /etc/home-registry/app.env /etc/systemd/system/home-registry-app.service' 'prometheus-node-exporter /etc/systemd/system/prometheus-node-exporter.service' 'prometheus-postgres-exporter /etc/prometheus/postgres-exporter.queries.yml /etc/systemd/system/prometheus-postgres-exporter.service' 'prometheus-blackbox-exporter /etc/prometheus/blackbox.yml /etc/systemd/system/prometheus-blackbox-exporter.service' 'prometheus-alertmanager /etc/prometheus/alertmanager.yml /etc/systemd/system/prometheus-alertmanager.service' 'prometheus /etc/prometheus/prometheus.yml /etc/systemd/system/prometheus.service')
     ;;
   euw3)
     address="10.1.1.12"
@@ -71,9 +77,12 @@ case "$host" in
     after_cmds=('docker run --rm --network host --env-file /etc/home-registry/minio.env --env-file /etc/home-registry/minio-bootstrap.env -v /etc/home-registry/minio:/etc/minio-bootstrap:ro --entrypoint /bin/sh minio/minio:RELEASE.2025-04-22T22-12-26Z /etc/minio-bootstrap/bootstrap.sh')
     firewall_unit="home-registry-firewall"
     pg_major="17"
+    patroni_version=""
     # "MODE OWNER GROUP PATH": set from the bundle, never taken from this checkout (see install_tree)
     dirs=('0755 root root /etc/home-registry' '0755 root root /etc/home-registry/minio' '0750 root postgres /etc/pgbackrest' '0755 postgres postgres /etc/postgresql/17/main')
     files=('0644 root root /etc/home-registry/firewall.nft' '0755 root root /etc/home-registry/minio/bootstrap.sh' '0644 root root /etc/home-registry/minio/policy.json' '0644 root root /etc/home-registry/monitor-replication.sql' '0640 root postgres /etc/pgbackrest/pgbackrest.conf' '0640 postgres postgres /etc/postgresql/17/main/pg_hba.conf' '0640 postgres postgres /etc/postgresql/17/main/postgresql.conf' '0644 root root /etc/prometheus/postgres-exporter.queries.yml' '0644 root root /etc/systemd/system/home-registry-backup.service' '0644 root root /etc/systemd/system/home-registry-backup.timer' '0644 root root /etc/systemd/system/home-registry-dump.service' '0644 root root /etc/systemd/system/home-registry-dump.timer' '0644 root root /etc/systemd/system/home-registry-firewall.service' '0644 root root /etc/systemd/system/home-registry-minio.service' '0644 root root /etc/systemd/system/postgresql@17-main.service' '0644 root root /etc/systemd/system/prometheus-node-exporter.service' '0644 root root /etc/systemd/system/prometheus-postgres-exporter.service' '0755 root root /usr/local/sbin/home-registry-backup' '0755 root root /usr/local/sbin/home-registry-dump' '0755 root root /usr/local/sbin/home-registry-promote' '0755 root root /usr/local/sbin/home-registry-replica-bootstrap' '0755 root root /usr/local/sbin/home-registry-restore-pitr')
+    # "UNIT PATH...": the files each unit reads; a re-run restarts only units whose files changed
+    unit_files=('home-registry-firewall /etc/home-registry/firewall.nft /etc/systemd/system/home-registry-firewall.service' 'home-registry-minio /etc/home-registry/minio.env /etc/systemd/system/home-registry-minio.service' 'postgresql@17-main /etc/home-registry/replica.env /etc/postgresql/17/main/pg_hba.conf /etc/postgresql/17/main/postgresql.conf /etc/systemd/system/postgresql@17-main.service /usr/local/sbin/home-registry-replica-bootstrap' 'home-registry-backup.timer /etc/pgbackrest/pgbackrest.conf /etc/systemd/system/home-registry-backup.service /etc/systemd/system/home-registry-backup.timer /usr/local/sbin/home-registry-backup' 'home-registry-dump.timer /etc/systemd/system/home-registry-dump.service /etc/systemd/system/home-registry-dump.timer /usr/local/sbin/home-registry-dump' 'prometheus-node-exporter /etc/systemd/system/prometheus-node-exporter.service' 'prometheus-postgres-exporter /etc/prometheus/postgres-exporter.queries.yml /etc/systemd/system/prometheus-postgres-exporter.service')
     ;;
   *) echo "deploy.sh: unknown host '$host'; hosts: euw3 euw2 euw1" >&2; exit 2 ;;
 esac
@@ -316,12 +325,48 @@ apt-get update -q
 SCRIPT
 }
 
+# The host-side command that makes the cluster's dynamic configuration (in the DCS) patroni.yml's
+# bootstrap.dcs: --replace, so a setting removed from the bundle goes too. patronictl reads the etcd
+# and REST API credentials from the Patroni unit's EnvironmentFile, as the unit does (systemd-run).
+patroni_dcs_script() {
+  printf '%s' "python3 -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(\"/etc/patroni/patroni.yml\"))[\"bootstrap\"][\"dcs\"], sys.stdout)' | systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=/etc/home-registry/patroni.env patronictl -c /etc/patroni/patroni.yml edit-config --replace - --force"
+}
+
+# The package step run on the host: installs what is missing, then checks Patroni's version.
+packages_script() {
+  echo 'set -e; export DEBIAN_FRONTEND=noninteractive'
+  # On a database host the PostgreSQL package must not create its default cluster (N/main, started
+  # by postgresql.service): a streaming standby would find that cluster, take it for its own and
+  # never clone the primary, and beside Patroni it is a second server. The units make the cluster.
+  if [[ -n "$pg_major" ]]; then
+    printf '%s\n' "install -d -m 0755 /etc/postgresql-common/createcluster.d && printf 'create_main_cluster = false\\n' > /etc/postgresql-common/createcluster.d/ha-gen.conf"
+  fi
+  # Patroni runs the version the bundle's settings were chosen for (database.patroniVersion), not
+  # the newest a source carries (apt.postgresql.org: 4.x), now or at a later apt upgrade: an apt
+  # preference pins it (priority 1001: a downgrade too). No source with that version: the deploy
+  # stops and names the versions there are.
+  if [[ -n "$patroni_version" ]]; then
+    printf '%s\n' "install -d -m 0755 /etc/apt/preferences.d && printf 'Package: patroni\\nPin: version %s-*\\nPin-Priority: 1001\\n' '$patroni_version' > /etc/apt/preferences.d/home-registry-patroni.pref"
+  fi
+  echo "missing=''; for p in ${packages[*]}; do dpkg -s \"\$p\" >/dev/null 2>&1 || missing=\"\$missing \$p\"; done"
+  if [[ -n "$patroni_version" ]]; then
+    echo "case \"\$(dpkg-query -W -f '\${Version}' patroni 2>/dev/null)\" in $patroni_version-*) ;; *) missing=\"\$missing patroni\" ;; esac"
+  fi
+  # shellcheck disable=SC2016
+  echo 'if [ -n "$missing" ]; then apt-get update -q && apt-get install -y -q --allow-downgrades $missing; fi'
+  if [[ -n "$patroni_version" ]]; then
+    echo "v=\"\$(dpkg-query -W -f '\${Version}' patroni 2>/dev/null)\""
+    echo "case \"\$v\" in $patroni_version-*) echo \"Patroni \$v\" ;; *) echo \"deploy.sh: Patroni $patroni_version is not available here (installed: \${v:-none}; apt has: \$(apt-cache madison patroni | cut -d'|' -f2 | xargs)): set database.patroniVersion to one of those\" >&2; exit 1 ;; esac"
+  fi
+}
+
 echo "==> $host ($address): ${units[*]:-no services}"
 if (( dry_run )); then
   if [[ -n "$pg_major" ]]; then
     echo "would read the host's /etc/os-release: PostgreSQL $pg_major from the OS if it ships that major, else add apt.postgresql.org (CODENAME-pgdg, signed-by key $pgdg_fpr) for postgresql-$pg_major, patroni and pgbackrest"
   fi
   echo "would install packages: ${packages[*]:-none}"
+  if [[ -n "$patroni_version" ]]; then echo "would pin patroni to version $patroni_version-* (/etc/apt/preferences.d/home-registry-patroni.pref) and stop unless that version is installed"; fi
   for d in "${dirs[@]}"; do read -r m o g p <<<"$d"; echo "would install folder $p (mode $m $o:$g)"; done
   for f in "${files[@]}"; do read -r m o g p <<<"$f"; echo "would install $p (mode $m $o:$g)"; done
   write_env_files
@@ -338,15 +383,8 @@ fi
 if [[ -n "$pg_major" ]]; then
   pgdg_key | remote "$(pgdg_script "$pg_major")"
 fi
-# On a database host the PostgreSQL package must not create its default cluster (N/main, started by
-# postgresql.service): a streaming standby would find that cluster, take it for its own and never
-# clone the primary, and beside Patroni it is a second server. The units below make the cluster.
-no_main_cluster=""
-if [[ -n "$pg_major" ]]; then
-  no_main_cluster="install -d -m 0755 /etc/postgresql-common/createcluster.d && printf 'create_main_cluster = false\\n' > /etc/postgresql-common/createcluster.d/ha-gen.conf; "
-fi
 if (( ${#packages[@]} )); then
-  remote "export DEBIAN_FRONTEND=noninteractive; ${no_main_cluster}missing=''; for p in ${packages[*]}; do dpkg -s \$p >/dev/null 2>&1 || missing=\"\$missing \$p\"; done; if [ -n \"\$missing\" ]; then apt-get update -q && apt-get install -y -q \$missing; fi"
+  remote "$(packages_script)"
 fi
 # What this run changed on the host (files, secrets, certificates): nothing means no restarts.
 changed=""
@@ -365,19 +403,45 @@ for c in "${before_cmds[@]}"; do
   remote "$c"
 done
 remote "systemctl daemon-reload"
+# The changed files unit $1 reads (unit_files above), one a line.
+changed_for() {
+  local l u rest p
+  for l in "${unit_files[@]}"; do
+    read -r u rest <<<"$l"
+    [[ "$u" == "$1" ]] || continue
+    for p in $rest; do
+      if grep -qxF "$p" <<<"$changed"; then echo "$p"; fi
+    done
+  done
+}
+if [[ -n "$changed" ]]; then
+  while IFS= read -r c; do
+    read_by=0
+    for l in "${unit_files[@]}"; do
+      if [[ " $l " == *" $c "* ]]; then read_by=1; fi
+    done
+    if (( ! read_by )); then echo "  (read by no unit: $c)"; fi
+  done <<<"$changed"
+fi
 for u in "${units[@]}"; do
-  # A running unit is left alone when nothing changed; Patroni is reloaded, never restarted (on the
-  # leader a restart is a failover; SIGHUP re-reads patroni.yml; cluster-wide settings are changed
-  # with patronictl edit-config); other running units restart only when something changed.
+  # A running unit is left alone when none of its files changed; Patroni is reloaded, never restarted
+  # (on the leader a restart is a failover; SIGHUP re-reads patroni.yml), and its cluster-wide
+  # settings (bootstrap.dcs, which Patroni reads only when it creates the cluster) are pushed into
+  # the DCS with patronictl edit-config; other running units restart only when their files changed.
   if [[ "$(remote "systemctl is-active $u" || true)" == "active" ]]; then
-    if [[ -z "$changed" ]]; then
+    mine="$(changed_for "$u")"
+    if [[ -z "$mine" ]]; then
       echo "unchanged: $u (running)"
       continue
     fi
     if [[ "$u" == "patroni" ]]; then
       echo "reloading $u"
       remote "systemctl reload $u"
-      if grep -q '^/etc/systemd/system/patroni\.service$' <<<"$changed"; then
+      if grep -qxF '/etc/patroni/patroni.yml' <<<"$mine"; then
+        echo "pushing patroni.yml's bootstrap.dcs into the cluster's configuration (patronictl edit-config)"
+        remote "$(patroni_dcs_script)"
+      fi
+      if grep -qxF '/etc/systemd/system/patroni.service' <<<"$mine"; then
         echo "deploy.sh: patroni.service changed on $host; it applies at the next restart: switch the leader away first (RUNBOOK.md), then systemctl restart patroni" >&2
       fi
       continue
