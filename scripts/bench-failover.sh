@@ -12,6 +12,7 @@
 # Usage: npm run bench:failover                       (REPEATS=5 by default; ~20 min)
 #        REPEATS=10 npm run bench:failover
 #        LB=nginx npm run bench:failover              the bundle with nginx (or caddy) as its load balancer
+#        LB=all npm run bench:failover                haproxy, nginx and caddy bundles in turn (~3x as long)
 #        ONLY='app host' npm run bench:failover       only the faults whose title matches (vitest -t)
 #        npm run bench:failover -- --patroni-timing    Patroni alone (3 members on 127.0.0.30-33):
 #            ha-gen's timing (ttl 10, loop_wait 2, retry_timeout 4) against Patroni's stock timing
@@ -28,28 +29,41 @@ keep_log() {
   echo "$keep"
 }
 
-if [[ "${1:-}" != "--patroni-timing" ]]; then
-  repeats="${REPEATS:-5}"
-  (( repeats >= 1 )) || { echo "REPEATS must be at least 1" >&2; exit 2; }
-  echo "== whole-host faults, ${repeats} run(s) of each (about $(( 1 + repeats * 3 )) minutes)"
-  only=()
-  [[ -z "${ONLY:-}" ]] || only=(-t "$ONLY")
-  if ! HA_GEN_FAILOVER_REPEATS="$repeats" HA_GEN_FAILOVER_RESULT_FILE="$tmp/whole-host.json" HA_GEN_WHOLE_HOST_LB="${LB:-haproxy}" \
-    npx vitest run --project live test/live/whole-host.test.ts --reporter=dot "${only[@]}" >"$tmp/whole-host.log" 2>&1; then
-    log="$(keep_log whole-host "$tmp/whole-host.log")"
+# One load balancer's bundle: every fault REPEATS times; prints its tables, returns 1 when a target was missed.
+whole_host() {
+  local lb="$1" status=0 log
+  echo "== whole-host faults, ${lb} bundle, ${repeats} run(s) of each (about $(( 1 + repeats * 3 )) minutes)"
+  if ! HA_GEN_FAILOVER_REPEATS="$repeats" HA_GEN_FAILOVER_RESULT_FILE="$tmp/whole-host-$lb.json" HA_GEN_WHOLE_HOST_LB="$lb" \
+    npx vitest run --project live test/live/whole-host.test.ts --reporter=dot "${only[@]}" >"$tmp/whole-host-$lb.log" 2>&1; then
+    log="$(keep_log "whole-host-$lb" "$tmp/whole-host-$lb.log")"
     echo "a target was missed or a check failed (figures below include every run that completed); full output: $log" >&2
     grep -E 'AssertionError|Error:|expected' "$log" | head -n 20 >&2 || true
-    [[ -s "$tmp/whole-host.json" ]] || exit 1
+    [[ -s "$tmp/whole-host-$lb.json" ]] || return 1
     status=1
   fi
   # Every run, one line each (the test's own table), then the min / median / max of each column.
-  awk '/^Whole-host faults/ { on = 1 } on && /^$/ { exit } on' "$tmp/whole-host.log"
-  node - "$tmp/whole-host.json" <<'JS'
+  awk '/^Whole-host faults/ { on = 1 } on && /^$/ { exit } on' "$tmp/whole-host-$lb.log"
+  node - "$tmp/whole-host-$lb.json" "$lb" <<'JS'
 const fs = require('node:fs');
 const r = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-console.log(`\nmin / median / max over ${r.repeats} run(s) of each fault (times in seconds from the fault):\n${r.table}`);
+console.log(`\n${process.argv[3]}: min / median / max over ${r.repeats} run(s) of each fault (times in seconds from the fault):\n${r.table}\n`);
 JS
-  exit "${status:-0}"
+  return "$status"
+}
+
+if [[ "${1:-}" != "--patroni-timing" ]]; then
+  repeats="${REPEATS:-5}"
+  (( repeats >= 1 )) || { echo "REPEATS must be at least 1" >&2; exit 2; }
+  only=()
+  [[ -z "${ONLY:-}" ]] || only=(-t "$ONLY")
+  lbs=("${LB:-haproxy}")
+  [[ "${LB:-}" != all ]] || lbs=(haproxy nginx caddy)
+  for lb in "${lbs[@]}"; do
+    [[ "$lb" =~ ^(haproxy|nginx|caddy)$ ]] || { echo "LB must be haproxy, nginx, caddy or all" >&2; exit 2; }
+  done
+  status=0
+  for lb in "${lbs[@]}"; do whole_host "$lb" || status=1; done
+  exit "$status"
 fi
 
 repeats="${REPEATS:-3}"

@@ -221,6 +221,11 @@ function checkStorage(spec: Spec, errors: Issue[], warnings: string[], at: (p: s
   if (s.kind === 'glusterfs' && spec.platform !== 'hosts' && (s.servers.length === 1 || s.servers.length === 2)) {
     errors.push({ path: at('storage.servers'), message: `lists ${s.servers.length} server(s); a replicated GlusterFS volume needs at least 3 (replica 3: with 2 copies a partition splits the brain)` });
   }
+  if (spec.tier !== 'single-server' && (s.kind === 'nfs' || s.kind === 's3')) {
+    // Selectable (the guide's choice), but the one server is what `plan` then names as lost.
+    const where = spec.tier === 'multi-region' ? '' : spec.platform === 'hosts' ? (hostsWith(spec, 'storage')[0]?.name ?? '') : s.kind === 'nfs' ? s.nfsServer : '';
+    warnings.push(`storage ${s.kind} has one server${where ? ` (${where})` : ''}${spec.tier === 'multi-region' ? ' per region' : ''}: while it is down, uploads fail or hang on every app host, so the tier does not survive that server's loss; storage glusterfs (a replica 3 volume over 3 storage hosts) has no single server`);
+  }
   if (s.kind !== 'glusterfs' && s.servers.length) warnings.push(`storage.servers is only used by storage glusterfs; ignored for ${s.kind}`);
   if (spec.tier === 'multi-region') {
     if (s.kind === 'nfs' || s.kind === 'glusterfs') {

@@ -312,6 +312,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Name of the log file (<host dir>/logs/<n>-<name>.log); default the program's base name. */
   name?: string;
+  /** Capabilities a non-root user keeps (systemd's AmbientCapabilities=, e.g. cap_net_bind_service). */
+  ambientCaps?: string[];
 }
 
 export interface ExecResult {
@@ -933,7 +935,9 @@ export class Lab {
     const user = passwd(o.user ?? 'root');
     const env = { PATH: SYS_PATH, LANG: 'C.UTF-8', HOME: user.home, USER: user.name, LOGNAME: user.name, ...o.env };
     const cwd = o.cwd ?? '/';
-    const asUser = user.uid === 0 ? [] : ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, `--init-groups`, '--'];
+    const caps = (o.ambientCaps ?? []).map((c) => `+${c.toLowerCase().replace(/^cap_/, '')}`).join(',');
+    const keep = caps ? [`--inh-caps=${caps}`, `--ambient-caps=${caps}`] : [];
+    const asUser = user.uid === 0 ? [] : ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, `--init-groups`, ...keep, '--'];
     // nsenter enters the host's namespaces; for the PID namespace it forks, and its child (inside
     // the host) joins the host's cgroup ('0' = itself) before it runs anything, starts its own
     // session (its PID is its process group: stop() kills that group, never nsenter), drops to the

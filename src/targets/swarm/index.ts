@@ -174,6 +174,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       labels: stack.labels,
       secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
       replicas: spec.app.replicas,
+      checkManagers: spec.tier !== 'single-server',
       envRel: o.envRel ?? '.env',
       envLoader: envLoaderShell('deploy.sh', b.secretNames()),
     }),

@@ -7,7 +7,7 @@
  * call systemctl are skipped: there is no systemd in a lab host), ExecStart=, User=, Environment=,
  * EnvironmentFile= (read from the host's own file, '-' optional), RuntimeDirectory= (made empty,
  * owned by User=, mode RuntimeDirectoryMode=), StateDirectory= (made when missing, owned by
- * User=, mode StateDirectoryMode=), ${VAR} and $VAR expansion in command lines, Type=oneshot (run
+ * User=, mode StateDirectoryMode=), AmbientCapabilities= (kept by the user), ${VAR} and $VAR expansion in command lines, Type=oneshot (run
  * to its end), Type=notify (a notification socket: `ready` resolves on READY=1). Restart= is the
  * test's job.
  */
@@ -149,7 +149,9 @@ export async function startUnitOnHost(lab: Lab, host: string, unit: string, o: {
     await waitUntil(`${host}: the notify socket of ${unit}`, () => notify!.log().includes('listening') || (!notify!.running && Promise.reject(new Error(notify!.log()))), 10_000, 10);
     env.NOTIFY_SOCKET = sock;
   }
-  const proc = lab.spawn(host, argv, { user, env, name: label });
+  // AmbientCapabilities=: a non-root service that binds a port below 1024 (Caddy as user caddy on :80).
+  const ambientCaps = unitValues(u, 'Service', 'AmbientCapabilities').flatMap((v) => v.split(/\s+/)).filter(Boolean);
+  const proc = lab.spawn(host, argv, { user, env, name: label, ambientCaps });
   const ready =
     type === 'notify'
       ? waitUntil(`${host}: ${unit} to notify READY=1 (systemd's default start timeout, 90 s)`, () => {

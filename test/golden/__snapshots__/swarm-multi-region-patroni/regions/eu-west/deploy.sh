@@ -120,6 +120,17 @@ check_labels() {
   (( missing == 0 )) || exit 1
 }
 
+# The swarm reschedules, restarts and updates tasks only while a majority of its managers is up: 3
+# managers survive the loss of one node (5: two); with 1 or 2, losing a manager freezes the stack
+# (running tasks keep running, none is replaced). Said, not refused: a test swarm may have one.
+check_managers() {
+  local n
+  n="$(docker node ls -q --filter role=manager | wc -l)"
+  if (( n < 3 )); then
+    echo "deploy.sh: warning: this swarm has $n manager(s); surviving the loss of a node needs 3 (or 5), so that a majority is left to reschedule and restart tasks (docker node promote NODE)" >&2
+  fi
+}
+
 create_secrets() {
   if ! docker secret inspect home-registry_patroni_superuser_password >/dev/null 2>&1; then
     : "${PATRONI_SUPERUSER_PASSWORD:?PATRONI_SUPERUSER_PASSWORD is missing in .env}"
@@ -202,6 +213,7 @@ case "$cmd" in
     need_manager
     read_env
     check_labels
+    check_managers
     create_secrets
     docker stack deploy --prune --with-registry-auth -c "$here/stack.yml" "$stack"
     echo "deployed; watch it with: ./deploy.sh status"
