@@ -160,6 +160,12 @@ describe('monitoring on compose/swarm: the backups leave the metric BackupFailed
         const dockerfile = b.files.get(services[n]!.image!.includes('patroni') ? 'patroni/Dockerfile' : 'backup/Dockerfile')!.contents;
         expect(dockerfile, `${n}'s image creates ${written} for postgres`).toContain(`install -d -o postgres -g postgres -m 0755 ${written}`);
       }
+      if (ha === 'none') {
+        // The override mounts the database's socket where the main file does: the same volume, or the postgres exporter is cut off.
+        const socket = (svc?: Svc) => mountAt(svc ?? {}, '/var/run/postgresql')?.[0];
+        expect(socket(extra.services.db), 'the override\'s db socket').toBe(socket(main.services['postgres-exporter-db']));
+        expect(socket(extra.services.backup)).toBe(socket(main.services['postgres-exporter-db']));
+      }
       if (platform === 'swarm') {
         // A local volume per node: the node exporter runs on every node, so on each member's node too.
         expect(node.deploy!.mode).toBe('global');

@@ -263,7 +263,9 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
   // swarm: the backup service reaches only the database tier (the db network of stack.yml).
   const dbNets = swarm ? swarmNetworksOf(spec, 'db-member') : ['data'];
   const dbCommand = ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf', '-c', `archive_mode=${a.archive_mode}`, '-c', `archive_command=${a.archive_command}`, '-c', `archive_timeout=${a.archive_timeout}`];
-  const shared = ['pgbackrest-repo:/var/lib/pgbackrest', `pg-socket:${p.socket}`];
+  // The socket volume the monitoring's postgres exporter mounts too (db-socket): the override's mount
+  // replaces the main file's at the same path, and another volume there would cut the exporter off.
+  const shared = ['pgbackrest-repo:/var/lib/pgbackrest', `${socketVolume('db')}:${p.socket}`];
   const db: Record<string, unknown> = { image, command: dbCommand, volumes: [...shared], networks: dbNets };
   if (!swarm) db.build = { context: './backup' };
   const backup: Record<string, unknown> = {
@@ -292,7 +294,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
     version: '3.8',
     services: { db, backup },
     networks: swarm ? Object.fromEntries(dbNets.map((n) => [n, SWARM_NETWORKS[n as SwarmNetwork]])) : { data: { internal: true } },
-    volumes: { pgdata: {}, 'pgbackrest-repo': {}, 'pg-socket': {}, 'pg-dumps': {}, ...(backupMetricsDir(spec) ? { [METRICS_VOLUME]: {} } : {}) },
+    volumes: { pgdata: {}, 'pgbackrest-repo': {}, [socketVolume('db')]: {}, 'pg-dumps': {}, ...(backupMetricsDir(spec) ? { [METRICS_VOLUME]: {} } : {}) },
   };
   const file = swarm ? 'stack.backup.yml' : 'docker-compose.backup.yml';
   const how = swarm
