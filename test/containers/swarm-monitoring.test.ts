@@ -106,6 +106,10 @@ describe.skipIf(!dockerHost)('containers: Swarm stack with monitoring (single-se
     const stale = (await run(['docker', 'volume', 'ls', '-q', '-f', `name=${STACK}_`])).out.trim().split('\n').filter(Boolean);
     if (stale.length) await docker(['volume', 'rm', ...stale]);
     await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+    // The ingress sandbox creates docker_gwbridge at init; made here as Docker's docs show if not.
+    if ((await run(['docker', 'network', 'inspect', 'docker_gwbridge'])).code !== 0) {
+      await docker(['network', 'create', '--subnet', '10.211.0.0/24', '--opt', 'com.docker.network.bridge.name=docker_gwbridge', '--opt', 'com.docker.network.bridge.enable_icc=false', 'docker_gwbridge']);
+    }
     const gw = (await docker(['network', 'inspect', 'docker_gwbridge', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}'])).trim();
     expect(gw, 'docker_gwbridge gateway').toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     server = http.createServer((req, res) => {
