@@ -17,6 +17,12 @@ export const LB_PATHS = Object.fromEntries(Object.values(LOAD_BALANCERS).map((l)
 /** Where the LB's stats page listens on an lb host, as the model says (no page: localhost, unused). */
 export const lbStatsBind = (spec: Spec, lb: Host) => (LOAD_BALANCERS[spec.loadBalancer.kind].statsPage ? bindOf(deploymentOf(spec), lb.name, 'lb', spec.loadBalancer.statsPort) : '127.0.0.1');
 
+/** The metrics listener of the LB on an lb host, as the model says (monitoring on), for the blue and the green config alike. */
+export function lbHostMetrics(spec: Spec, lb: Host): { bind: string; port: number } | undefined {
+  const p = deploymentOf(spec).hosts.find((x) => x.name === lb.name)?.services.find((s) => s.id === 'lb')?.ports.find((x) => x.port === LB_METRICS_PORT);
+  return p ? { bind: p.bind, port: p.port } : undefined;
+}
+
 /** The unit of each load balancer: ExecStart runs Debian's binary in the foreground. */
 export const lbUnit = (spec: Spec, kind: LbKind) => LOAD_BALANCERS[kind].unit(spec);
 
@@ -30,8 +36,7 @@ export function renderLbHost(spec: Spec, ctx: RenderContext, b: BundleBuilder, p
   const model = lbModel(spec, upstreams, LB_PATHS[kind].dir);
   const lbm = LOAD_BALANCERS[kind];
   const statsBind = lbStatsBind(spec, lb);
-  const metricsPort = deploymentOf(spec).hosts.find((x) => x.name === lb.name)?.services.find((s) => s.id === 'lb')?.ports.find((p) => p.port === LB_METRICS_PORT);
-  const metrics = metricsPort ? { bind: metricsPort.bind, port: metricsPort.port } : undefined;
+  const metrics = lbHostMetrics(spec, lb);
   b.add(hostFile(lb, lbm.hosts.config), lbm.render(model, h, { statsBind, ...(metrics ? { metrics } : {}) }), { checks: [{ tool: kind }] });
   b.add(hostFile(lb, `/etc/systemd/system/${kind}.service`), renderUnit(lbUnit(spec, kind), ctx), { checks: [{ tool: 'systemd' }] });
   if (lbm.statsPage) b.secret(SECRETS.haproxyStats);

@@ -1,11 +1,15 @@
 /** Monitoring on compose and swarm (issue 17): the services, what they publish, the flows, and passwords only in files. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { resolveSpec } from '../../src/spec/resolve.js';
 import { checkRules } from '../../src/spec/rules.js';
 import { deploymentOf, flowsOf } from '../../src/model/index.js';
 import { render } from '../../src/render/index.js';
-import { rulesDoc } from '../../src/targets/monitoring/rules.js';
+import { BACKUP_METRICS, rulesDoc } from '../../src/targets/monitoring/rules.js';
 
 const spec = (values: Record<string, unknown>) => resolveSpec([{ source: 'file', values: structuredClone(values) }]).spec;
 const ctx = { version: 'test', specFile: 'ha-gen.yaml' };
@@ -119,4 +123,83 @@ describe('monitoring on swarm', () => {
       if (db === 'patroni') expect(flows.some((f) => f.address === 'tasks.etcd1' && f.port === 2379)).toBe(true);
     });
   }
+});
+
+describe('monitoring on compose/swarm: the backups leave the metric BackupFailed and BackupTooOld read', () => {
+  type Doc = { services: Record<string, Svc & { image?: string; build?: unknown }>; volumes: Record<string, unknown> };
+  const cases = [
+    ['compose', 'single-server', 'none'], ['compose', 'single-server', 'streaming'], ['compose', 'single-server', 'patroni'],
+    ['swarm', 'single-server', 'none'], ['swarm', 'multi-server', 'streaming'], ['swarm', 'multi-server', 'patroni'],
+  ] as const;
+  for (const [platform, tier, ha] of cases) {
+    it(`${platform} ${ha}: every backup service writes into a volume the node exporter's textfile collector reads, and its image makes it writable`, () => {
+      const s = spec({ tier, platform, database: { ha }, ...(tier === 'multi-server' ? { storage: { kind: 'nfs', nfsServer: 'nfs1' } } : {}), monitoring: { enabled: true } });
+      const b = render(s, ctx);
+      const main = parse(b.files.get(platform === 'compose' ? 'docker-compose.yml' : 'stack.yml')!.contents) as Doc;
+      // A single database's backup service comes in the override file, deployed with the main one.
+      const extra = ha === 'none' ? (parse(b.files.get(platform === 'compose' ? 'docker-compose.backup.yml' : 'stack.backup.yml')!.contents) as Doc) : { services: {}, volumes: {} };
+      const services = { ...main.services, ...extra.services };
+      const backups = Object.keys(services).filter((n) => /^backup(-|$)/.test(n));
+      expect(backups.length, 'backup services').toBeGreaterThan(0);
+      const node = services['node-exporter']!;
+      const dir = node.command!.find((c) => c.startsWith('--collector.textfile.directory='))?.split('=')[1];
+      expect(dir, 'the node exporter has a textfile collector').toBeTruthy();
+      const mountAt = (svc: Svc, target: string) => (svc.volumes ?? []).filter((v): v is string => typeof v === 'string').map((v) => v.split(':')).find((v) => v[1] === target);
+      const volume = mountAt(node, dir!)?.[0];
+      expect(volume, 'a named volume at the textfile folder').toMatch(/^[a-z][a-z0-9-]+$/);
+      expect(main.volumes[volume!]).toBeDefined();
+      const script = b.files.get('backup/backup.sh')!.contents;
+      const written = /^default_metricsDir='([^']+)'$/m.exec(script)?.[1];
+      expect(written, 'backup.sh writes its metrics').toBeTruthy();
+      for (const n of backups) {
+        const m = mountAt(services[n]!, written!);
+        expect(m?.[0], `${n} mounts ${volume} at ${written}`).toBe(volume);
+        expect(m?.[2], `${n} writes there`).toBeUndefined();
+        if (ha === 'none') expect(extra.volumes[volume!], 'the override declares the volume').toBeDefined();
+        // Docker gives a new, empty volume the owner of the image folder it is mounted over: postgres.
+        const dockerfile = b.files.get(services[n]!.image!.includes('patroni') ? 'patroni/Dockerfile' : 'backup/Dockerfile')!.contents;
+        expect(dockerfile, `${n}'s image creates ${written} for postgres`).toContain(`install -d -o postgres -g postgres -m 0755 ${written}`);
+      }
+      if (ha === 'none') {
+        // The override mounts the database's socket where the main file does: the same volume, or the postgres exporter is cut off.
+        const socket = (svc?: Svc) => mountAt(svc ?? {}, '/var/run/postgresql')?.[0];
+        expect(socket(extra.services.db), 'the override\'s db socket').toBe(socket(main.services['postgres-exporter-db']));
+        expect(socket(extra.services.backup)).toBe(socket(main.services['postgres-exporter-db']));
+      }
+      if (platform === 'swarm') {
+        // A local volume per node: the node exporter runs on every node, so on each member's node too.
+        expect(node.deploy!.mode).toBe('global');
+      }
+    });
+  }
+
+  it('backup.sh run as the backup service runs it: success and failure land as the rules\' metrics; a stanza check that fails (database starting) is no failed backup', () => {
+    const s = spec({ tier: 'single-server', platform: 'compose', database: { ha: 'streaming' }, monitoring: { enabled: true } });
+    const script = render(s, ctx).files.get('backup/backup.sh')!.contents;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ha-gen-backup-metrics-'));
+    try {
+      const bin = path.join(dir, 'bin');
+      const metrics = path.join(dir, 'textfile');
+      fs.mkdirSync(bin);
+      fs.mkdirSync(metrics);
+      fs.writeFileSync(path.join(dir, 'backup.sh'), script);
+      fs.writeFileSync(path.join(bin, 'psql'), '#!/bin/sh\necho f\n', { mode: 0o755 });
+      // pgBackRest's exit status comes from the test: PGBR_FAIL names the command that fails.
+      fs.writeFileSync(path.join(bin, 'pgbackrest'), '#!/bin/sh\nfor a; do case "$a" in "$PGBR_FAIL") exit 1;; esac; done\nexit 0\n', { mode: 0o755 });
+      const run = (args: string[], fail = '') => spawnSync('bash', [path.join(dir, 'backup.sh'), ...args], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, HA_GEN_METRICS_DIR: metrics, PGBR_FAIL: fail } });
+      const value = (m: string) => {
+        const f = path.join(metrics, `${m}.prom`);
+        return fs.existsSync(f) ? Number(/^\S+ (\d+)$/m.exec(fs.readFileSync(f, 'utf8'))?.[1]) : undefined;
+      };
+      expect(run(['stanza'], 'stanza-create').status).not.toBe(0);
+      expect(fs.readdirSync(metrics), 'a failed stanza check leaves no metric').toEqual([]);
+      expect(run(['full']).status).toBe(0);
+      expect(value(BACKUP_METRICS.success)).toBeGreaterThan(1.7e9);
+      expect(value(BACKUP_METRICS.failure)).toBeUndefined();
+      expect(run(['full'], 'backup').status).not.toBe(0);
+      expect(value(BACKUP_METRICS.failure)).toBeGreaterThanOrEqual(value(BACKUP_METRICS.success)!);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -150,6 +150,22 @@ describe('monitoring files', () => {
     expect(caddy).toMatch(/http:\/\/:8405 \{\n\tbind 10\.0\.1\.5\n\tmetrics \/metrics/);
   });
 
+  // The metrics listener as each LB writes it (the lines above), whatever address it binds.
+  const LISTENER = { haproxy: /frontend metrics\n {4}bind \S+:8405\n[\s\S]*use-service prometheus-exporter/, nginx: /listen \S+:8405;[\s\S]*stub_status;/, caddy: /:8405 \{\n\tbind \S+\n\tmetrics \/metrics/ } as const;
+  for (const kind of ['haproxy', 'nginx', 'caddy'] as const) {
+    for (const [platform, tier] of [['hosts', 'multi-server'], ['compose', 'single-server'], ['swarm', 'multi-server']] as const) {
+      it(`${platform} ${kind}: every LB config the bundle writes has the metrics listener (blue and green: a blue-green switch keeps the LB's metrics)`, () => {
+        const s = platform === 'hosts' ? multi({ loadBalancer: { kind } }) : spec({ tier, platform, loadBalancer: { kind }, ...(tier === 'multi-server' ? { storage: { kind: 'nfs', nfsServer: 'nfs1' } } : {}), monitoring: { enabled: true } });
+        const b = render(s, ctx);
+        // Every file the LB itself reads (checked by its own tool), not the database endpoint's HAProxy.
+        const configs = [...b.files.entries()].filter(([p, f]) => f.checks.some((c) => c.tool === kind) && !/haproxy-db\.cfg$/.test(p)).map(([p]) => p);
+        expect(configs.filter((p) => p.includes('blue-green')).length, 'green configs').toBeGreaterThan(0);
+        expect(configs.filter((p) => !p.includes('blue-green')).length, 'blue configs').toBeGreaterThan(0);
+        for (const p of configs) expect(b.files.get(p)!.contents, p).toMatch(LISTENER[kind]);
+      });
+    }
+  }
+
   it('the backup script leaves its last success and failure for the textfile collector', () => {
     const sh = file('hosts/db1/usr/local/sbin/home-registry-backup');
     expect(sh).toContain('ha_gen_backup_last_$1_timestamp_seconds');

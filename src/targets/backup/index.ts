@@ -19,6 +19,18 @@ import { MINIO_PORT } from '../../model/constants.js';
 
 /** The node exporter's textfile collector folder (monitoring): the backup leaves its timestamps there. */
 export const textfileDir = (spec: Pick<Spec, 'name'>) => `/var/lib/${spec.name}-textfile`;
+/**
+ * compose/swarm: the volume that is that folder in the backup services and the node exporter (on
+ * swarm a local volume per node: the node exporter of a member's node reads what its backup wrote).
+ */
+export const METRICS_VOLUME = 'backup-metrics';
+/** Where the backup leaves its metrics (monitoring on), else undefined. */
+export const backupMetricsDir = (spec: Pick<Spec, 'name' | 'monitoring'>) => (spec.monitoring.enabled ? textfileDir(spec) : undefined);
+/**
+ * The backup images create the folder owned by postgres: Docker copies an image folder's owner into
+ * the new, empty volume mounted over it, so the backup (user postgres) can write there.
+ */
+export const metricsDirInstall = (spec: Pick<Spec, 'name' | 'monitoring'>) => (spec.monitoring.enabled ? ` && install -d -o postgres -g postgres -m 0755 ${textfileDir(spec)}` : '');
 import backupSh from '../../../templates/backup/backup.sh.hbs?raw';
 import dumpSh from '../../../templates/backup/dump.sh.hbs?raw';
 import restoreSh from '../../../templates/backup/restore-pitr.sh.hbs?raw';
@@ -109,7 +121,7 @@ function scripts(spec: Spec, ctx: RenderContext) {
   const h = header(ctx).trimEnd();
   const common = { header: h, stanza: stanzaOf(spec), configPath: PGBACKREST_CONFIG, socketDir: p.socket, port: String(spec.database.port) };
   return {
-    backup: renderTemplate(backupSh, { ...common, metricsDir: spec.monitoring.enabled && spec.platform === 'hosts' ? textfileDir(spec) : '', daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
+    backup: renderTemplate(backupSh, { ...common, metricsDir: backupMetricsDir(spec) ?? '', daily: b.full === 'daily', weekday: b.weekday, fullWhen: b.full === 'daily' ? 'every run' : `${b.weekday}days`, retentionFull: b.retentionFull, retentionDiff: b.retentionDiff }),
     dump: renderTemplate(dumpSh, { ...common, db: spec.database.name, dumpDir: `${DUMP_DIR}/${spec.name}`, dumpDays: b.dumpDays, dumpDaysMinus1: b.dumpDays - 1 }),
     // Patroni keeps postgresql.conf in the data directory (hosts and containers): the restored copy
     // brings its own. Otherwise the server's config file, which names the live data directory.
@@ -196,6 +208,9 @@ export function memberArchiveVolumes(spec: Spec, member: string): string[] {
   return [`${REPO_VOLUME}:${spec.backup.path}`, `${socketVolume(member)}:${SOCKET_DIR}`];
 }
 
+/** The metrics folder's volume in a backup service (monitoring on). */
+export const metricsVolumes = (spec: Spec): string[] => (backupMetricsDir(spec) ? [`${METRICS_VOLUME}:${backupMetricsDir(spec)}`] : []);
+
 /** The backup service of one member, without what differs per platform (files, placement, restart). */
 export function memberBackupService(spec: Spec, member: string, dataVolume: string, image: string): Record<string, unknown> {
   return {
@@ -203,7 +218,7 @@ export function memberBackupService(spec: Spec, member: string, dataVolume: stri
     user: 'postgres',
     entrypoint: ['bash', '/usr/local/bin/schedule.sh'],
     // Same data path as its member: pgBackRest checks pg1-path against the server's data_directory.
-    volumes: [`${dataVolume}:${pgDataPath(spec.database.version)}`, ...memberArchiveVolumes(spec, member), `${DUMP_VOLUME}:${DUMP_DIR}`],
+    volumes: [`${dataVolume}:${pgDataPath(spec.database.version)}`, ...memberArchiveVolumes(spec, member), `${DUMP_VOLUME}:${DUMP_DIR}`, ...metricsVolumes(spec)],
     environment: { HA_GEN_BACKUP_TIME: spec.backup.time },
     // The database images' health checks are about the server (pg_isready, Patroni's REST API): not this.
     healthcheck: { disable: true },
@@ -231,11 +246,12 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
       header(ctx).trimEnd(),
       '# The official PostgreSQL image plus pgBackRest (from the image\'s own PGDG apt source): the database',
       '# archives WAL with it and the backup service runs the schedule. Rebuild after changing pgbackrest.conf.',
+      ...(backupMetricsDir(spec) ? [`# ${backupMetricsDir(spec)}: the backup's metrics (monitoring); a new volume mounted over it takes its owner, postgres.`] : []),
       `FROM ${pgImage(v)}`,
       'RUN apt-get update \\',
       ' && apt-get install -y --no-install-recommends pgbackrest \\',
       ' && rm -rf /var/lib/apt/lists/* \\',
-      ' && install -d -o postgres -g postgres -m 0750 /var/lib/pgbackrest /var/log/pgbackrest /var/spool/pgbackrest ' + DUMP_DIR,
+      ' && install -d -o postgres -g postgres -m 0750 /var/lib/pgbackrest /var/log/pgbackrest /var/spool/pgbackrest ' + DUMP_DIR + metricsDirInstall(spec),
       `COPY pgbackrest.conf ${PGBACKREST_CONFIG}`,
       'COPY backup.sh dump.sh restore-pitr.sh schedule.sh /usr/local/bin/',
       '',
@@ -248,7 +264,9 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
   // swarm: the backup service reaches only the database tier (the db network of stack.yml).
   const dbNets = swarm ? swarmNetworksOf(spec, 'db-member') : ['data'];
   const dbCommand = ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf', '-c', `archive_mode=${a.archive_mode}`, '-c', `archive_command=${a.archive_command}`, '-c', `archive_timeout=${a.archive_timeout}`];
-  const shared = ['pgbackrest-repo:/var/lib/pgbackrest', `pg-socket:${p.socket}`];
+  // The socket volume the monitoring's postgres exporter mounts too (db-socket): the override's mount
+  // replaces the main file's at the same path, and another volume there would cut the exporter off.
+  const shared = ['pgbackrest-repo:/var/lib/pgbackrest', `${socketVolume('db')}:${p.socket}`];
   const db: Record<string, unknown> = { image, command: dbCommand, volumes: [...shared], networks: dbNets };
   if (!swarm) db.build = { context: './backup' };
   const backup: Record<string, unknown> = {
@@ -256,7 +274,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
     user: 'postgres',
     entrypoint: ['/usr/local/bin/schedule.sh'],
     // The base backup reads the data directory: it shares the database's volumes (same node on swarm).
-    volumes: [`pgdata:${p.data}`, ...shared, `pg-dumps:${DUMP_DIR}`],
+    volumes: [`pgdata:${p.data}`, ...shared, `pg-dumps:${DUMP_DIR}`, ...metricsVolumes(spec)],
     environment: { HA_GEN_BACKUP_TIME: spec.backup.time },
     networks: swarm ? swarmNetworksOf(spec, 'backup') : ['data'],
     stop_grace_period: '30s',
@@ -277,7 +295,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
     version: '3.8',
     services: { db, backup },
     networks: swarm ? Object.fromEntries(dbNets.map((n) => [n, SWARM_NETWORKS[n as SwarmNetwork]])) : { data: { internal: true } },
-    volumes: { pgdata: {}, 'pgbackrest-repo': {}, 'pg-socket': {}, 'pg-dumps': {} },
+    volumes: { pgdata: {}, 'pgbackrest-repo': {}, [socketVolume('db')]: {}, 'pg-dumps': {}, ...(backupMetricsDir(spec) ? { [METRICS_VOLUME]: {} } : {}) },
   };
   const file = swarm ? 'stack.backup.yml' : 'docker-compose.backup.yml';
   const how = swarm

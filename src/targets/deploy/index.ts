@@ -8,7 +8,7 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { lbModel } from '../lb-model.js';
 import { composeBlueGreen, loadBalancerOf } from '../lb/index.js';
-import { lbStatsBind } from '../lb-units.js';
+import { lbHostMetrics, lbStatsBind } from '../lb-units.js';
 import { renderUnit } from '../systemd/index.js';
 import { hostFile, topology } from '../hosts/plan.js';
 import { appUnit, appUnitName, greenPort, greenUnitName } from '../app/index.js';
@@ -27,7 +27,7 @@ const SCRIPT = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
 /** Seconds a new instance gets to become healthy (the container healthcheck's start period is 30 s). */
 const HEALTH_TIMEOUT = 90;
 
-/** containers: the green config keeps the blue one's metrics listener (monitoring), or a switch would drop it. */
+/** The green config keeps the blue one's metrics listener (monitoring), or a switch would drop it. */
 function lbText(spec: Spec, ctx: RenderContext, model: ReturnType<typeof lbModel>, statsBind: string, metrics?: LbRenderOptions['metrics']): string {
   return loadBalancerOf(spec).render(model, header(ctx), { statsBind, ...(metrics ? { metrics } : {}) });
 }
@@ -104,7 +104,7 @@ export function renderHostsDeploy(spec: Spec, ctx: RenderContext, b: BundleBuild
   const upstreams = { kind: 'static' as const, servers: t.app.map((a) => ({ name: a.name, host: a.address, port: greenPort(spec) })) };
   for (const lb of t.lb) {
     const model = lbModel(spec, upstreams, loadBalancerOf(spec).hosts.dir);
-    b.add(`deploy/blue-green/${hostFile(lb, loadBalancerOf(spec).hosts.config)}`, lbText(spec, ctx, model, lbStatsBind(spec, lb)), { checks: [{ tool: kind }] });
+    b.add(`deploy/blue-green/${hostFile(lb, loadBalancerOf(spec).hosts.config)}`, lbText(spec, ctx, model, lbStatsBind(spec, lb), lbHostMetrics(spec, lb)), { checks: [{ tool: kind }] });
   }
   b.add('deploy/blue-green.sh', renderTemplate(bgHosts, c), SCRIPT);
   addReadme(spec, ctx, b);

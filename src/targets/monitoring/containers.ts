@@ -13,7 +13,7 @@ import { toYaml } from '../../render/yaml.js';
 import { deploymentOf } from '../../model/index.js';
 import { ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT, LB_METRICS_PORT, MONITORING_LABEL, MONITORING_SERVICES as S, NGINX_EXPORTER_PORT, NODE_EXPORTER_PORT, POSTGRES_EXPORTER_PORT, PROMETHEUS_PORT } from '../../model/monitoring.js';
 import { dbMemberNames } from '../../model/containers.js';
-import { socketVolume } from '../backup/index.js';
+import { backupMetricsDir, METRICS_VOLUME, socketVolume } from '../backup/index.js';
 import { composeVar } from '../secrets.js';
 import { configName, swarmEnvSecret, type SwarmStack } from '../swarm/stack.js';
 import { alertmanagerConfig, blackboxConfig, MONITORING_SECRETS, postgresQueries, prometheusConfig } from './index.js';
@@ -87,6 +87,9 @@ const prometheusArgs = (extra: string[] = []) => [`--config.file=${IN.prometheus
 const alertmanagerArgs = (peers: string[]) => [`--config.file=${IN.alertmanager}`, '--storage.path=/alertmanager', `--web.listen-address=:${ALERTMANAGER_PORT}`, ...(peers.length ? [`--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`, ...peers.map((p) => `--cluster.peer=${p}:${ALERTMANAGER_CLUSTER_PORT}`)] : ['--cluster.listen-address='])];
 const postgresEnv = (spec: Spec) => ({ DATA_SOURCE_NAME: `host=${SOCKET_DIR} port=${spec.database.port} user=postgres dbname=postgres sslmode=disable` });
 const hardening = { security_opt: ['no-new-privileges:true'] };
+/** The backup services' metrics volume (BackupFailed, BackupTooOld), read by the node exporter's textfile collector. */
+const textfileArgs = (spec: Spec) => (backupMetricsDir(spec) ? [`--collector.textfile.directory=${backupMetricsDir(spec)}`] : []);
+const textfileVolumes = (spec: Spec) => (backupMetricsDir(spec) ? [`${METRICS_VOLUME}:${backupMetricsDir(spec)}:ro`] : []);
 
 export interface ComposeMonitoring {
   services: Record<string, unknown>;
@@ -103,7 +106,7 @@ export function renderMonitoringCompose(spec: Spec, ctx: RenderContext, b: Bundl
   if (!deploymentOf(spec).monitoring) return undefined;
   const secretFile = (w: 'smtp' | 'webhook') => `${COMPOSE_SECRET_DIR}/${w}-password`;
   addFiles(spec, ctx, b, secretFile);
-  const out: ComposeMonitoring = { services: {}, volumes: ['prometheus-data', 'alertmanager-data'], networks: { monitoring: {} } };
+  const out: ComposeMonitoring = { services: {}, volumes: ['prometheus-data', 'alertmanager-data', METRICS_VOLUME], networks: { monitoring: {} } };
   const kind = spec.loadBalancer.kind;
   out.services[S.prometheus] = {
     image: MONITORING_IMAGES.prometheus,
@@ -151,9 +154,9 @@ export function renderMonitoringCompose(spec: Spec, ctx: RenderContext, b: Bundl
     // The official docs' host pid and read-only root file system (without their rslave: Docker refuses
     // it where / is a private mount, and it only adds mounts made after the start); not the host's
     // network, where it would listen on every interface: Prometheus reaches it on the monitoring network.
-    command: ['--path.rootfs=/host'],
+    command: ['--path.rootfs=/host', ...textfileArgs(spec)],
     pid: 'host',
-    volumes: ['/:/host:ro'],
+    volumes: ['/:/host:ro', ...textfileVolumes(spec)],
     networks: ['monitoring'],
     ...hardening,
   };
@@ -241,8 +244,8 @@ export function renderMonitoringSwarm(spec: Spec, ctx: RenderContext, b: BundleB
     image: MONITORING_IMAGES.node,
     // Swarm has no host pid; the root file system read-only (as on compose, without rslave). Not the
     // host's network (it would listen on every interface): Prometheus finds every task by DNS.
-    command: ['--path.rootfs=/host'],
-    volumes: [{ type: 'bind', source: '/', target: '/host', read_only: true }],
+    command: ['--path.rootfs=/host', ...textfileArgs(spec)],
+    volumes: [{ type: 'bind', source: '/', target: '/host', read_only: true }, ...textfileVolumes(spec)],
     networks: ['monitoring'],
     deploy: { mode: 'global', restart_policy: { condition: 'any', delay: '5s' } },
   };
@@ -274,6 +277,7 @@ export function renderMonitoringSwarm(spec: Spec, ctx: RenderContext, b: BundleB
   }
   stack.volumes['prometheus-data'] = {};
   stack.volumes['alertmanager-data'] = {};
+  stack.volumes[METRICS_VOLUME] = {};
   stack.labels.push({ label: MONITORING_LABEL, what: `runs Prometheus, Alertmanager and the blackbox exporter (one each per node; label ${n} nodes)` });
   return true;
 }

@@ -9,7 +9,7 @@ import { renderHba } from './hosts.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
 import { addPatroniContainerFiles, CONTAINER_BIN, CONTAINER_SOCKET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames, STATS_ENV } from './containers.js';
 import { patroniSecrets } from './hosts.js';
-import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, stanzaOf } from '../backup/index.js';
+import { archiveSettings, backupImage, backupMetricsDir, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, METRICS_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, stanzaOf } from '../backup/index.js';
 import stanzaSh from '../../../templates/postgres/30-pgbackrest-stanza.sh.hbs?raw';
 import replRoleSh from '../../../templates/postgres/20-replication-role.sh.hbs?raw';
 
@@ -120,7 +120,7 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
       svc.volumes = [...(svc.volumes as string[]), './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro'];
       services[backupServiceName(m)] = { ...svc, ...dbImage, restart: 'unless-stopped', depends_on: [m], networks: ['data'], ...hardening };
     }
-    volumes.push(REPO_VOLUME, DUMP_VOLUME, ...members.map(socketVolume));
+    volumes.push(REPO_VOLUME, DUMP_VOLUME, ...members.map(socketVolume), ...(backupMetricsDir(spec) ? [METRICS_VOLUME] : []));
   }
   b.resolveNames('db');
   return { services, volumes, host: 'db', port: spec.database.port, appDependsOn: { db: { condition: 'service_healthy' } } };
@@ -167,7 +167,7 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     services[backupServiceName(m)] = { ...svc, restart: 'unless-stopped', depends_on: [m], networks: ['data'], ...hardening };
     volumes.push(socketVolume(m));
   }
-  volumes.push(REPO_VOLUME, DUMP_VOLUME);
+  volumes.push(REPO_VOLUME, DUMP_VOLUME, ...(backupMetricsDir(spec) ? [METRICS_VOLUME] : []));
   services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
     restart: 'unless-stopped',

@@ -9,6 +9,7 @@ import { renderHba, patroniYaml, renderPostBootstrap } from './hosts.js';
 import { hbaLines, patroniConfig } from '../patroni/index.js';
 import { renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
 import { renderDbEndpoint } from '../db-endpoint/index.js';
+import { backupMetricsDir } from '../backup/index.js';
 import dockerfile from '../../../templates/patroni/Dockerfile.hbs?raw';
 
 export { pgImageData as PG_IMAGE_DATA } from '../../model/constants.js';
@@ -40,7 +41,7 @@ export function addPatroniContainerFiles(spec: Spec, ctx: RenderContext, b: Bund
   b.add('patroni/post-bootstrap.sh', renderPostBootstrap(spec, ctx, '/etc/postgresql/init/app-role.psql'), { mode: 0o755, checks: [{ tool: 'shell' }] });
   const em: EtcdMember[] = etcd.map((n) => ({ name: n, address: n, listen: '0.0.0.0' }));
   for (const m of em) b.add(`etcd/${m.name}.conf.yml`, renderEtcdConfig(spec, ctx, m, em, '/etcd-data'), { checks: [{ tool: 'etcd' }, { tool: 'yaml' }] });
-  b.add('patroni/Dockerfile', renderTemplate(dockerfile, { header: header(ctx).trimEnd(), image: patroniImage(spec), pgMajor: v, patroniVersion: spec.database.patroniVersion }));
+  b.add('patroni/Dockerfile', renderTemplate(dockerfile, { header: header(ctx).trimEnd(), image: patroniImage(spec), pgMajor: v, patroniVersion: spec.database.patroniVersion, metricsDir: backupMetricsDir(spec) }));
   b.add('db-endpoint/haproxy-db.cfg', renderDbEndpoint(spec, ctx, { bind: '0.0.0.0', statsBind: '0.0.0.0', members: members.map((m) => ({ name: m, host: m })), docker: true }), { checks: [{ tool: 'haproxy' }] });
   b.resolveNames(...members, ...etcd, 'db-endpoint');
   return { members, etcd };

@@ -11,7 +11,7 @@ import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
 import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniImage, replicaNames } from './containers.js';
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
-import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
+import { archiveSettings, backupImage, backupMetricsDir, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, METRICS_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
 
 /**
  * The database tier's services (PostgreSQL, its standbys, Patroni members, etcd, the db-endpoint)
@@ -135,6 +135,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
     });
     stack.volumes[REPO_VOLUME] = {};
     stack.volumes[DUMP_VOLUME] = {};
+    if (backupMetricsDir(spec)) stack.volumes[METRICS_VOLUME] = {};
   }
   return { host: 'db', port: spec.database.port };
 }
@@ -194,6 +195,7 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
   }
   stack.volumes[REPO_VOLUME] = {};
   stack.volumes[DUMP_VOLUME] = {};
+  if (backupMetricsDir(spec)) stack.volumes[METRICS_VOLUME] = {};
   stack.services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
     entrypoint: [...wrap.entrypoint, 'docker-entrypoint.sh'],

@@ -19,6 +19,24 @@ export PGHOST="${PGHOST:-$default_socketDir}"
 export PGPORT="${PGPORT:-$default_port}"
 export PGUSER="${PGUSER:-postgres}"
 
+# Monitoring: the node exporter's textfile collector reads the last success and failure times from
+# here (alerts BackupFailed and BackupTooOld); on compose/swarm the folder is a volume it shares.
+default_metricsDir='/var/lib/home-registry-textfile'
+metrics_dir="${HA_GEN_METRICS_DIR:-$default_metricsDir}"
+record() {
+  local m="ha_gen_backup_last_$1_timestamp_seconds"
+  if [[ ! -d "$metrics_dir" || ! -w "$metrics_dir" ]]; then
+    echo "backup.sh: cannot write $metrics_dir: monitoring does not see this backup's $1" >&2
+    return 0
+  fi
+  printf '# HELP %s Unix time of the last %s base backup (backup.sh).\n# TYPE %s gauge\n%s %s\n' "$m" "$1" "$m" "$m" "$(date +%s)" >"$metrics_dir/.$m.tmp" \
+    && mv -f "$metrics_dir/.$m.tmp" "$metrics_dir/$m.prom"
+}
+# Only a backup's failure counts: `stanza` (schedule.sh checks it every minute, while the database
+# may still be starting) is not a backup.
+backup_arg="${1:-}"
+trap 'rc=$?; if (( rc != 0 )) && [[ "$backup_arg" != stanza ]]; then record failure; fi' EXIT
+
 in_recovery="$(psql -X -A -t -d postgres -c 'SELECT pg_is_in_recovery()')" || {
   echo "backup.sh: cannot reach PostgreSQL at $PGHOST:$PGPORT" >&2
   exit 1
@@ -41,5 +59,6 @@ esac
 pgbackrest --stanza="$stanza" stanza-create
 if [[ "$kind" == "stanza" ]]; then exit 0; fi
 pgbackrest --stanza="$stanza" --type="$kind" backup
+record success
 # Retention (full 2, differential 7) is applied by the backup itself; show what is kept.
 pgbackrest --stanza="$stanza" info
