@@ -4,7 +4,7 @@
  * is what the stack's constraints make true when no node carries two labels of the same role.
  */
 import type { Role, Spec } from '../spec/schema.js';
-import { VRRP_PROTOCOL, ETCD_CLIENT_PORT, ETCD_PEER_PORT, MINIO_PORT, NFS_PORT, GLUSTERD_PORT, PATRONI_REST_PORT } from './constants.js';
+import { VRRP_PROTOCOL, ETCD_CLIENT_PORT, ETCD_METRICS_PORT, ETCD_PEER_PORT, MINIO_PORT, NFS_PORT, GLUSTERD_PORT, PATRONI_REST_PORT } from './constants.js';
 import { dbWhat, lbPorts, storageWhat } from './services.js';
 import type { Deployment, Link, LinkTarget, ModelHost, ModelService } from './types.js';
 import { containersMonitoring, LB_METRICS_PORT, MONITORING_LABEL } from './monitoring.js';
@@ -78,7 +78,7 @@ export function containersDeployment(spec: Spec): Deployment {
     const h = place(d.ha === 'patroni' ? `patroni-${m}` : `database-${i === 0 ? 'primary' : m.replace(/^db-/, '')}`, ['db'], label);
     const standby = d.ha === 'streaming' && i > 0;
     const ports = [{ port: d.port, proto: 'tcp' as const, bind: '0.0.0.0', exposure: 'internal' as const, what: 'PostgreSQL' }];
-    if (d.ha === 'patroni') ports.push({ port: PATRONI_REST_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'Patroni REST API' });
+    if (d.ha === 'patroni') ports.push({ port: PATRONI_REST_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'Patroni REST API, HTTPS (/primary, /replica; changes need a certificate)' });
     svc(h, { id: `db-${m}`, name: `${prefix}${m}`, kind: 'db', what: d.ha === 'streaming' ? (standby ? 'PostgreSQL streaming standby' : 'PostgreSQL primary') : dbWhat(spec), ports, order: 30 });
     return h;
   });
@@ -87,7 +87,7 @@ export function containersDeployment(spec: Spec): Deployment {
   if (d.ha === 'patroni') {
     const etcd = etcdMembers(spec).map((e) => {
       const h = place(`etcd-${e}`, ['etcd'], `etcd=${e}`);
-      svc(h, { id: `etcd-${e}`, name: `${prefix}${e}`, kind: 'etcd', what: `etcd member ${e.slice(4)} of ${spec.database.etcdMembers}`, ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'clients' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'peers' }], order: 20 });
+      svc(h, { id: `etcd-${e}`, name: `${prefix}${e}`, kind: 'etcd', what: `etcd member ${e.slice(4)} of ${spec.database.etcdMembers}`, ports: [{ port: ETCD_CLIENT_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'clients (TLS, a certificate of the bundle\'s CA)' }, { port: ETCD_PEER_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'peers (TLS)' }, { port: ETCD_METRICS_PORT, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'etcd /metrics and /health (plain, read-only)' }], order: 20 });
       etcdParts.push({ host: h, member: e });
       return h;
     });
@@ -100,7 +100,7 @@ export function containersDeployment(spec: Spec): Deployment {
     for (const h of epHosts) {
       svc(h, { id: 'db-endpoint', name: `${prefix}db-endpoint`, kind: 'db-endpoint', what: 'database endpoint: writes to the Patroni leader', ports: [{ port: d.endpointPorts.write, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'writes' }, { port: d.endpointPorts.read, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'reads (replicas)' }, { port: d.endpointPorts.stats, proto: 'tcp', bind: '0.0.0.0', exposure: 'internal', what: 'endpoint stats (not published)' }], order: 40 });
       links.push({ from: h.name, purpose: 'db-write', proto: 'tcp', targets: dbHosts.map((m, i) => target(m, d.port, members[i]!)), failover: 'auto', what: 'the endpoint forwards sessions to the Patroni leader' });
-      links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: dbHosts.map((m, i) => target(m, PATRONI_REST_PORT, members[i]!)), failover: 'auto', what: 'the endpoint checks /primary on every member' });
+      links.push({ from: h.name, purpose: 'patroni-api', proto: 'tcp', targets: dbHosts.map((m, i) => target(m, PATRONI_REST_PORT, members[i]!)), failover: 'auto', what: 'the endpoint checks /primary on every member (HTTPS, verified against the bundle\'s CA)' });
     }
     for (const a of appHosts) {
       dbWrite[a.name] = { address: 'db-endpoint', port: d.endpointPorts.write };

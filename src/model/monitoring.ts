@@ -175,8 +175,8 @@ export function containersMonitoring(spec: Spec, c: ContainerParts, links: Link[
   job({ job: 'node', path: '/metrics', targets: nodes.map((h) => to(h, S.node, NODE_EXPORTER_PORT)), what: 'node exporter on every Docker host', ...(dns ? { dns } : {}) });
   job({ job: 'postgres', path: '/metrics', targets: c.db.map((d) => to(d.host, S.postgres(d.member), POSTGRES_EXPORTER_PORT)), what: 'the postgres exporter of every database member' });
   if (patroni) {
-    job({ job: 'patroni', path: '/metrics', targets: c.db.map((d) => to(d.host, d.member, PATRONI_REST_PORT)), what: 'Patroni /metrics on every member' });
-    job({ job: 'etcd', path: '/metrics', targets: c.etcd.map((e) => to(e.host, e.member, ETCD_CLIENT_PORT)), what: 'etcd /metrics on every member (its client port: plain HTTP in containers)' });
+    job({ job: 'patroni', path: '/metrics', targets: c.db.map((d) => to(d.host, d.member, PATRONI_REST_PORT)), what: 'Patroni /metrics on every member (HTTPS, the bundle\'s CA)', tls: true });
+    job({ job: 'etcd', path: '/metrics', targets: c.etcd.map((e) => to(e.host, e.member, ETCD_METRICS_PORT)), what: 'etcd /metrics on every member (its plain metrics port)' });
   }
   // compose: the exporter lives in nginx's network namespace, so it answers at nginx's name.
   if (kind === 'nginx') job({ job: 'lb', path: '/metrics', targets: nginxExp.map((h) => to(h, c.swarm ? S.nginx : kind, NGINX_EXPORTER_PORT)), what: 'the nginx exporter' });

@@ -49,3 +49,39 @@ export function pkiInstalls(certName: string, p: ReturnType<typeof tlsPaths>, ow
     { src: `${certName}.key`, path: p.key, owner, mode: '0600' },
   ];
 }
+
+/**
+ * A container's certificate (compose, swarm): the names the other services reach it by (its service
+ * name; on Swarm also tasks.<name>), and loopback for its own health check. etcd checks a peer's
+ * address against these names (they resolve to the container through Docker's DNS).
+ */
+export function containerCert(scope: string, prefix: string, service: string, aliases: string[] = []): CertRequest {
+  const sans = [`DNS:${service}`, ...aliases.map((a) => `DNS:${a}`), 'DNS:localhost', 'IP:127.0.0.1'];
+  return { name: `${prefix}${service}`, cn: `${scope}-${service}`, sans: [...new Set(sans)] };
+}
+
+/** A pki/ file as a container sees it: at `path`, owned by uid:gid, with `mode`. */
+export interface ContainerPkiFile {
+  /** pki/-relative source. */
+  src: string;
+  path: string;
+  uid: number;
+  mode: 0o444 | 0o400;
+}
+
+/** The pki/ files one container service needs (compose: its own volume; swarm: secrets). */
+export interface ContainerPkiUse {
+  service: string;
+  /** The folder they land in (the service's own, as on hosts). */
+  dir: string;
+  files: ContainerPkiFile[];
+}
+
+/** The CA, a certificate and its key for a service running as `uid`: the key readable by that uid only. */
+export function containerPkiFiles(certName: string, p: ReturnType<typeof tlsPaths>, uid: number): ContainerPkiFile[] {
+  return [
+    { src: CA_CERT, path: p.ca, uid: 0, mode: 0o444 },
+    { src: `${certName}.crt`, path: p.cert, uid: 0, mode: 0o444 },
+    { src: `${certName}.key`, path: p.key, uid, mode: 0o400 },
+  ];
+}

@@ -8,7 +8,11 @@
  *   - deploy/rolling-update.sh (start-first) under load: failed requests counted (0);
  *   - a new image whose health check fails rolls back by itself (failure_action rollback), under load;
  *   - `docker kill` of the Patroni leader's container under a stream of acknowledged writes through
- *     LB -> app -> db-endpoint -> leader: seconds until writes resume (<= 15), acknowledged writes lost (0).
+ *     LB -> app -> db-endpoint -> leader: seconds until writes resume (<= 15), acknowledged writes lost (0);
+ *   - etcd and Patroni's REST API over TLS (issue 14): the etcd-auth job completes; from a Patroni
+ *     member's container, etcd refuses a client without a certificate (and plain HTTP), and with the
+ *     member's own certificate of the CA but no user the takeover write of the leader key is refused;
+ *     plain HTTP to a member's REST API gets no HTTP answer; the app's container cannot resolve etcd.
  * What one node cannot show (said loudly when it runs): placement across nodes. The stack pins each
  * etcd and Patroni member to a node by a label value (etcd=etcd1..3, patroni=db1..2) and one node
  * holds one value per label, so the test's copy drops those constraints (and deploy.sh's checks for
@@ -89,6 +93,9 @@ async function converged(): Promise<string[]> {
     .trim()
     .split('\n')
     .filter((l) => {
+      // a job (etcd-auth) shows "0/1 (1/1 completed)" once done
+      const job = /\((\d+)\/(\d+) completed\)/.exec(l);
+      if (job) return job[1] !== job[2];
       const m = /^(\S+) (\d+)\/(\d+)/.exec(l);
       return !m || m[2] !== m[3];
     });
@@ -109,7 +116,7 @@ async function removeStackContainers(): Promise<void> {
 async function patroniCluster(): Promise<Array<{ name: string; role: string; state: string }> | null> {
   for (const svc of ['db1', 'db2']) {
     for (const id of await tasksOf(svc)) {
-      const r = await run(['docker', 'exec', id, 'curl', '-fsS', '--max-time', '2', 'http://127.0.0.1:8008/cluster']);
+      const r = await run(['docker', 'exec', id, 'curl', '-fsS', '--max-time', '2', '--cacert', '/etc/patroni/pki/ca.crt', 'https://127.0.0.1:8008/cluster']);
       if (r.code === 0) return (JSON.parse(r.out) as { members: Array<{ name: string; role: string; state: string }> }).members;
     }
   }
@@ -175,6 +182,41 @@ describe.skipIf(!dockerHost)('containers: multi-server Swarm stack (Patroni, HAP
     expect(h.status).toBe(200);
     const write = await get(`${LB_URL}/write?id=1`, { method: 'POST' });
     expect(write.status, write.body).toBe(200);
+  });
+
+  it('etcd takes only clients with a certificate of the CA and a user; the REST API only HTTPS', async () => {
+    // the etcd-auth job has turned users on (it exits 0 only after its own refused-write proof)
+    const job = await waitFor('etcd-auth completed', async () => {
+      const x = (await must(['docker', 'service', 'ps', '--format', '{{.CurrentState}}', `${STACK}_etcd-auth`])).trim();
+      return /Complete/.test(x) ? x : null;
+    }, 120_000, 2000);
+    const db1 = (await tasksOf('db1'))[0]!;
+    const ex = (args: string[]) => run(['docker', 'exec', db1, ...args]);
+    const key = '/v2/keys/service/home-registry/leader';
+    const ca = ['--cacert', '/etc/patroni/pki/ca.crt'];
+    const mine = [...ca, '--cert', '/etc/patroni/pki/host.crt', '--key', '/etc/patroni/pki/host.key'];
+    const leaderBefore = (await patroniCluster())!.find((m) => m.role === 'leader')!.name;
+    // 1. no certificate: the TLS handshake is refused (curl fails, no HTTP status)
+    const noCert = await ex(['curl', '-sS', '--max-time', '5', ...ca, '-o', '/dev/null', '-w', '%{http_code}', `https://etcd1:2379${key}`]);
+    // 2. plain HTTP to etcd's client port: no key is served (Go answers 400 "HTTP request to an HTTPS server")
+    const plain = await ex(['curl', '-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `http://etcd1:2379${key}`]);
+    // 3. the takeover: a certificate of the CA (a member's own), no user: the write of the leader key is refused
+    const takeover = await ex(['curl', '-sS', '--max-time', '5', ...mine, '-X', 'PUT', `https://etcd1:2379${key}`, '-d', 'value=attacker']);
+    // 4. plain HTTP to the REST API: no HTTP answer (the TLS server closes the connection)
+    const rest = await ex(['curl', '-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', 'http://db2:8008/primary']);
+    // 5. the app is not on the db network: etcd1 does not even resolve there
+    const app = (await tasksOf('app'))[0]!;
+    const fromApp = await run(['docker', 'exec', app, 'curl', '-sS', '--max-time', '5', 'http://etcd1:2379/version']);
+    const leaderAfter = (await patroniCluster())!.find((m) => m.role === 'leader')!.name;
+    fig.add(`etcd-auth job: ${job}; no certificate: curl exit ${noCert.code} (${noCert.err.trim().split('\n').pop()}); plain http to etcd: HTTP ${plain.out.trim()}; CA certificate without a user, PUT leader=attacker: ${takeover.out.trim()}; plain http to Patroni REST: curl exit ${rest.code} HTTP ${rest.out.trim() || '-'} (${rest.err.trim().split('\n').pop()}); app -> etcd1: curl exit ${fromApp.code} (${fromApp.err.trim().split('\n').pop()}); leader ${leaderBefore} -> ${leaderAfter}`);
+    expect(noCert.code).not.toBe(0);
+    expect(noCert.out.trim()).toBe('000');
+    expect(plain.out.trim()).not.toBe('200');
+    expect(takeover.out).toMatch(/"errorCode":110/);
+    expect(rest.code).not.toBe(0);
+    expect(rest.out.trim()).toBe('000');
+    expect(fromApp.code).not.toBe(0);
+    expect(leaderAfter).toBe(leaderBefore);
   });
 
   it('etcd services use no shell (the official etcd image has none)', () => {

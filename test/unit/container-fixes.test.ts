@@ -52,7 +52,7 @@ describe('container lab findings', () => {
 
   it("Patroni's image health check is /liveness with a start period", () => {
     const d = text(files({ version: 1, tier: 'multi-server', platform: 'swarm', database: { ha: 'patroni' } }), 'patroni/Dockerfile');
-    expect(d).toMatch(/^HEALTHCHECK .*--start-period=\d+s .*http:\/\/127\.0\.0\.1:8008\/liveness/m);
+    expect(d).toMatch(/^HEALTHCHECK .*--start-period=\d+s .*--cacert \/etc\/patroni\/pki\/ca\.crt https:\/\/127\.0\.0\.1:8008\/liveness/m);
     expect(d).not.toMatch(/8008\/health\b/);
   });
 

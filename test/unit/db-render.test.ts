@@ -87,11 +87,11 @@ describe('patroni on hosts', () => {
     const pkiOf = (host: string) => new RegExp(`^  ${host}\\)\\n[\\s\\S]*?^    pki_files=\\((.*)\\)$`, 'm').exec(deploy)![1]!;
     expect(pkiOf('app1')).toBe("'ca.crt /etc/haproxy/pki/ca.crt root 0644' 'ca.crt /etc/prometheus/pki/ca.crt root 0644'");
     expect(pkiOf('db1')).toContain("'db1.key /etc/patroni/pki/host.key postgres 0600'");
-    // compose keeps plain HTTP (no pki there)
+    // compose: the same TLS (test/unit/container-tls.test.ts has the rest)
     const compose = bundle({ tier: 'single-server', platform: 'compose', storage: 'local', database: { ha: 'patroni' } }).b;
     const member = parseYaml(text(compose, [...compose.files.keys()].find((f) => /^patroni\/.*\.yml$/.test(f))!)) as Record<string, any>;
-    expect(member.restapi.certfile).toBeUndefined();
-    expect(text(compose, 'db-endpoint/haproxy-db.cfg')).not.toMatch(/check-ssl/);
+    expect(member.restapi.certfile).toBe('/etc/patroni/pki/host.crt');
+    expect(text(compose, 'db-endpoint/haproxy-db.cfg')).toMatch(/check-ssl verify required ca-file \/etc\/haproxy\/pki\/ca\.crt/);
   });
 
   it('database.endpoint lb-hosts: the endpoint on every lb host, and the app connects to the first (plan names that host)', () => {

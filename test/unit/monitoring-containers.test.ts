@@ -120,7 +120,8 @@ describe('monitoring on swarm', () => {
       const flows = flowsOf(dep).filter((f) => f.purpose === 'metrics' || f.purpose === 'alerts');
       expect(flows.length).toBeGreaterThan(5);
       for (const f of flows) expect(sv[f.address.replace(/^tasks\./, '')], `${f.from} -> ${f.address}:${f.port}`).toBeDefined();
-      if (db === 'patroni') expect(flows.some((f) => f.address === 'tasks.etcd1' && f.port === 2379)).toBe(true);
+      // etcd's plain read-only metrics port: its client port takes only certificates of the bundle's CA.
+      if (db === 'patroni') expect(flows.some((f) => f.address === 'tasks.etcd1' && f.port === 2381)).toBe(true);
     });
   }
 });

@@ -10,6 +10,7 @@ import { containerTls } from '../tls.js';
 import { renderContainerStorage } from '../storage/index.js';
 import { renderComposeDeploy } from '../deploy/index.js';
 import { containerLbMetrics, renderMonitoringCompose } from '../monitoring/containers.js';
+import { wireComposePki } from '../pki-containers.js';
 
 /** Images the bundle pins by major version; upgrade deliberately, not through `latest`. */
 export const IMAGES = {
@@ -133,6 +134,9 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     Object.assign(services, mon.services);
     for (const v of mon.volumes) volumes[v] = {};
   }
+
+  // The bundle's CA and certificates (Patroni): each service's own read-only volume, filled by pki-init.
+  if (db.pki) for (const v of wireComposePki(spec, ctx, b, services, db.pki.uses, db.pki.image)) volumes[v] = {};
 
   const compose = {
     version: '3.8',

@@ -86,7 +86,11 @@ export function renderEtcdConfig(spec: Spec, ctx: RenderContext, me: EtcdMember,
 export const patroniKeyPrefix = (spec: Pick<Spec, 'name'>) => `/service/${spec.name}/`;
 
 /** The etcd-auth step of one etcd host (see templates/etcd/etcd-auth.sh.hbs). */
-export function renderEtcdAuthScript(spec: Spec, ctx: RenderContext, o: { address: string; envFile: string; tls: EtcdTls; patroniPasswordVar: string }): string {
+/**
+ * envFile: where the passwords are read from as data (hosts); without it (a one-shot container) they
+ * come from the environment, and no majority yet is a failure to retry rather than a later host's job.
+ */
+export function renderEtcdAuthScript(spec: Spec, ctx: RenderContext, o: { address: string; envFile?: string; swarm?: boolean; tls: EtcdTls; patroniPasswordVar: string }): string {
   const prefix = patroniKeyPrefix(spec);
   // v2 matches "<prefix>*" by prefix; the folder itself (no trailing /) is granted too, for a plain read of it.
   const perms = [prefix.slice(0, -1), `${prefix}*`];
@@ -96,7 +100,9 @@ export function renderEtcdAuthScript(spec: Spec, ctx: RenderContext, o: { addres
     prefix,
     address: o.address,
     port: ETCD_CLIENT_PORT,
-    envFile: o.envFile,
+    envFile: o.envFile ?? '',
+    swarm: o.swarm ?? false,
+    waitSeconds: o.envFile ? 10 : 30,
     tls: o.tls,
     patroniPasswordVar: o.patroniPasswordVar,
     v2: dcsKind(spec) === 'etcd',

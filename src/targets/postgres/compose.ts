@@ -7,7 +7,10 @@ import { composeVar, SECRETS } from '../secrets.js';
 import { addAppRoleInit, renderPostgresConf } from './index.js';
 import { renderHba } from './hosts.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
-import { addPatroniContainerFiles, CONTAINER_BIN, CONTAINER_SOCKET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames, STATS_ENV } from './containers.js';
+import { addPatroniContainerFiles, CONTAINER_BIN, CONTAINER_SOCKET, ETCD_AUTH_FILE, ETCD_AUTH_SERVICE, ETCD_AUTH_TARGET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames, STATS_ENV } from './containers.js';
+import type { ContainerPkiUse } from '../pki.js';
+import { ETCD_ROOT_SECRET } from './hosts.js';
+import { etcdUserVars } from '../patroni/index.js';
 import { patroniSecrets } from './hosts.js';
 import { archiveSettings, backupImage, backupMetricsDir, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, METRICS_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, stanzaOf } from '../backup/index.js';
 import stanzaSh from '../../../templates/postgres/30-pgbackrest-stanza.sh.hbs?raw';
@@ -21,6 +24,8 @@ export interface DatabaseServices {
   port: number;
   /** depends_on entries for the app services. */
   appDependsOn: Record<string, { condition: string }>;
+  /** Patroni: the pki/ files each service gets, and the image pki-init runs in (compose/index.ts wires them last, when every service exists). */
+  pki?: { uses: ContainerPkiUse[]; image: Record<string, unknown> };
 }
 
 const pgHealth = { test: ['CMD-SHELL', 'pg_isready -U postgres -d postgres'], interval: '5s', timeout: '3s', retries: 5, start_period: '30s' };
@@ -130,10 +135,11 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   const v = spec.database.version;
   patroniSecrets(b);
   b.secret(SECRETS.haproxyStats);
-  const { members, etcd } = addPatroniContainerFiles(spec, ctx, b);
+  const { members, etcd, pki } = addPatroniContainerFiles(spec, ctx, b);
   addAppRoleInit(b, spec, ctx, 'postgres/init');
   const services: Record<string, unknown> = {};
   const volumes: string[] = [];
+  const image = { image: patroniImage(spec), build: { context: './patroni', args: { PG_MAJOR: String(v), PATRONI_VERSION: spec.database.patroniVersion } } };
   for (const e of etcd) {
     volumes.push(`${e}-data`);
     services[e] = {
@@ -148,10 +154,9 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   for (const m of members) {
     volumes.push(`${m}-data`);
     services[m] = {
-      image: patroniImage(spec),
-      build: { context: './patroni', args: { PG_MAJOR: String(v), PATRONI_VERSION: spec.database.patroniVersion } },
+      ...image,
       restart: 'unless-stopped',
-      environment: { ...patroniEnvironment(), APP_DB_PASSWORD: composeVar(SECRETS.appDb.name) },
+      environment: { ...patroniEnvironment(spec), APP_DB_PASSWORD: composeVar(SECRETS.appDb.name) },
       volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`, `./patroni/${m}.yml:/etc/patroni/patroni.yml:ro`, './patroni/post-bootstrap.sh:/etc/patroni/post-bootstrap.sh:ro', './postgres/init:/etc/postgresql/init:ro', ...memberArchiveVolumes(spec, m), `./backup/pgbackrest.conf:${PGBACKREST_CONFIG}:ro`],
       shm_size: '256m',
       stop_grace_period: '60s',
@@ -168,6 +173,18 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     volumes.push(socketVolume(m));
   }
   volumes.push(REPO_VOLUME, DUMP_VOLUME, ...(backupMetricsDir(spec) ? [METRICS_VOLUME] : []));
+  // Turns on etcd's users and roles once a majority runs (idempotent; started again until it has).
+  // Patroni does not wait for it: etcd already takes only clients with a certificate of the CA.
+  services[ETCD_AUTH_SERVICE] = {
+    ...image,
+    entrypoint: ['/bin/sh', ETCD_AUTH_TARGET],
+    environment: Object.fromEntries([ETCD_ROOT_SECRET.name, etcdUserVars(spec).password].map((n) => [n, composeVar(n)])),
+    volumes: [`./${ETCD_AUTH_FILE}:${ETCD_AUTH_TARGET}:ro`],
+    restart: 'on-failure',
+    depends_on: etcd,
+    networks: ['data'],
+    ...hardening,
+  };
   services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
     restart: 'unless-stopped',
@@ -178,5 +195,5 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     networks: ['data'],
     ...hardening,
   };
-  return { services, volumes, host: 'db-endpoint', port: spec.database.endpointPorts.write, appDependsOn: { 'db-endpoint': { condition: 'service_started' } } };
+  return { services, volumes, host: 'db-endpoint', port: spec.database.endpointPorts.write, appDependsOn: { 'db-endpoint': { condition: 'service_started' } }, pki: { uses: pki, image } };
 }

@@ -8,7 +8,10 @@ import { PATRONI_SECRETS } from './secrets.js';
 import { addAppRoleInit, renderPostgresConf } from './index.js';
 import { SECRETS } from '../secrets.js';
 import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
-import { addPatroniContainerFiles, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniImage, replicaNames } from './containers.js';
+import { addPatroniContainerFiles, ETCD_AUTH_FILE, ETCD_AUTH_SERVICE, ETCD_AUTH_TARGET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniImage, replicaNames } from './containers.js';
+import type { ContainerPkiUse } from '../pki.js';
+import { ETCD_ROOT_SECRET } from './hosts.js';
+import { etcdUserVars } from '../patroni/index.js';
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
 import { archiveSettings, backupImage, backupMetricsDir, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, METRICS_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
@@ -29,7 +32,14 @@ const DB_ENDPOINT_MODE = 'dnsrr';
 
 const envVar = (n: string) => `\${${n}:?${n} is not set}`;
 
-export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, stack: SwarmStack): { host: string; port: number } {
+export interface SwarmDatabase {
+  host: string;
+  port: number;
+  /** Patroni: the pki/ files each service gets as Swarm secrets (swarm/index.ts wires them once every service exists). */
+  pki?: ContainerPkiUse[];
+}
+
+export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, stack: SwarmStack, o: { certPrefix?: string } = {}): SwarmDatabase {
   const v = spec.database.version;
   const ha = spec.database.ha;
   // Swarm has no relative bind mounts: files reach the services as configs (named by content hash).
@@ -39,7 +49,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
     stack.configs[name] = { file: `./${file}` };
     return { source: name, target, mode };
   };
-  if (ha === 'patroni') return renderPatroniSwarm(spec, ctx, b, stack, config);
+  if (ha === 'patroni') return renderPatroniSwarm(spec, ctx, b, stack, config, o.certPrefix ?? '');
 
   const streaming = ha === 'streaming';
   // Streaming: every member archives (only the primary does), as on compose; single: stack.backup.yml adds it.
@@ -142,11 +152,11 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
 
 type ConfigFn = (key: string, file: string, target: string, mode?: number) => { source: string; target: string; mode: number };
 
-function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, stack: SwarmStack, config: ConfigFn): { host: string; port: number } {
+function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, stack: SwarmStack, config: ConfigFn, certPrefix: string): SwarmDatabase {
   const v = spec.database.version;
   patroniSecrets(b);
   b.secret(SECRETS.haproxyStats);
-  const { members, etcd } = addPatroniContainerFiles(spec, ctx, b);
+  const { members, etcd, pki } = addPatroniContainerFiles(spec, ctx, b, { certPrefix });
   addAppRoleInit(b, spec, ctx, 'postgres/init');
   for (const e of etcd) {
     stack.services[e] = {
@@ -164,7 +174,8 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
   const shared = [config('pg_init_psql', 'postgres/init/app-role.psql', '/etc/postgresql/init/app-role.psql'), config('patroni_post', 'patroni/post-bootstrap.sh', '/etc/patroni/post-bootstrap.sh', 0o555), wrap.config];
   // Patroni reads its passwords from PATRONI_* variables only: they come as Swarm secrets, exported
   // by the secrets-env wrapper; the fixed user names stay plain environment.
-  const all: SecretDef[] = Object.values(PATRONI_SECRETS);
+  const etcdUser = etcdUserVars(spec);
+  const all: SecretDef[] = [...Object.values(PATRONI_SECRETS), { name: etcdUser.user, help: '', value: 'patroni' }, { name: etcdUser.password, help: '' }];
   const names = all.filter((s) => s.value !== undefined);
   const passwords = [...all.filter((s) => s.value === undefined), SECRETS.appDb].map((s) => swarmEnvSecret(spec, stack, s));
   for (const m of members) {
@@ -173,7 +184,8 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
       image: patroniImage(spec),
       entrypoint: [...wrap.entrypoint, '/usr/local/bin/patroni'],
       command: ['/etc/patroni/patroni.yml'],
-      environment: Object.fromEntries(names.map((s) => [s.name, envVar(s.name)])),
+      // Patroni 3.0.2 reads PATRONI_ETCD_USERNAME/_PASSWORD only when another PATRONI_ETCD_* variable is set.
+      environment: { ...Object.fromEntries(names.map((s) => [s.name, envVar(s.name)])), [etcdUser.protocol]: 'https' },
       secrets: passwords,
       volumes: [`${m}-data:${PG_IMAGE_DATA(v)}`],
       configs: [config(`${m}_patroni`, `patroni/${m}.yml`, '/etc/patroni/patroni.yml'), ...shared],
@@ -196,6 +208,16 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
   stack.volumes[REPO_VOLUME] = {};
   stack.volumes[DUMP_VOLUME] = {};
   if (backupMetricsDir(spec)) stack.volumes[METRICS_VOLUME] = {};
+  // Turns on etcd's users and roles once a majority runs: a job (runs to completion, started again
+  // while it fails), idempotent; a changed script runs again at the next deploy.
+  stack.services[ETCD_AUTH_SERVICE] = {
+    image: patroniImage(spec),
+    entrypoint: [...wrap.entrypoint, '/bin/sh', ETCD_AUTH_TARGET],
+    secrets: [ETCD_ROOT_SECRET, { name: etcdUser.password, help: '' }].map((s) => swarmEnvSecret(spec, stack, s)),
+    configs: [config('etcd_auth', ETCD_AUTH_FILE, ETCD_AUTH_TARGET, 0o555), wrap.config],
+    networks: swarmNetworksOf(spec, 'etcd'),
+    deploy: { mode: 'replicated-job', restart_policy: { condition: 'on-failure', delay: '5s' } },
+  };
   stack.services['db-endpoint'] = {
     image: HAPROXY_IMAGE,
     entrypoint: [...wrap.entrypoint, 'docker-entrypoint.sh'],
@@ -207,5 +229,5 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
     // update no node to start the new task on once every node runs one (the update never begins).
     deploy: { replicas: 2, endpoint_mode: DB_ENDPOINT_MODE, placement: { preferences: [{ spread: 'node.id' }] }, update_config: { parallelism: 1, delay: '5s', order: 'start-first' }, restart_policy: { condition: 'any', delay: '2s' } },
   };
-  return { host: 'db-endpoint', port: spec.database.endpointPorts.write };
+  return { host: 'db-endpoint', port: spec.database.endpointPorts.write, pki };
 }

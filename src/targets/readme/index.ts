@@ -127,6 +127,8 @@ export function renderReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder, l
       protects,
       gaps,
       pki: listing.certs.length > 0,
+      containers: spec.platform !== 'hosts',
+      swarm: spec.platform === 'swarm',
       regional: spec.tier === 'multi-region',
     }) +
       // the database endpoint, failover figures and caveats (targets/postgres), then the plan

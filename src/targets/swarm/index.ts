@@ -15,6 +15,7 @@ import { renderContainerStorage } from '../storage/index.js';
 import { renderSwarmDeploy } from '../deploy/index.js';
 import type { SecretDef } from '../../render/bundle.js';
 import { containerLbMetrics, renderMonitoringSwarm } from '../monitoring/containers.js';
+import { wireSwarmPki } from '../pki-containers.js';
 
 
 export { configName, type SwarmStack } from './stack.js';
@@ -28,6 +29,10 @@ export interface SwarmOptions {
   envRel?: string;
   /** Extra environment for the app (multi-region: the read endpoint). */
   appEnv?: Record<string, string>;
+  /** Where stack.yml finds the bundle's pki/ folder (regions/<name>/ uses the bundle root's). */
+  pkiRel?: string;
+  /** Prefix of this stack's certificate names in pki/ (a region's name and a dot). */
+  certPrefix?: string;
 }
 
 const swarmVar = (name: string) => `\${${name}:?${name} is not set}`;
@@ -42,7 +47,7 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   b.secret(SECRETS.jwt).secret(SECRETS.appDb).secret(SECRETS.pgSuper);
 
   // 1. database services (and the endpoint the app uses)
-  const db = renderDatabaseSwarm(spec, ctx, b, stack);
+  const db = renderDatabaseSwarm(spec, ctx, b, stack, { certPrefix: o.certPrefix ?? '' });
   b.resolveNames('tasks.app', 'app', 'tasks.app-green', db.host);
 
   // 2. shared storage for uploads
@@ -147,6 +152,9 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
 
   // Monitoring (monitoring.enabled): Prometheus and Alertmanager twice, the exporters beside what they watch.
   const monitoring = renderMonitoringSwarm(spec, ctx, b, stack);
+
+  // The bundle's CA and certificates (Patroni) as Swarm secrets, each key readable by its service's uid only.
+  if (db.pki) wireSwarmPki(spec, stack, db.pki, o.pkiRel ?? './pki');
 
   if (o.region) {
     for (const svc of Object.values(stack.services) as Array<{ deploy?: { placement?: { constraints?: string[] } } }>) {

@@ -43,7 +43,7 @@ env_file="$here/../../.env"
 # .env is data: KEY=VALUE lines (comments and blank lines skipped), never run as shell code.
 load_env() {
   local file="$1" line key value n=0
-  local -A known=([APP_DB_PASSWORD]=1 [AWS_ACCESS_KEY_ID]=1 [AWS_SECRET_ACCESS_KEY]=1 [HAPROXY_STATS_PASSWORD]=1 [JWT_SECRET]=1 [MINIO_ROOT_PASSWORD]=1 [MINIO_ROOT_USER]=1 [PATRONI_REPLICATION_PASSWORD]=1 [PATRONI_REPLICATION_USERNAME]=1 [PATRONI_RESTAPI_PASSWORD]=1 [PATRONI_RESTAPI_USERNAME]=1 [PATRONI_REWIND_PASSWORD]=1 [PATRONI_REWIND_USERNAME]=1 [PATRONI_SUPERUSER_PASSWORD]=1 [PATRONI_SUPERUSER_USERNAME]=1 [POSTGRES_PASSWORD]=1)
+  local -A known=([APP_DB_PASSWORD]=1 [AWS_ACCESS_KEY_ID]=1 [AWS_SECRET_ACCESS_KEY]=1 [ETCD_ROOT_PASSWORD]=1 [HAPROXY_STATS_PASSWORD]=1 [JWT_SECRET]=1 [MINIO_ROOT_PASSWORD]=1 [MINIO_ROOT_USER]=1 [PATRONI_ETCD_PASSWORD]=1 [PATRONI_ETCD_USERNAME]=1 [PATRONI_REPLICATION_PASSWORD]=1 [PATRONI_REPLICATION_USERNAME]=1 [PATRONI_RESTAPI_PASSWORD]=1 [PATRONI_RESTAPI_USERNAME]=1 [PATRONI_REWIND_PASSWORD]=1 [PATRONI_REWIND_USERNAME]=1 [PATRONI_SUPERUSER_PASSWORD]=1 [PATRONI_SUPERUSER_USERNAME]=1 [POSTGRES_PASSWORD]=1)
   while IFS= read -r line || [[ -n "$line" ]]; do
     n=$((n + 1))
     line="${line%$'\r'}"
@@ -152,10 +152,20 @@ create_secrets() {
     printf '%s' "$PATRONI_RESTAPI_PASSWORD" | docker secret create home-registry_patroni_restapi_password - >/dev/null
     echo "created secret home-registry_patroni_restapi_password"
   fi
+  if ! docker secret inspect home-registry_patroni_etcd_password >/dev/null 2>&1; then
+    : "${PATRONI_ETCD_PASSWORD:?PATRONI_ETCD_PASSWORD is missing in .env}"
+    printf '%s' "$PATRONI_ETCD_PASSWORD" | docker secret create home-registry_patroni_etcd_password - >/dev/null
+    echo "created secret home-registry_patroni_etcd_password"
+  fi
   if ! docker secret inspect home-registry_app_db_password >/dev/null 2>&1; then
     : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is missing in .env}"
     printf '%s' "$APP_DB_PASSWORD" | docker secret create home-registry_app_db_password - >/dev/null
     echo "created secret home-registry_app_db_password"
+  fi
+  if ! docker secret inspect home-registry_etcd_root_password >/dev/null 2>&1; then
+    : "${ETCD_ROOT_PASSWORD:?ETCD_ROOT_PASSWORD is missing in .env}"
+    printf '%s' "$ETCD_ROOT_PASSWORD" | docker secret create home-registry_etcd_root_password - >/dev/null
+    echo "created secret home-registry_etcd_root_password"
   fi
   if ! docker secret inspect home-registry_haproxy_stats_password >/dev/null 2>&1; then
     : "${HAPROXY_STATS_PASSWORD:?HAPROXY_STATS_PASSWORD is missing in .env}"
