@@ -299,7 +299,7 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
   };
   const file = swarm ? 'stack.backup.yml' : 'docker-compose.backup.yml';
   const how = swarm
-    ? `Backups: docker build -t ${image} backup/ && docker push ${image}, then\n  docker stack deploy -c stack.yml -c stack.backup.yml ${spec.name}`
+    ? `Backups: docker build -t ${image} backup/ && docker push ${image}, then\n  ./deploy.sh up --backups (deploys this file with stack.yml; a later ./deploy.sh up keeps it)`
     : 'Backups: docker compose -f docker-compose.yml -f docker-compose.backup.yml up -d --build';
   b.add(file, toYaml(doc, ctx, how), { checks: [{ tool: swarm ? 'stack' : 'compose' }, { tool: 'yaml' }] });
 }

@@ -183,6 +183,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
       replicas: spec.app.replicas,
       checkManagers: spec.tier !== 'single-server',
+      // single database: backups are an override file of their own (targets/backup), deployed by `up --backups`
+      backupFile: spec.database.ha === 'none' ? 'stack.backup.yml' : '',
       envRel: o.envRel ?? '.env',
       envLoader: envLoaderShell('deploy.sh', b.secretNames()),
     }),

@@ -9,6 +9,8 @@ usage() {
 Usage: ./deploy.sh COMMAND
   label NODE ROLE...   label a node for its roles: database=primary app=true lb=true 
   up                   create missing secrets from .env and deploy (or update) the stack
+  up --backups         the same with stack.backup.yml (build and push its image first); a later
+                       plain up keeps the backups once they run
   scale N              run N app replicas
   status               services and their tasks
   update IMAGE         rolling update of the app to IMAGE (one replica at a time, rollback on failure)
@@ -115,7 +117,12 @@ case "$cmd" in
     read_env
     check_labels
     create_secrets
-    docker stack deploy --prune --with-registry-auth -c "$here/stack.yml" "$stack"
+    files=(-c "$here/stack.yml")
+    # --prune would remove the backup services of stack.backup.yml from a stack deployed without it.
+    if [[ "${2:-}" == --backups ]] || docker service inspect "${stack}_backup" >/dev/null 2>&1; then
+      files+=(-c "$here/stack.backup.yml")
+    fi
+    docker stack deploy --prune --with-registry-auth "${files[@]}" "$stack"
     echo "deployed; watch it with: ./deploy.sh status"
     ;;
   scale)
