@@ -55,10 +55,11 @@ for (const ha of MODES) {
     let primary = members[0]!;
     let standby = members[1]!;
 
+    // Patroni's REST API is HTTPS with the bundle's CA (issue 14), as in compose-patroni.test.ts.
     const leader = async (): Promise<string | null> => {
       if (ha === 'streaming') return 'db';
       for (const m of members) {
-        const r = await run(['docker', 'exec', (await dc(['ps', '-q', m])).trim(), 'curl', '-fsS', '--max-time', '2', 'http://127.0.0.1:8008/cluster']);
+        const r = await run(['docker', 'exec', (await dc(['ps', '-q', m])).trim(), 'curl', '-fsS', '--max-time', '2', '--cacert', '/etc/patroni/pki/ca.crt', 'https://127.0.0.1:8008/cluster']);
         if (r.code !== 0) continue;
         const c = JSON.parse(r.out) as { members: Array<{ name: string; role: string; state: string }> };
         const l = c.members.find((x) => x.role === 'leader' && x.state === 'running');
