@@ -16,9 +16,13 @@ export const CA_KEY = 'ca.key';
 
 /** A host's certificate: its name and address (etcd checks a peer's address against its SANs), and loopback for local checks. */
 export function hostCert(scope: string, prefix: string, host: { name: string; address: string }): CertRequest {
-  const sans = [`DNS:${host.name}`, isIpv4(host.address) ? `IP:${host.address}` : `DNS:${host.address}`, 'DNS:localhost', 'IP:127.0.0.1'];
+  return certRequest(scope, prefix, host.name, [`DNS:${host.name}`, isIpv4(host.address) ? `IP:${host.address}` : `DNS:${host.address}`]);
+}
+
+/** A certificate named NAME, for SANS plus loopback (each service's own local checks). */
+function certRequest(scope: string, prefix: string, name: string, sans: string[]): CertRequest {
   // The CN is not a user name etcd knows ("root", "patroni"): with client-cert-auth etcd would take it as one.
-  return { name: `${prefix}${host.name}`, cn: `${scope}-${host.name}`, sans: [...new Set(sans)] };
+  return { name: `${prefix}${name}`, cn: `${scope}-${name}`, sans: [...new Set([...sans, 'DNS:localhost', 'IP:127.0.0.1'])] };
 }
 
 /** Where a service finds the CA, its certificate and its key on a host. */
@@ -26,8 +30,10 @@ export const tlsPaths = (dir: string) => ({ dir, ca: `${dir}/ca.crt`, cert: `${d
 export const ETCD_TLS = tlsPaths('/etc/etcd/pki');
 export const PATRONI_TLS = tlsPaths('/etc/patroni/pki');
 /** The CA alone, for clients of Patroni's REST API: the database endpoint's HAProxy and Prometheus. */
-export const DB_ENDPOINT_CA = tlsPaths('/etc/haproxy/pki').ca;
-export const PROMETHEUS_CA = tlsPaths('/etc/prometheus/pki').ca;
+export const DB_ENDPOINT_TLS = tlsPaths('/etc/haproxy/pki');
+export const PROMETHEUS_TLS = tlsPaths('/etc/prometheus/pki');
+export const DB_ENDPOINT_CA = DB_ENDPOINT_TLS.ca;
+export const PROMETHEUS_CA = PROMETHEUS_TLS.ca;
 
 /** A file deploy.sh copies from pki/ onto a host: the key readable by its service's user only. */
 export interface PkiInstall {
@@ -56,8 +62,7 @@ export function pkiInstalls(certName: string, p: ReturnType<typeof tlsPaths>, ow
  * address against these names (they resolve to the container through Docker's DNS).
  */
 export function containerCert(scope: string, prefix: string, service: string, aliases: string[] = []): CertRequest {
-  const sans = [`DNS:${service}`, ...aliases.map((a) => `DNS:${a}`), 'DNS:localhost', 'IP:127.0.0.1'];
-  return { name: `${prefix}${service}`, cn: `${scope}-${service}`, sans: [...new Set(sans)] };
+  return certRequest(scope, prefix, service, [service, ...aliases].map((a) => `DNS:${a}`));
 }
 
 /** A pki/ file as a container sees it: at `path`, owned by uid:gid, with `mode`. */

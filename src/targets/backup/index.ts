@@ -26,6 +26,8 @@ export const textfileDir = (spec: Pick<Spec, 'name'>) => `/var/lib/${spec.name}-
 export const METRICS_VOLUME = 'backup-metrics';
 /** Where the backup leaves its metrics (monitoring on), else undefined. */
 export const backupMetricsDir = (spec: Pick<Spec, 'name' | 'monitoring'>) => (spec.monitoring.enabled ? textfileDir(spec) : undefined);
+/** The metrics volume to declare beside the backup services (monitoring on), else none. */
+export const metricsVolumeNames = (spec: Pick<Spec, 'name' | 'monitoring'>): string[] => (backupMetricsDir(spec) ? [METRICS_VOLUME] : []);
 /**
  * The backup images create the folder owned by postgres: Docker copies an image folder's owner into
  * the new, empty volume mounted over it, so the backup (user postgres) can write there.
@@ -257,7 +259,8 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
       '',
     ].join('\n'),
   );
-  if (spec.database.ha !== 'none') return; // the replicated services' override belongs with their own files (see RUNBOOK.md)
+  const override = backupOverride(spec);
+  if (!override) return; // the replicated services' backups belong with their own files (see RUNBOOK.md)
   const a = archiveSettings(spec);
   const image = backupImage(spec);
   const swarm = spec.platform === 'swarm';
@@ -293,15 +296,23 @@ function renderContainerBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder)
   }
   const doc = {
     version: '3.8',
-    services: { db, backup },
+    services: { db, [override.service]: backup },
     networks: swarm ? Object.fromEntries(dbNets.map((n) => [n, SWARM_NETWORKS[n as SwarmNetwork]])) : { data: { internal: true } },
-    volumes: { pgdata: {}, 'pgbackrest-repo': {}, [socketVolume('db')]: {}, 'pg-dumps': {}, ...(backupMetricsDir(spec) ? { [METRICS_VOLUME]: {} } : {}) },
+    volumes: { pgdata: {}, 'pgbackrest-repo': {}, [socketVolume('db')]: {}, 'pg-dumps': {}, ...Object.fromEntries(metricsVolumeNames(spec).map((v) => [v, {}])) },
   };
-  const file = swarm ? 'stack.backup.yml' : 'docker-compose.backup.yml';
   const how = swarm
     ? `Backups: docker build -t ${image} backup/ && docker push ${image}, then\n  ./deploy.sh up --backups (deploys this file with stack.yml; a later ./deploy.sh up keeps it)`
     : 'Backups: docker compose -f docker-compose.yml -f docker-compose.backup.yml up -d --build';
-  b.add(file, toYaml(doc, ctx, how), { checks: [{ tool: swarm ? 'stack' : 'compose' }, { tool: 'yaml' }] });
+  b.add(override.file, toYaml(doc, ctx, how), { checks: [{ tool: swarm ? 'stack' : 'compose' }, { tool: 'yaml' }] });
+}
+
+/**
+ * compose/swarm with a single database: backups are an override file of their own (the database with
+ * pgBackRest, and the backup service), deployed on top of the main file; undefined elsewhere.
+ */
+export function backupOverride(spec: Spec): { file: string; service: string } | undefined {
+  if (spec.platform === 'hosts' || spec.database.ha !== 'none') return undefined;
+  return { file: spec.platform === 'swarm' ? 'stack.backup.yml' : 'docker-compose.backup.yml', service: 'backup' };
 }
 
 export function renderBackup(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {

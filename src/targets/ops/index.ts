@@ -14,7 +14,7 @@ import { deploymentOf } from '../../model/index.js';
 import { planMarkdown } from '../../plan/format.js';
 import { alertDefs, ALERT_ACTIONS, runbookAnchor } from '../monitoring/rules.js';
 import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from '../../model/monitoring.js';
-import { renderBackup, hostScripts, backupImage, backupServiceName, backupPaths, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
+import { renderBackup, hostScripts, backupImage, backupOverride, backupServiceName, backupPaths, PGBACKREST_CONFIG, stanzaOf } from '../backup/index.js';
 import { dbMemberNames } from '../../model/containers.js';
 import { envFilePath } from '../systemd/index.js';
 import smokeSrc from '../../../templates/ops/smoke.sh.hbs?raw';
@@ -128,7 +128,9 @@ const code = (lines: string[]) => ['```bash', ...lines, '```'];
 /** The compose runbook commands (single database: the backup service of docker-compose.backup.yml). */
 function composeCommands(spec: Spec, t: Topology) {
   const db1 = t.db[1];
-  const restoreSvc = 'docker compose -f docker-compose.yml -f docker-compose.backup.yml';
+  // single database: its backup override (replicated databases: commands() gives their own lines)
+  const o = backupOverride(spec);
+  const restoreSvc = o ? `docker compose -f docker-compose.yml -f ${o.file}` : '';
   return {
     status: ['docker compose ps', 'docker compose logs --since 15m --tail 200'],
     app: [...t.apps.map((a) => `docker compose ps ${a.name}`), 'docker compose logs --since 15m app1'],
@@ -137,13 +139,13 @@ function composeCommands(spec: Spec, t: Topology) {
     promote: spec.database.ha === 'none' ? [] : [`docker compose exec -T ${db1?.name ?? 'db'} psql -U postgres -c 'SELECT pg_promote()'`],
     scaleApp: ['docker compose up -d   # recreates missing or stopped instances'],
     lbSwitch: [`docker compose restart ${spec.loadBalancer.kind}`],
-    restore: [
-      `${restoreSvc} run --rm --no-deps backup backup.sh   # an extra base backup first, if the database still runs`,
+    restore: !o ? [] : [
+      `${restoreSvc} run --rm --no-deps ${o.service} backup.sh   # an extra base backup first, if the database still runs`,
       `${restoreSvc} stop db`,
-      `${restoreSvc} run --rm --no-deps -v restore-target:/restore backup restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data`,
+      `${restoreSvc} run --rm --no-deps -v restore-target:/restore ${o.service} restore-pitr.sh 'YYYY-MM-DD HH:MM:SS+00' /restore/data`,
       '# check the copy, then make it the data volume (docker volume; see backup/restore-pitr.sh output) and start db',
     ],
-    backupInfo: [`${restoreSvc} run --rm --no-deps backup pgbackrest --stanza=${stanzaOf(spec)} info`],
+    backupInfo: !o ? [] : [`${restoreSvc} run --rm --no-deps ${o.service} pgbackrest --stanza=${stanzaOf(spec)} info`],
     logs: ['docker compose logs -f --since 5m'],
   };
 }

@@ -9,10 +9,9 @@ import { renderHba } from './hosts.js';
 import { renderMonitorSql, renderPromote, renderReplicaBootstrap, renderReplicationRoleSql, slotName } from './streaming.js';
 import { addPatroniContainerFiles, CONTAINER_BIN, CONTAINER_SOCKET, ETCD_AUTH_FILE, ETCD_AUTH_SERVICE, ETCD_AUTH_TARGET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniEnvironment, patroniImage, replicaNames, STATS_ENV } from './containers.js';
 import type { ContainerPkiUse } from '../pki.js';
-import { ETCD_ROOT_SECRET } from './hosts.js';
-import { etcdUserVars } from '../patroni/index.js';
+import { etcdUserSecrets } from './hosts.js';
 import { patroniSecrets } from './hosts.js';
-import { archiveSettings, backupImage, backupMetricsDir, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, METRICS_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, stanzaOf } from '../backup/index.js';
+import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, metricsVolumeNames, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, stanzaOf } from '../backup/index.js';
 import stanzaSh from '../../../templates/postgres/30-pgbackrest-stanza.sh.hbs?raw';
 import replRoleSh from '../../../templates/postgres/20-replication-role.sh.hbs?raw';
 
@@ -125,7 +124,7 @@ export function renderDatabaseCompose(spec: Spec, ctx: RenderContext, b: BundleB
       svc.volumes = [...(svc.volumes as string[]), './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro'];
       services[backupServiceName(m)] = { ...svc, ...dbImage, restart: 'unless-stopped', depends_on: [m], networks: ['data'], ...hardening };
     }
-    volumes.push(REPO_VOLUME, DUMP_VOLUME, ...members.map(socketVolume), ...(backupMetricsDir(spec) ? [METRICS_VOLUME] : []));
+    volumes.push(REPO_VOLUME, DUMP_VOLUME, ...members.map(socketVolume), ...metricsVolumeNames(spec));
   }
   b.resolveNames('db');
   return { services, volumes, host: 'db', port: spec.database.port, appDependsOn: { db: { condition: 'service_healthy' } } };
@@ -172,13 +171,13 @@ function renderPatroniCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     services[backupServiceName(m)] = { ...svc, restart: 'unless-stopped', depends_on: [m], networks: ['data'], ...hardening };
     volumes.push(socketVolume(m));
   }
-  volumes.push(REPO_VOLUME, DUMP_VOLUME, ...(backupMetricsDir(spec) ? [METRICS_VOLUME] : []));
+  volumes.push(REPO_VOLUME, DUMP_VOLUME, ...metricsVolumeNames(spec));
   // Turns on etcd's users and roles once a majority runs (idempotent; started again until it has).
   // Patroni does not wait for it: etcd already takes only clients with a certificate of the CA.
   services[ETCD_AUTH_SERVICE] = {
     ...image,
     entrypoint: ['/bin/sh', ETCD_AUTH_TARGET],
-    environment: Object.fromEntries([ETCD_ROOT_SECRET.name, etcdUserVars(spec).password].map((n) => [n, composeVar(n)])),
+    environment: Object.fromEntries([etcdUserSecrets(spec).root, etcdUserSecrets(spec).password].map((s) => [s.name, composeVar(s.name)])),
     volumes: [`./${ETCD_AUTH_FILE}:${ETCD_AUTH_TARGET}:ro`],
     restart: 'on-failure',
     depends_on: etcd,

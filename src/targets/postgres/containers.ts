@@ -5,12 +5,12 @@ import type { BundleBuilder } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { composeVar, SECRETS } from '../secrets.js';
 import { PATRONI_SECRETS } from './secrets.js';
-import { renderHba, patroniYaml, renderPostBootstrap, ETCD_ROOT_SECRET, ETCD_PATRONI_USER } from './hosts.js';
+import { renderHba, patroniYaml, renderPostBootstrap, etcdUserSecrets } from './hosts.js';
 import { etcdUserVars, hbaLines, patroniConfig } from '../patroni/index.js';
 import { renderEtcdAuthScript, renderEtcdConfig, type EtcdMember } from '../etcd/index.js';
 import { renderDbEndpoint } from '../db-endpoint/index.js';
 import { backupMetricsDir } from '../backup/index.js';
-import { CA_CERT, DB_ENDPOINT_CA, ETCD_TLS, PATRONI_TLS, PROMETHEUS_CA, containerCert, containerPkiFiles, tlsPaths, type ContainerPkiUse } from '../pki.js';
+import { CA_CERT, DB_ENDPOINT_CA, DB_ENDPOINT_TLS, ETCD_TLS, PATRONI_TLS, PROMETHEUS_TLS, containerCert, containerPkiFiles, tlsPaths, type ContainerPkiUse } from '../pki.js';
 import { MONITORING_SERVICES } from '../../model/monitoring.js';
 import dockerfile from '../../../templates/patroni/Dockerfile.hbs?raw';
 
@@ -51,11 +51,9 @@ export function patroniEnvironment(spec: Spec, interp: (n: string) => string = c
 
 /** The .env names of etcd's users (root for the etcd-auth step, Patroni's), as on hosts. */
 export function etcdSecrets(spec: Spec, b: BundleBuilder): { root: string; patroni: string; patroniUser: string } {
-  const v = etcdUserVars(spec);
-  b.secret(ETCD_ROOT_SECRET);
-  b.secret({ name: v.user, help: 'etcd user Patroni connects as (its role may touch only this cluster\'s keys).', value: ETCD_PATRONI_USER });
-  b.secret({ name: v.password, help: 'Password of that etcd user (read by Patroni and the etcd-auth step).' });
-  return { root: ETCD_ROOT_SECRET.name, patroni: v.password, patroniUser: v.user };
+  const s = etcdUserSecrets(spec);
+  for (const d of Object.values(s)) b.secret(d);
+  return { root: s.root.name, patroni: s.password.name, patroniUser: s.user.name };
 }
 
 export interface PatroniContainers {
@@ -100,9 +98,9 @@ export function addPatroniContainerFiles(spec: Spec, ctx: RenderContext, b: Bund
   b.add('patroni/Dockerfile', renderTemplate(dockerfile, { header: header(ctx).trimEnd(), image: patroniImage(spec), pgMajor: v, patroniVersion: spec.database.patroniVersion, caFile: PATRONI_TLS.ca, metricsDir: backupMetricsDir(spec) }));
   b.add('db-endpoint/haproxy-db.cfg', renderDbEndpoint(spec, ctx, { bind: '0.0.0.0', statsBind: '0.0.0.0', members: members.map((m) => ({ name: m, host: m })), docker: true, caFile: DB_ENDPOINT_CA }), { checks: [{ tool: 'haproxy' }] });
   // Clients of the REST API hold the CA only: the endpoint's checks, and Prometheus' scrape of /metrics.
-  const caOnly = (service: string, ca: string): ContainerPkiUse => ({ service, dir: ca.slice(0, ca.lastIndexOf('/')), files: [{ src: CA_CERT, path: ca, uid: 0, mode: 0o444 }] });
-  pki.push(caOnly('db-endpoint', DB_ENDPOINT_CA));
-  if (spec.monitoring.enabled) pki.push(caOnly(MONITORING_SERVICES.prometheus, PROMETHEUS_CA));
+  const caOnly = (service: string, p: ReturnType<typeof tlsPaths>): ContainerPkiUse => ({ service, dir: p.dir, files: [{ src: CA_CERT, path: p.ca, uid: 0, mode: 0o444 }] });
+  pki.push(caOnly('db-endpoint', DB_ENDPOINT_TLS));
+  if (spec.monitoring.enabled) pki.push(caOnly(MONITORING_SERVICES.prometheus, PROMETHEUS_TLS));
   b.resolveNames(...members, ...etcd, 'db-endpoint');
   return { members, etcd, pki };
 }

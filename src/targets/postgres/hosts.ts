@@ -2,7 +2,7 @@
 import { archiveSettings, stanzaOf } from '../backup/index.js';
 import type { Host, Spec } from '../../spec/schema.js';
 import { header, type RenderContext } from '../../render/context.js';
-import type { BundleBuilder } from '../../render/bundle.js';
+import type { BundleBuilder, SecretDef } from '../../render/bundle.js';
 import { renderTemplate } from '../../render/templates.js';
 import { renderUnit, envFilePath, sandbox, type Unit } from '../systemd/index.js';
 import { SECRETS } from '../secrets.js';
@@ -26,6 +26,16 @@ export { pgPaths };
 
 export const ETCD_PATRONI_USER = 'patroni';
 export const ETCD_ROOT_SECRET = { name: 'ETCD_ROOT_PASSWORD', help: 'Password of etcd\'s root user (users and roles; only the etcd-auth step and an operator use it).' };
+
+/** The .env entries of etcd's users (every platform): root's password, and Patroni's user and password. */
+export function etcdUserSecrets(spec: Spec): { root: SecretDef; user: SecretDef; password: SecretDef } {
+  const v = etcdUserVars(spec);
+  return {
+    root: ETCD_ROOT_SECRET,
+    user: { name: v.user, help: 'etcd user Patroni connects as (its role may touch only this cluster\'s keys).', value: ETCD_PATRONI_USER },
+    password: { name: v.password, help: 'Password of that etcd user (read by Patroni and the etcd-auth step).' },
+  };
+}
 
 /** Where the streaming/Patroni helpers land on each database host. */
 export const dbHostFiles = (spec: Spec) => ({
@@ -201,9 +211,7 @@ function renderPatroniHosts(spec: Spec, ctx: RenderContext, b: BundleBuilder, pl
   b.secret(SECRETS.haproxyStats);
   // etcd: TLS with the bundle's CA for members and clients, and users (etcd-auth step below)
   const etcdVars = etcdUserVars(spec);
-  b.secret(ETCD_ROOT_SECRET);
-  b.secret({ name: etcdVars.user, help: 'etcd user Patroni connects as (its role may touch only this cluster\'s keys).', value: ETCD_PATRONI_USER });
-  b.secret({ name: etcdVars.password, help: 'Password of that etcd user (read by Patroni and the etcd-auth step).' });
+  for (const s of Object.values(etcdUserSecrets(spec))) b.secret(s);
   const cert = (h: Host) => {
     const c = hostCert(spec.name, plan.certPrefix, h);
     b.cert(c);

@@ -10,11 +10,11 @@ import { SECRETS } from '../secrets.js';
 import { addStreamingContainerFiles, PG_ARGS } from './compose.js';
 import { addPatroniContainerFiles, ETCD_AUTH_FILE, ETCD_AUTH_SERVICE, ETCD_AUTH_TARGET, ETCD_IMAGE, HAPROXY_IMAGE, PG_IMAGE_DATA, patroniImage, replicaNames } from './containers.js';
 import type { ContainerPkiUse } from '../pki.js';
-import { ETCD_ROOT_SECRET } from './hosts.js';
+import { etcdUserSecrets } from './hosts.js';
 import { etcdUserVars } from '../patroni/index.js';
 import { patroniSecrets } from './hosts.js';
 import { slotName } from './streaming.js';
-import { archiveSettings, backupImage, backupMetricsDir, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, METRICS_VOLUME, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
+import { archiveSettings, backupImage, BACKUP_SCRIPTS, backupServiceName, DUMP_VOLUME, metricsVolumeNames, memberArchiveVolumes, memberBackupService, PGBACKREST_CONFIG, REPO_VOLUME, socketVolume, containerBackupFiles } from '../backup/index.js';
 
 /**
  * The database tier's services (PostgreSQL, its standbys, Patroni members, etcd, the db-endpoint)
@@ -145,7 +145,7 @@ export function renderDatabaseSwarm(spec: Spec, ctx: RenderContext, b: BundleBui
     });
     stack.volumes[REPO_VOLUME] = {};
     stack.volumes[DUMP_VOLUME] = {};
-    if (backupMetricsDir(spec)) stack.volumes[METRICS_VOLUME] = {};
+    for (const v of metricsVolumeNames(spec)) stack.volumes[v] = {};
   }
   return { host: 'db', port: spec.database.port };
 }
@@ -175,7 +175,8 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
   // Patroni reads its passwords from PATRONI_* variables only: they come as Swarm secrets, exported
   // by the secrets-env wrapper; the fixed user names stay plain environment.
   const etcdUser = etcdUserVars(spec);
-  const all: SecretDef[] = [...Object.values(PATRONI_SECRETS), { name: etcdUser.user, help: '', value: 'patroni' }, { name: etcdUser.password, help: '' }];
+  const etcdSecretDefs = etcdUserSecrets(spec);
+  const all: SecretDef[] = [...Object.values(PATRONI_SECRETS), etcdSecretDefs.user, etcdSecretDefs.password];
   const names = all.filter((s) => s.value !== undefined);
   const passwords = [...all.filter((s) => s.value === undefined), SECRETS.appDb].map((s) => swarmEnvSecret(spec, stack, s));
   for (const m of members) {
@@ -207,13 +208,13 @@ function renderPatroniSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, st
   }
   stack.volumes[REPO_VOLUME] = {};
   stack.volumes[DUMP_VOLUME] = {};
-  if (backupMetricsDir(spec)) stack.volumes[METRICS_VOLUME] = {};
+  for (const v of metricsVolumeNames(spec)) stack.volumes[v] = {};
   // Turns on etcd's users and roles once a majority runs: a job (runs to completion, started again
   // while it fails), idempotent; a changed script runs again at the next deploy.
   stack.services[ETCD_AUTH_SERVICE] = {
     image: patroniImage(spec),
     entrypoint: [...wrap.entrypoint, '/bin/sh', ETCD_AUTH_TARGET],
-    secrets: [ETCD_ROOT_SECRET, { name: etcdUser.password, help: '' }].map((s) => swarmEnvSecret(spec, stack, s)),
+    secrets: [etcdSecretDefs.root, etcdSecretDefs.password].map((s) => swarmEnvSecret(spec, stack, s)),
     configs: [config('etcd_auth', ETCD_AUTH_FILE, ETCD_AUTH_TARGET, 0o555), wrap.config],
     networks: swarmNetworksOf(spec, 'etcd'),
     deploy: { mode: 'replicated-job', restart_policy: { condition: 'on-failure', delay: '5s' } },

@@ -16,6 +16,7 @@ import { renderSwarmDeploy } from '../deploy/index.js';
 import type { SecretDef } from '../../render/bundle.js';
 import { containerLbMetrics, renderMonitoringSwarm } from '../monitoring/containers.js';
 import { wireSwarmPki } from '../pki-containers.js';
+import { backupOverride } from '../backup/index.js';
 
 
 export { configName, type SwarmStack } from './stack.js';
@@ -183,8 +184,8 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
       secrets: Object.entries(stack.secretEnv).map(([key, env]) => ({ name: (stack.secrets[key] as { name: string }).name, env })),
       replicas: spec.app.replicas,
       checkManagers: spec.tier !== 'single-server',
-      // single database: backups are an override file of their own (targets/backup), deployed by `up --backups`
-      backupFile: spec.database.ha === 'none' ? 'stack.backup.yml' : '',
+      // single database: backups are an override file of their own, deployed by `up --backups`
+      backup: backupOverride(spec) ?? false,
       envRel: o.envRel ?? '.env',
       envLoader: envLoaderShell('deploy.sh', b.secretNames()),
     }),
