@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PG_MAJOR } from './images/build.mjs';
-import { compose, docker, Figures, generateBundle, get, labPatroniDockerfile, must, run, sleep, waitFor } from './harness/lab.js';
+import { compose, docker, Figures, generateBundle, get, labPatroniDockerfile, must, run, sleep, waitFor, writesThroughKill } from './harness/lab.js';
 
 const dockerHost = inject('dockerHost');
 const HTTP_PORT = Number(process.env.HA_GEN_CONTAINERS_PORT ?? 28080) + 6;
@@ -132,41 +132,10 @@ describe.skipIf(!dockerHost)('containers: compose bundle with Patroni, etcd and 
 
   it('docker kill of the Patroni leader: writes resume, no acknowledged write lost', async () => {
     const leader = (await cluster())!.find((m) => m.role === 'leader')!.name;
-    const acked: number[] = [];
-    const attempts: Array<{ start: number; end: number; ok: boolean }> = [];
-    let next = 1000;
-    let stopAt = Date.now() + 90_000;
-    const writer = (async () => {
-      while (Date.now() < stopAt) {
-        const id = next++;
-        const start = Date.now();
-        const x = await get(`${LB_URL}/write?id=${id}`, { method: 'POST', timeoutMs: 5000 }).catch(() => null);
-        attempts.push({ start, end: Date.now(), ok: x?.status === 200 });
-        if (x?.status === 200) acked.push(id);
-        await sleep(100);
-      }
-    })();
-    await sleep(3000);
-    const killedAt = Date.now();
-    await docker(['kill', await idOf(leader)]);
-    await waitFor('writes to resume after the kill', async () => {
-      const after = attempts.filter((a) => a.start >= killedAt);
-      const firstFail = after.findIndex((a) => !a.ok);
-      return firstFail >= 0 ? after.slice(firstFail).some((a) => a.ok) : after.filter((a) => a.ok).length > 20;
-    }, 80_000, 200);
-    await sleep(3000);
-    stopAt = 0;
-    await writer;
-    const after = attempts.filter((a) => a.start >= killedAt);
-    const firstFail = after.findIndex((a) => !a.ok);
-    const resumedS = firstFail < 0 ? 0 : (after.slice(firstFail).find((a) => a.ok)!.end - killedAt) / 1000;
-    const rows = await waitFor('rows through the app', async () => {
-      const x = await get(`${LB_URL}/rows`).catch(() => null);
-      return x && x.status === 200 ? new Set(JSON.parse(x.body) as number[]) : null;
-    }, 30_000);
-    const lost = acked.filter((id) => !rows.has(id));
+    const victim = await idOf(leader);
+    const { resumedS, acked, lost } = await writesThroughKill(LB_URL, async () => void (await docker(['kill', victim])), { runMs: 90_000, resumeTimeoutMs: 80_000 });
     const newLeader = await waitFor('a leader', async () => (await cluster())?.find((m) => m.role === 'leader')?.name, 60_000, 1000);
-    fig.add(`docker kill of the leader ${leader}: writes resumed after ${resumedS.toFixed(1)} s (leader now ${newLeader}); ${acked.length} acknowledged writes, ${lost.length} lost`);
+    fig.add(`docker kill of the leader ${leader}: writes resumed after ${resumedS.toFixed(1)} s (leader now ${newLeader}); ${acked} acknowledged writes, ${lost.length} lost`);
     expect(lost).toEqual([]);
     expect(resumedS).toBeLessThanOrEqual(45);
   });

@@ -261,3 +261,54 @@ export function labPatroniDockerfile(text: string): string {
   return text.replace(pip, ' && apt-get install -y --no-install-recommends patroni python3-etcd \\\n && ln -sf /usr/bin/patroni /usr/bin/patronictl /opt/patroni/bin/ \\');
 }
 
+
+export interface WritesThroughKill {
+  /** Seconds from the kill to the end of the first acknowledged write after the first failure (0: none failed). */
+  resumedS: number;
+  acked: number;
+  /** Acknowledged writes whose rows the app no longer returns. */
+  lost: number[];
+  failed: number;
+}
+
+/**
+ * A writer through the app (POST /write?id=N every 100 ms, each acknowledged id remembered) while
+ * `kill` runs 3 s in; waits until writes resume, then reads /rows back: what a failover cost.
+ */
+export async function writesThroughKill(lbUrl: string, kill: () => Promise<void>, o: { runMs: number; resumeTimeoutMs: number }): Promise<WritesThroughKill> {
+  const acked: number[] = [];
+  const attempts: Array<{ start: number; end: number; ok: boolean }> = [];
+  let next = 1000;
+  let stopAt = Date.now() + o.runMs;
+  const writer = (async () => {
+    while (Date.now() < stopAt) {
+      const id = next++;
+      const start = Date.now();
+      const x = await get(`${lbUrl}/write?id=${id}`, { method: 'POST', timeoutMs: 5000 }).catch(() => null);
+      attempts.push({ start, end: Date.now(), ok: x?.status === 200 });
+      if (x?.status === 200) acked.push(id);
+      await sleep(100);
+    }
+  })();
+  await sleep(3000);
+  const killedAt = Date.now();
+  await kill();
+  // writes resume: the first success that started after the first failure after the kill
+  const firstFailAfter = () => attempts.filter((a) => a.start >= killedAt);
+  await waitFor('writes to resume after the kill', async () => {
+    const after = firstFailAfter();
+    const firstFail = after.findIndex((a) => !a.ok);
+    return firstFail >= 0 ? after.slice(firstFail).some((a) => a.ok) : after.filter((a) => a.ok).length > 20;
+  }, o.resumeTimeoutMs, 200);
+  await sleep(3000);
+  stopAt = 0;
+  await writer;
+  const after = firstFailAfter();
+  const firstFail = after.findIndex((a) => !a.ok);
+  const resumedS = firstFail < 0 ? 0 : (after.slice(firstFail).find((a) => a.ok)!.end - killedAt) / 1000;
+  const rows = await waitFor('rows through the app', async () => {
+    const x = await get(`${lbUrl}/rows`).catch(() => null);
+    return x && x.status === 200 ? new Set(JSON.parse(x.body) as number[]) : null;
+  }, 30_000);
+  return { resumedS, acked: acked.length, lost: acked.filter((id) => !rows.has(id)), failed: attempts.filter((a) => !a.ok).length };
+}
