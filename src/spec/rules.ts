@@ -43,6 +43,11 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
   if (spec.loadBalancer.tls === 'acme' && !spec.domain) {
     errors.push({ path: at('domain'), message: 'is missing: tls "acme" needs a public domain (--domain registry.example.com), or choose tls none or files' });
   }
+  // A Swarm task cannot keep what certbot writes (no shared volume across LB nodes, secrets are
+  // immutable): nginx and HAProxy there read the certificate from Swarm secrets; Caddy obtains its own.
+  if (spec.loadBalancer.tls === 'acme' && spec.platform === 'swarm' && spec.loadBalancer.kind !== 'caddy') {
+    errors.push({ path: at('loadBalancer.tls'), message: `"acme" is not available for ${spec.loadBalancer.kind} on platform swarm (the certificate reaches each LB task as a Swarm secret); choose tls files (renew with your ACME client, then ./deploy.sh up), or loadBalancer.kind caddy, which obtains its own certificates` });
+  }
   if (spec.loadBalancer.httpPort === spec.loadBalancer.httpsPort && spec.loadBalancer.tls !== 'none') {
     errors.push({ path: at('loadBalancer.httpsPort'), message: `${spec.loadBalancer.httpsPort} is the same as loadBalancer.httpPort; HTTP and HTTPS need different ports` });
   }

@@ -185,14 +185,16 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
   }
   if (!has('loadBalancer.tls')) {
     const domain = cur('domain');
+    // swarm's nginx/HAProxy take certificates as Swarm secrets only (rules.ts): acme is Caddy's there.
+    const acme = Boolean(domain) && !(cur('platform') === 'swarm' && cur('loadBalancer.kind') !== 'caddy');
     set(a, 'loadBalancer.tls', await p.select({
       name: 'tls',
       message: 'HTTPS?',
-      default: domain ? 'acme' : 'none',
+      default: acme ? 'acme' : 'none',
       choices: [
         { value: 'none', name: 'none', description: 'Plain HTTP (behind another proxy or for a first try)' },
         { value: 'files', name: 'files', description: 'Your own certificate and key files' },
-        ...(domain ? [{ value: 'acme' as const, name: 'acme', description: "Automatic certificates from Let's Encrypt for the domain" }] : []),
+        ...(acme ? [{ value: 'acme' as const, name: 'acme', description: "Automatic certificates from Let's Encrypt for the domain" }] : []),
       ],
     }));
   }

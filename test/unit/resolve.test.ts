@@ -203,6 +203,9 @@ describe('cross-field rules refuse with a path and a sentence', () => {
   it('no database HA on an HA tier', () => refuses([file({ tier: 'multi-region', database: { ha: 'none' } })], 'database.ha', /streaming or patroni/));
   it('fewer than 2 app replicas', () => refuses([file({ app: { replicas: 1 } })], 'app.replicas', /at least 2/));
   it('acme without a domain', () => refuses([file({ loadBalancer: { tls: 'acme' } })], 'domain', /needs a public domain/));
+  it('acme for nginx or HAProxy on swarm (their certificate is a Swarm secret; Caddy obtains its own)', () => {
+    for (const kind of ['nginx', 'haproxy']) refuses([file({ tier: 'multi-server', platform: 'swarm', domain: 'shop.example.com', loadBalancer: { kind, tls: 'acme' } })], 'loadBalancer.tls', /tls files .* or loadBalancer\.kind caddy/);
+  });
   it('HTTP and HTTPS on one port', () => refuses([file({ loadBalancer: { tls: 'files', httpPort: 8443, httpsPort: 8443 } })], 'loadBalancer.httpsPort', /different ports/));
   it('the stats port on the HTTP port', () => refuses([file({ loadBalancer: { statsPort: 80 } })], 'loadBalancer.statsPort', /already used/));
   it('the stats port on the HTTPS port when TLS is on', () => refuses([file({ loadBalancer: { tls: 'files', statsPort: 443 } })], 'loadBalancer.statsPort', /already used/));

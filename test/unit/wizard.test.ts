@@ -125,6 +125,14 @@ describe('wizard questions', () => {
     expect(tls.choices).toContain('acme');
     expect(tls.default).toBe('acme');
     expect(a).toMatchObject({ domain: 'shop.example.com', loadBalancer: { tls: 'acme' } });
+    // swarm: only Caddy obtains certificates itself; nginx/HAProxy there are not offered acme
+    for (const [lb, offered] of [['haproxy', false], ['nginx', false], ['caddy', true]] as const) {
+      const f = fakePrompter({ ...DEFAULTS, tier: 'multi-server', platform: 'swarm', lb, db: 'patroni', storage: 'glusterfs', domain: 'shop.example.com' });
+      await askQuestions({}, f.p);
+      const q = f.asked.find((x) => x.name === 'tls')!;
+      expect(q.choices?.includes('acme'), lb).toBe(offered);
+      expect(q.default, lb).toBe(offered ? 'acme' : 'none');
+    }
   });
 
   it('input questions refuse hostile values with the allowed form', async () => {

@@ -11,6 +11,7 @@ import { renderContainerStorage } from '../storage/index.js';
 import { renderComposeDeploy } from '../deploy/index.js';
 import { containerLbMetrics, renderMonitoringCompose } from '../monitoring/containers.js';
 import { wireComposePki } from '../pki-containers.js';
+import type { LbRenderOptions } from '../lb/types.js';
 
 /** Images the bundle pins by major version; upgrade deliberately, not through `latest`. */
 export const IMAGES = {
@@ -57,7 +58,10 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
   if (lb.statsPage) b.secret(SECRETS.haproxyStats);
   // Inside its container the stats page listens everywhere; compose publishes it on 127.0.0.1 only.
   const metrics = containerLbMetrics(spec);
-  b.add(lbConf.file, lb.render(model, h, { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888', ...(metrics ? { metrics } : {}) }), { checks: [{ tool: lbKind }] });
+  // One set of options for the blue config and blue-green's green one: a switch keeps ACME's HTTP-01
+  // route to certbot and the metrics listener.
+  const lbOptions: LbRenderOptions = { statsBind: '0.0.0.0', certbotAddress: 'certbot:8888', ...(metrics ? { metrics } : {}) };
+  b.add(lbConf.file, lb.render(model, h, lbOptions), { checks: [{ tool: lbKind }] });
 
   // Database services (none / streaming / Patroni) and the endpoint the app connects to.
   const db = renderDatabaseCompose(spec, ctx, b);
@@ -144,6 +148,6 @@ export function renderCompose(spec: Spec, ctx: RenderContext, b: BundleBuilder):
     networks: { edge: {}, data: { internal: true }, ...(mon?.networks ?? {}) },
     volumes,
   };
-  renderComposeDeploy(spec, ctx, b, lbConf);
+  renderComposeDeploy(spec, ctx, b, lbConf, lbOptions);
   b.add('docker-compose.yml', toYaml(compose, ctx, 'Start: docker compose up -d   (reads .env in this folder)'), { checks: [{ tool: 'compose' }, { tool: 'yaml' }] });
 }

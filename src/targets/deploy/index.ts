@@ -41,7 +41,7 @@ function addReadme(spec: Spec, ctx: RenderContext, b: BundleBuilder): void {
 }
 
 /** compose: app1..N replaced one at a time; green1..N under the "green" profile. */
-export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, lb: { file: string; mount: string; dir: string }): void {
+export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, lb: { file: string; mount: string; dir: string }, lbOptions: LbRenderOptions): void {
   const n = spec.app.replicas;
   const blue = Array.from({ length: n }, (_, i) => `app${i + 1}`);
   const green = Array.from({ length: n }, (_, i) => `green${i + 1}`);
@@ -50,7 +50,7 @@ export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBui
   const kind = spec.loadBalancer.kind;
   const model = lbModel(spec, { kind: 'static', servers: green.map((g) => ({ name: g, host: g, port: spec.app.port })) }, lb.dir);
   const bg = composeBlueGreen(loadBalancerOf(spec));
-  b.add(bg.greenFile, lbText(spec, ctx, model, '0.0.0.0', containerLbMetrics(spec)), { checks: [{ tool: kind }] });
+  b.add(bg.greenFile, loadBalancerOf(spec).render(model, header(ctx), lbOptions), { checks: [{ tool: kind }] });
   const ctr = loadBalancerOf(spec).container;
   const colors = {
     active: bg.active,
