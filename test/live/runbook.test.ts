@@ -18,6 +18,10 @@
  *   written before and after a target time; the block's lines (with that time for the placeholder)
  *   restore a copy and start it on a spare port (restore-pitr's PORT), its check line (the drill's
  *   query for the placeholder) shows exactly the rows up to the target, and its stop line stops it;
+ *   then its last lines put the copy into service (restore-pitr --adopt and the service; Patroni:
+ *   every member stopped, the cluster removed from etcd, the others cloned again; streaming: every
+ *   standby re-cloned from the restored primary): the app's DATABASE_URL reads exactly those rows
+ *   and every standby streams from the restored primary, and the steps below run on that cluster;
  * - the promote / failover line makes the named member the primary, which takes writes;
  * - reload of the load balancers keeps them serving; smoke.sh passes again;
  * - chaos/kill-app.sh and chaos/stop-db-leader.sh pass, and host-fault.sh --dry-run connects to nothing.
@@ -193,6 +197,7 @@ for (const mode of MODES) {
       const session: string[] = [];
       let copyChecked = false;
       let copyStopped = false;
+      let adopted = false;
       const unit = /systemctl stop (\S+)/.exec(block.find((x) => /systemctl stop/.test(x.line))!.line)![1]!;
       try {
         for (const l of block) {
@@ -202,7 +207,7 @@ for (const mode of MODES) {
           if (/^db=/.test(l.line)) session.push(`db=${target}`);
           if (/pgbackrest .* info/.test(l.line)) expect(out, 'the primary has a backup').toMatch(new RegExp(`== ${target.replace(/\./g, '\\.')}\\n[^=]*status: ok`));
           if (/-backup full/.test(l.line)) expect(out).toMatch(/full backup/);
-          if (/restore-pitr/.test(l.line)) expect(out).toMatch(/restored to[\s\S]*the copy runs on port \d+/);
+          if (/restore-pitr/.test(l.line) && !/--adopt/.test(l.line)) expect(out).toMatch(/restored to[\s\S]*the copy runs on port \d+/);
           if (/YOUR QUERY/.test(l.line)) {
             expect(out).toMatch(/^\s*\{1,2,3,4,5,6,7,8,9,10\}\s*$/m);
             copyChecked = true;
@@ -211,8 +216,23 @@ for (const mode of MODES) {
             expect(out).toMatch(/server stopped/);
             copyStopped = true;
           }
+          if (/--adopt/.test(l.line)) {
+            expect(out).toMatch(/is now the restored copy/);
+            adopted = true;
+          }
         }
         expect(copyChecked && copyStopped, 'the block checks the copy on its spare port and stops it').toBe(true);
+        expect(adopted, 'the block puts the copy into service (restore-pitr --adopt)').toBe(true);
+        // In service: the app's own DATABASE_URL reads the rows up to the target, none after, and
+        // every other member follows the restored primary again.
+        const t1 = Date.now();
+        await waitUntil('the app reads the restored rows', async () => {
+          const r = await wh.lab.exec(appHost, ['psql', '-X', '-q', '-A', '-t', dbUrl, '-c', `SELECT array_agg(id ORDER BY id) FROM ${TABLE}`], { user: 'nobody', env: { PGCONNECT_TIMEOUT: '2' } });
+          return r.code === 0 && r.stdout.trim() === '{1,2,3,4,5,6,7,8,9,10}';
+        }, 180_000, 1000);
+        const standbys = wh.dbHosts.length - 1;
+        await waitUntil(`${standbys} standbys streaming from ${host}`, async () => (await wh.psqlLocal(host, 'postgres', "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")).out === String(standbys), 240_000, 1000);
+        figures.push(['(lab) restored database in service: the app reads rows 1-10, every standby streaming', (Date.now() - t1) / 1000]);
       } finally {
         // Whatever failed: no copy left running, and the database service the block stopped comes
         // back (the operator's next step), so the next tests find a cluster.
