@@ -61,12 +61,13 @@ async function listFiles(dir, ext) {
   return out.sort();
 }
 
-/** The options templates.ts compiles with, read from its source so the two cannot drift apart. */
+/** The options templates.ts compiles with (its registered helpers known), read from its source so the two cannot drift apart. */
 async function compileOptions() {
   const src = await readFile(resolve(root, 'src/render/templates.ts'), 'utf8');
   const m = /export const COMPILE_OPTIONS = (\{[^}]*\})/.exec(src);
   if (!m) throw new Error('scripts/build.mjs: COMPILE_OPTIONS not found in src/render/templates.ts');
-  return JSON.parse(m[1].replace(/(\w+):/g, '"$1":'));
+  const helpers = [...src.matchAll(/hb\.registerHelper\('(\w+)'/g)].map((h) => [h[1], true]);
+  return { ...JSON.parse(m[1].replace(/(\w+):/g, '"$1":')), knownHelpers: Object.fromEntries(helpers) };
 }
 
 /**

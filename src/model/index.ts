@@ -27,8 +27,22 @@ type RegionSpec = Spec & { logicalPublishing?: LogicalPublishing };
 /** Set on the primary region's spec by regionSpec (multi-region), undefined everywhere else. */
 export const logicalPublishing = (spec: Spec): LogicalPublishing | undefined => (spec as RegionSpec).logicalPublishing;
 
-/** The spec one region deploys: a multi-server deployment of its own hosts. */
+const regionSpecs = new WeakMap<Spec, Map<string, Spec>>();
+
+/**
+ * The spec one region deploys: a multi-server deployment of its own hosts. One object per spec and
+ * region, so that deploymentOf's cache holds for it (the model, the region's render and the
+ * regions README each asked for a fresh copy, and each copy's model was built again).
+ */
 export function regionSpec(spec: Spec, r: Region): Spec {
+  let byName = regionSpecs.get(spec);
+  if (!byName) regionSpecs.set(spec, (byName = new Map()));
+  let sub = byName.get(r.name);
+  if (!sub) byName.set(r.name, (sub = newRegionSpec(spec, r)));
+  return sub;
+}
+
+function newRegionSpec(spec: Spec, r: Region): Spec {
   const hosts = spec.hosts.filter((h) => h.region === r.name);
   const sub: RegionSpec = { ...spec, tier: 'multi-server', regions: [], hosts, loadBalancer: { ...spec.loadBalancer, floatingAddress: r.floatingAddress } };
   if (r.primary) {
@@ -72,7 +86,7 @@ function renamed(dep: Deployment, region: string): Deployment {
 }
 
 function multiRegion(spec: Spec): Deployment {
-  const regions = spec.regions.map((r) => ({ name: r.name, primary: r.primary, deployment: renamed(single(regionSpec(spec, r)), r.name) }));
+  const regions = spec.regions.map((r) => ({ name: r.name, primary: r.primary, deployment: renamed(deploymentOf(regionSpec(spec, r)), r.name) }));
   const all = regions.map((r) => r.deployment);
   const hosts: ModelHost[] = all.flatMap((d) => d.hosts.map((h) => ({ ...h, region: h.region ?? regions[all.indexOf(d)]!.name })));
   // Global DNS failover replaces each region's own front door link.

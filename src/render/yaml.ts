@@ -79,7 +79,7 @@ function inline(v: unknown): string {
 
 // Plain scalars a YAML 1.1 or 1.2 reader resolves to something other than a string: null,
 // booleans, numbers (1.1: 1_000, 0b1, 017, 1:30 sexagesimal; 1.2: 0o17), timestamps, the merge key.
-const NOT_A_STRING = [
+const NOT_A_STRING_FORMS = [
   /^(?:~|[Nn]ull|NULL)?$/,
   /^(?:[YyNn]|[Yy]es|YES|[Nn]o|NO|[Tt]rue|TRUE|[Ff]alse|FALSE|[Oo]n|ON|[Oo]ff|OFF)$/,
   /^[-+]?(?:0b[0-1_]+|0[0-7_]+|[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7]+)$/,
@@ -90,13 +90,15 @@ const NOT_A_STRING = [
   /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:t|T|[ \t]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:[ \t]*(?:Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$/,
   /^<<$/,
 ];
+// One test for all of them (one RegExp call per scalar instead of nine: scalar() runs for every key and value).
+const NOT_A_STRING = new RegExp(NOT_A_STRING_FORMS.map((re) => `(?:${re.source})`).join('|'));
 // What a plain scalar cannot start, contain or end with (the yaml library's rule), line breaks,
 // control characters, unpaired surrogates, and document markers.
 const NOT_PLAIN = /^[\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|:[ \t]|[\t ]#|[\t :]$|^(?:---|\.\.\.)|[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|[\ud800-\udfff]/u;
 
 /** A string as a plain scalar when every reader sees that string, else double-quoted. */
 function scalar(s: string): string {
-  if (!NOT_PLAIN.test(s) && !NOT_A_STRING.some((re) => re.test(s))) return s;
+  if (!NOT_PLAIN.test(s) && !NOT_A_STRING.test(s)) return s;
   // JSON's escapes are YAML's; YAML also takes C1 controls and U+2028/2029/FEFF as breaks or marks
   return JSON.stringify(s).replace(/[\x7f-\x9f\u2028\u2029\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

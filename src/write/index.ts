@@ -15,7 +15,7 @@ import { MANIFEST_PATH, readManifestText, type Manifest } from './manifest.js';
 import { mergeEnv } from './secrets.js';
 import { ensurePki, pkiComplete } from './pki.js';
 import { PKI_DIR } from '../targets/env/index.js';
-import { listTreeSync, notOurs, sha256 } from './tree.js';
+import { listTreeSync, notOurs, sha256, under } from './tree.js';
 import { checkInterrupted, writeGuard } from './interrupt.js';
 
 export { MANIFEST_PATH } from './manifest.js';
@@ -314,7 +314,7 @@ export async function checkDrift(outDir: string, bundle: Bundle): Promise<Drift[
   const found: Array<{ path: string; kind: Drift['kind']; before: string; after: string; labels: [string, string]; diff?: string }> = [];
   const tree = listTreeSync(out);
   for (const [rel, file] of bundle.files) {
-    const abs = path.join(out, rel);
+    const abs = under(out, rel);
     const st = lstatSync(abs, { throwIfNoEntry: false });
     if (!st || !st.isFile()) {
       found.push({ path: rel, kind: 'missing', before: '', after: file.contents, labels: ['(missing)', '(generated)'] });
@@ -331,7 +331,7 @@ export async function checkDrift(outDir: string, bundle: Bundle): Promise<Drift[
     if (bundle.files.has(rel) || notOurs(rel)) continue;
     let disk = '';
     try {
-      disk = readFileSync(path.join(out, rel), 'utf8');
+      disk = readFileSync(under(out, rel), 'utf8');
     } catch {
       /* unreadable: shown as empty */
     }

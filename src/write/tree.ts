@@ -4,18 +4,23 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { ENV_FILE, MANIFEST_DIR, PKI_DIR } from '../targets/env/index.js';
 
 export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
 export type TreeEntry = 'file' | 'symlink' | 'other';
 
+/**
+ * A '/'-path below an absolute folder. No path.join: the parts are already clean (bundle paths and
+ * directory entries), and normalising hundreds of long paths was a measurable part of --check.
+ */
+export const under = (dir: string, rel: string) => (rel ? `${dir}/${rel}` : dir);
+
 /** Every non-folder below dir, by '/'-path (a missing dir is empty). */
 export function listTreeSync(dir: string, rel = '', out = new Map<string, TreeEntry>()): Map<string, TreeEntry> {
   let entries: import('node:fs').Dirent[];
   try {
-    entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
+    entries = readdirSync(under(dir, rel), { withFileTypes: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
     throw err;

@@ -123,7 +123,19 @@ function unitFileMap(b: BundleBuilder, hostName: string, services: Array<{ id: s
   const bundled = b.filesUnder(`${prefix}/`).map((f) => f.path.slice(prefix.length));
   const secretsOf = (id: string) => stepsOf(id).flatMap((st) => [...(st.envFile ? [st.envFile.path] : []), ...(st.pki ?? []).map((f) => f.path)]);
   const known = [...new Set([...bundled, ...services.flatMap((s) => secretsOf(s.id))])];
-  const named = (text: string) => known.filter((p) => new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w./-])`).test(text));
+  // A file names a path when the path is in it not followed by more path characters. The plain
+  // substring test first: a RegExp per known path and file was most of deploy.sh's render time.
+  const patterns = new Map<string, RegExp>();
+  const pattern = (p: string) => patterns.get(p) ?? patterns.set(p, new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w./-])`)).get(p)!;
+  const namedIn = new Map<string, string[]>();
+  const named = (file: string) => {
+    let found = namedIn.get(file);
+    if (!found) {
+      const text = b.contents(`${prefix}${file}`);
+      namedIn.set(file, (found = known.filter((p) => text.includes(p) && pattern(p).test(text))));
+    }
+    return found;
+  };
   return services.flatMap((svc) => {
     if (!svc.unit) return [];
     const unitName = /\.(service|timer|mount|socket|path)$/.test(svc.unit) ? svc.unit : `${svc.unit}.service`;
@@ -133,7 +145,7 @@ function unitFileMap(b: BundleBuilder, hostName: string, services: Array<{ id: s
     while (queue.length) {
       const p = queue.shift()!;
       if (!bundled.includes(p)) continue; // a secret or pki file: names nothing deploy.sh installs
-      for (const q of named(b.contents(`${prefix}${p}`))) if (!seen.has(q)) (seen.add(q), queue.push(q));
+      for (const q of named(p)) if (!seen.has(q)) (seen.add(q), queue.push(q));
     }
     return [`${svc.unit} ${[...seen].sort().join(' ')}`];
   });
