@@ -11,6 +11,13 @@ import { MONITORING_PORTS } from '../model/monitoring.js';
 
 // Renderers ask for the same role lists once per host: memoised per inventory array (specs are never mutated).
 const byRole = new WeakMap<Host[], Map<Role, Host[]>>();
+/**
+ * Whether tls acme can work on this platform with this load balancer. A Swarm task cannot keep what
+ * certbot writes (no volume shared by the LB nodes; secrets are immutable): nginx and HAProxy there
+ * read their certificate from Swarm secrets, while Caddy obtains its own. The wizard asks this too.
+ */
+export const acmeAvailable = (platform: string | undefined, kind: string | undefined) => !(platform === 'swarm' && kind !== 'caddy');
+
 export function hostsWith(spec: Pick<Spec, 'hosts'>, role: Role): Host[] {
   let m = byRole.get(spec.hosts);
   if (!m) byRole.set(spec.hosts, (m = new Map()));
@@ -43,9 +50,7 @@ export function checkRules(spec: Spec, flagOf: Record<string, string> = {}): { e
   if (spec.loadBalancer.tls === 'acme' && !spec.domain) {
     errors.push({ path: at('domain'), message: 'is missing: tls "acme" needs a public domain (--domain registry.example.com), or choose tls none or files' });
   }
-  // A Swarm task cannot keep what certbot writes (no shared volume across LB nodes, secrets are
-  // immutable): nginx and HAProxy there read the certificate from Swarm secrets; Caddy obtains its own.
-  if (spec.loadBalancer.tls === 'acme' && spec.platform === 'swarm' && spec.loadBalancer.kind !== 'caddy') {
+  if (spec.loadBalancer.tls === 'acme' && !acmeAvailable(spec.platform, spec.loadBalancer.kind)) {
     errors.push({ path: at('loadBalancer.tls'), message: `"acme" is not available for ${spec.loadBalancer.kind} on platform swarm (the certificate reaches each LB task as a Swarm secret); choose tls files (renew with your ACME client, then ./deploy.sh up), or loadBalancer.kind caddy, which obtains its own certificates` });
   }
   if (spec.loadBalancer.httpPort === spec.loadBalancer.httpsPort && spec.loadBalancer.tls !== 'none') {

@@ -5,6 +5,7 @@
 import type { Spec } from '../spec/schema.js';
 import { FORMS } from '../spec/schema.js';
 import { TIER_PRESETS, TIER_SUMMARY } from '../spec/presets.js';
+import { acmeAvailable } from '../spec/rules.js';
 import { LOAD_BALANCERS } from '../targets/lb/index.js';
 
 export interface Choice<T extends string> {
@@ -185,8 +186,7 @@ export async function askQuestions(given: Plain, p: Prompter): Promise<Plain> {
   }
   if (!has('loadBalancer.tls')) {
     const domain = cur('domain');
-    // swarm's nginx/HAProxy take certificates as Swarm secrets only (rules.ts): acme is Caddy's there.
-    const acme = Boolean(domain) && !(cur('platform') === 'swarm' && cur('loadBalancer.kind') !== 'caddy');
+    const acme = Boolean(domain) && acmeAvailable(cur('platform') as string | undefined, cur('loadBalancer.kind') as string | undefined);
     set(a, 'loadBalancer.tls', await p.select({
       name: 'tls',
       message: 'HTTPS?',

@@ -58,6 +58,14 @@ describe('restore-pitr --adopt', () => {
     expect(files.get('RUNBOOK.md')!.contents).toMatch(/restore-pitr --adopt \/var\/lib\/postgresql\/15\/restore \/var\/lib\/postgresql\/15\/main && systemctl start postgresql@15-main/);
   });
 
+  it('only the hosts copy offers --adopt: in a container the data directory is a volume root, which cannot be moved aside', () => {
+    const compose = render(resolveSpec([{ source: 'flags', values: { tier: 'single-server', platform: 'compose' } }]).spec, { version: 'test', specFile: 'ha-gen.yaml' }).files;
+    const script = compose.get('backup/restore-pitr.sh')!.contents;
+    expect(script).toMatch(/restored to/);
+    expect(script).not.toMatch(/--adopt/);
+    expect(files.get(scriptPath!)!.contents).toMatch(/--adopt COPY_DIR DATA_DIR/);
+  });
+
   it('takes the recovery target and archive_mode off out, queues the history file, keeps the old data beside it', () => {
     const { root, script, copy, data } = setup();
     const out = execFileSync('bash', [script, '--adopt', copy, data], { encoding: 'utf8' });

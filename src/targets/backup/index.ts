@@ -127,7 +127,9 @@ function scripts(spec: Spec, ctx: RenderContext) {
     dump: renderTemplate(dumpSh, { ...common, db: spec.database.name, dumpDir: `${DUMP_DIR}/${spec.name}`, dumpDays: b.dumpDays, dumpDaysMinus1: b.dumpDays - 1 }),
     // Patroni keeps postgresql.conf in the data directory (hosts and containers): the restored copy
     // brings its own. Otherwise the server's config file, which names the live data directory.
-    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: spec.database.ha === 'patroni' ? '$target_dir/postgresql.conf' : p.conf }),
+    // --adopt moves the data directory aside: on hosts a folder; in a container a volume's root, which
+    // cannot move, so the container copies do not offer it (their RUNBOOK swaps the volume instead).
+    restore: renderTemplate(restoreSh, { ...common, binDir: p.bin, confFile: spec.database.ha === 'patroni' ? '$target_dir/postgresql.conf' : p.conf, adopt: spec.platform === 'hosts' }),
     schedule: renderTemplate(scheduleSh, { header: h, time: b.time }),
   };
 }

@@ -20,7 +20,6 @@ import bgSwarm from '../../../templates/deploy/blue-green-swarm.sh.hbs?raw';
 import bgHosts from '../../../templates/deploy/blue-green-hosts.sh.hbs?raw';
 import readme from '../../../templates/deploy/README.md.hbs?raw';
 
-import { containerLbMetrics } from '../monitoring/containers.js';
 import type { LbRenderOptions } from '../lb/types.js';
 
 const SCRIPT = { mode: 0o755, checks: [{ tool: 'shell' as const }] };
@@ -65,12 +64,12 @@ export function renderComposeDeploy(spec: Spec, ctx: RenderContext, b: BundleBui
 }
 
 /** swarm: service update; green is the app-green service, switched by swapping the LB's config. */
-export function renderSwarmDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, lb: { file: string; target: string; dir: string }, blueConfig: string, configName: (key: string, text: string) => string): void {
+export function renderSwarmDeploy(spec: Spec, ctx: RenderContext, b: BundleBuilder, lb: { file: string; target: string; dir: string }, lbOptions: LbRenderOptions, blueConfig: string, configName: (key: string, text: string) => string): void {
   const c = { ...common(spec, ctx), stack: spec.name, replicas: spec.app.replicas };
   b.add('deploy/rolling-update.sh', renderTemplate(rollSwarm, c), SCRIPT);
   const kind = spec.loadBalancer.kind;
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app-green', port: spec.app.port, count: spec.app.replicas }, lb.dir);
-  const text = lbText(spec, ctx, model, '127.0.0.1', containerLbMetrics(spec));
+  const text = loadBalancerOf(spec).render(model, header(ctx), lbOptions);
   const greenFile = `deploy/blue-green/${lb.file.split('/').pop()!.replace(/(\.[a-z]+)?$/, '.green$1')}`;
   b.add(greenFile, text, { checks: [{ tool: kind }] });
   b.add('deploy/blue-green.sh', renderTemplate(bgSwarm, { ...c, blueConfig, greenConfig: configName(`${kind}_conf_green`, text), target: lb.target, greenFile, blueFile: lb.file }), SCRIPT);

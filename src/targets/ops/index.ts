@@ -232,21 +232,20 @@ function hostsCommands(spec: Spec, t: Topology) {
   const adopt = `"runuser -u postgres -- ${hs.restore} --adopt ${restoreDir} ${data} && systemctl start ${unit}"`;
   const all = t.db.map((d) => d.address).join(' ');
   const aside = `${data}.before-restore-$(date -u +%Y%m%dT%H%M%SZ)`;
-  const putIntoService = (): string[] => {
-    if (patroni)
-      return [
+  const dbFiles = dbHostFiles(spec);
+  const putIntoService: string[] = patroni
+    ? [
         `for h in ${all}; do ssh root@$h systemctl stop ${unit}; done   # every member: the copy replaces the whole cluster (the app gets no database until the new leader runs)`,
         ssh(dbRef, `"printf '%s\\nYes I am aware\\n' ${spec.name} | ${patronictl} remove ${spec.name}"`) + "   # the old cluster's record in etcd (patronictl asks for its name and a confirmation)",
         ssh(dbRef, adopt) + '   # Patroni finds no cluster in etcd and a data directory: it starts this one as the leader',
         `for h in ${all}; do [ "$h" = "$db" ] || ssh root@$h "runuser -u postgres -- mv ${data} ${aside} && systemctl start ${unit}"; done   # each replica, its data kept aside, clones itself from the new leader`,
-      ];
-    if (t.db.length > 1)
-      return [
+      ]
+    : t.db.length > 1
+      ? [
         ssh(dbRef, adopt) + '   # the copy becomes the primary (the old data directory is kept beside it)',
-        `for h in ${all}; do [ "$h" = "$db" ] || ssh root@$h "systemctl stop ${unit} && systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${envFilePath(spec.name, 'replica')} runuser -u postgres -- env PRIMARY_HOST=$db ${dbHostFiles(spec).bootstrap} --reclone && systemctl start ${unit}"; done   # each standby clones itself again from the restored primary`,
-      ];
-    return [ssh(dbRef, adopt) + '   # the copy becomes the database (the old data directory is kept beside it)'];
-  };
+        `for h in ${all}; do [ "$h" = "$db" ] || ssh root@$h "systemctl stop ${unit} && systemd-run --quiet --pipe --wait --collect -p EnvironmentFile=${dbFiles.replicaEnv} runuser -u postgres -- env PRIMARY_HOST=$db ${dbFiles.bootstrap} --reclone && systemctl start ${unit}"; done   # each standby clones itself again from the restored primary`,
+        ]
+      : [ssh(dbRef, adopt) + '   # the copy becomes the database (the old data directory is kept beside it)'];
   return {
     status: [...t.lbHosts.map((h) => ssh(h.address, `systemctl status ${spec.loadBalancer.kind}`)), ...t.apps.map((a) => ssh(a.address, `systemctl status ${t.appService}`))],
     app: t.apps.map((a) => ssh(a.address, `journalctl -u ${t.appService} --since -15min`)),
@@ -280,7 +279,7 @@ function hostsCommands(spec: Spec, t: Topology) {
       ssh(dbRef, `"runuser -u postgres -- ${hs.restore} 'YYYY-MM-DD HH:MM:SS+00' ${restoreDir} ${RESTORE_PORT}"`) + `   # restores into a new folder, starts that copy on port ${RESTORE_PORT} (local socket only) and waits until it is promoted`,
       ssh(dbRef, `"runuser -u postgres -- psql -p ${RESTORE_PORT} -d ${spec.database.name} -c 'YOUR QUERY'"`) + '   # check the copy holds what was lost',
       ssh(dbRef, `"runuser -u postgres -- ${backupPaths(spec).bin}/pg_ctl -D ${restoreDir} -m fast stop"`) + '   # stop the copy',
-      ...putIntoService(),
+      ...putIntoService,
     ],
     backupInfo:
       t.db.length > 1

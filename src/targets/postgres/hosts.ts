@@ -40,6 +40,8 @@ export function etcdUserSecrets(spec: Spec): { root: SecretDef; user: SecretDef;
 /** Where the streaming/Patroni helpers land on each database host. */
 export const dbHostFiles = (spec: Spec) => ({
   bootstrap: `/usr/local/sbin/${spec.name}-replica-bootstrap`,
+  /** The standby's EnvironmentFile (REPLICATION_PASSWORD), read by its unit and the RUNBOOK's re-clone. */
+  replicaEnv: envFilePath(spec.name, 'replica'),
   promote: `/usr/local/sbin/${spec.name}-promote`,
   replicationSql: `/etc/${spec.name}/replication-role.psql`,
   appRoleSql: `/etc/${spec.name}/app-role.psql`,
@@ -189,7 +191,7 @@ export function renderDatabaseHosts(spec: Spec, ctx: RenderContext, b: BundleBui
       });
     } else {
       // A standby clones itself before its first start (and never again: the script is idempotent).
-      const env = envFilePath(spec.name, 'replica');
+      const env = f.replicaEnv;
       b.add(hostFile(db, `/etc/systemd/system/${unitName}.service`), pgUnit(spec, ctx, { pre: f.bootstrap, envFile: env, startTimeout: 'infinity' }), { checks: [{ tool: 'systemd' }] });
       addSteps(plan, db, 'db', { envFile: { path: env, entries: [{ name: SECRETS.replication.name, value: `$${SECRETS.replication.name}` }] } });
     }

@@ -13,6 +13,7 @@ import { SECRETS } from '../secrets.js';
 import { renderDatabaseSwarm } from '../postgres/swarm.js';
 import { renderContainerStorage } from '../storage/index.js';
 import { renderSwarmDeploy } from '../deploy/index.js';
+import type { LbRenderOptions } from '../lb/types.js';
 import type { SecretDef } from '../../render/bundle.js';
 import { containerLbMetrics, renderMonitoringSwarm } from '../monitoring/containers.js';
 import { wireSwarmPki } from '../pki-containers.js';
@@ -102,11 +103,13 @@ export function renderSwarm(spec: Spec, ctx: RenderContext, b: BundleBuilder, o:
   const model = lbModel(spec, { kind: 'dns', name: 'tasks.app', port: spec.app.port, count: spec.app.replicas }, lb.dir);
   // The stats page only inside the LB's own container (docker exec; its overlay peers include the app).
   const metrics = containerLbMetrics(spec);
-  const lbText = lbm.render(model, h, { statsBind: '127.0.0.1', ...(metrics ? { metrics } : {}) });
+  // One set of options for this config and blue-green's green one (a switch keeps the metrics listener).
+  const lbOptions: LbRenderOptions = { statsBind: '127.0.0.1', ...(metrics ? { metrics } : {}) };
+  const lbText = lbm.render(model, h, lbOptions);
   b.add(lb.file, lbText, { checks: [{ tool: kind }] });
   const cfg = configName(spec, `${kind}_conf`, lbText);
   stack.configs[cfg] = { file: `./${lb.file}` };
-  renderSwarmDeploy(spec, ctx, b, lb, cfg, (key, text) => configName(spec, key, text));
+  renderSwarmDeploy(spec, ctx, b, lb, lbOptions, cfg, (key, text) => configName(spec, key, text));
   const ports: Array<Record<string, unknown>> = [{ target: spec.loadBalancer.httpPort, published: spec.loadBalancer.httpPort, protocol: 'tcp', mode: 'host' }];
   if (spec.loadBalancer.tls !== 'none') ports.push({ target: spec.loadBalancer.httpsPort, published: spec.loadBalancer.httpsPort, protocol: 'tcp', mode: 'host' });
   if (lbm.statsPage) b.secret(SECRETS.haproxyStats);
